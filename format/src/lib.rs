@@ -1,0 +1,1 @@
+//! sshlog on-disk formats (filled in by the foundation work).

@@ -1,0 +1,114 @@
+/* Shared between the eBPF programs (sshlog.bpf.c) and user space
+ * (recorder/src/bpf_events.rs mirrors these layouts with #[repr(C)]).
+ * Every record in the ring buffer starts with struct ev_hdr. */
+#ifndef SSHLOG_H
+#define SSHLOG_H
+
+#define TASK_COMM_LEN 16
+#define DATA_CHUNK 16384      /* bytes of terminal data per ring-buffer record */
+#define DATA_MAX_CHUNKS 64    /* a single read larger than 1 MiB is counted as dropped */
+#define ARGV_MAX 4096         /* bytes of argv kept per exec (NUL separated) */
+#define FILENAME_MAX_LEN 256
+#define CWD_DEPTH 32          /* path components of the cwd walked in the kernel */
+#define CWD_NAME 64           /* bytes kept per component */
+#define LOG_MAX 1024          /* bytes of one sshd log message */
+#define PATH_MAX_LEN 256
+
+enum ev_type {
+	EV_CONN_NEW = 1,  /* listener forked a per-connection sshd */
+	EV_EXEC = 2,
+	EV_EXIT = 3,
+	EV_DATA = 4,      /* bytes through a pty master / session pipe */
+	EV_RESIZE = 5,
+	EV_LOG = 6,       /* a message sshd logged (syslog, stderr, or its monitor socket) */
+	EV_FILE_OPEN = 7, /* scp/sftp-server opened a file for writing */
+	EV_FILE_CLOSE = 8,
+	EV_FORK = 9,
+};
+
+enum proc_kind {
+	KIND_SSHD = 1,     /* sshd / sshd-session / sshd-auth of a connection */
+	KIND_SESSION = 2,  /* a program started inside a session */
+	KIND_UPLOADER = 3, /* scp -t or sftp-server inside a session */
+};
+
+enum fd_class {
+	CLS_OTHER = 0,
+	CLS_PTY = 1,   /* /dev/ptmx master */
+	CLS_PIPE = 2,  /* pipe (sessions without a pty) */
+	CLS_INET = 3,  /* the network connection */
+	CLS_UNIX = 4,  /* AF_UNIX: syslog, monitor socketpair */
+	CLS_STDIO = 5, /* fd 0-2 that is not a pty (sshd -e) */
+};
+
+struct ev_hdr {
+	__u32 type;
+	__u32 pid;  /* tgid */
+	__u32 conn; /* pid of the per-connection sshd that roots this process */
+	__u32 ppid;
+	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+};
+
+struct ev_data {
+	struct ev_hdr h;
+	__u32 fd;
+	__u8 dir;  /* 0: sshd read it (output towards the client), 1: sshd wrote it (input) */
+	__u8 cls;  /* enum fd_class */
+	__u16 chunk;
+	__s32 pts; /* pts number for a pty master, -1 otherwise */
+	__u32 len;
+	__u8 data[DATA_CHUNK];
+};
+
+struct ev_resize {
+	struct ev_hdr h;
+	__u32 fd;
+	__s32 pts;
+	__u16 cols;
+	__u16 rows;
+	__u32 _pad;
+};
+
+struct ev_exec {
+	struct ev_hdr h;
+	__u32 uid;
+	__u32 gid;
+	__u32 argv_len;
+	__u16 cwd_depth;  /* components filled in cwd[], leaf first */
+	__u16 cwd_flags;  /* bit 0: path deeper than CWD_DEPTH */
+	char comm[TASK_COMM_LEN];
+	char filename[FILENAME_MAX_LEN];
+	char cwd[CWD_DEPTH][CWD_NAME];
+	char argv[ARGV_MAX];
+};
+
+struct ev_exit {
+	struct ev_hdr h;
+	__s32 exit_code; /* wait(2) status: code << 8 | signal */
+	__u32 _pad;
+};
+
+struct ev_log {
+	struct ev_hdr h;
+	__u32 len;
+	__u32 cls;
+	char text[LOG_MAX];
+};
+
+struct ev_file {
+	struct ev_hdr h;
+	__s32 fd;
+	__u32 flags;
+	char path[PATH_MAX_LEN];
+};
+
+/* Per connection counters, read by user space (map conn_stats). */
+struct conn_stats {
+	__u64 net_in;
+	__u64 net_out;
+	__u64 captured_bytes;
+	__u64 dropped_bytes;
+	__u64 dropped_events;
+};
+
+#endif

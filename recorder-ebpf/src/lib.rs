@@ -1,0 +1,16 @@
+//! The kernel half of sshlogd: the eBPF object compiled from `bpf/sshlog.bpf.c`.
+//!
+//! `build.rs` compiles the C programs with clang (`-target bpf`, CO-RE against the
+//! running kernel's BTF). User space (`sshlogd`) loads [`OBJECT`] with aya; the record
+//! layouts it reads from the ring buffer are defined in `bpf/sshlog.h`.
+
+#[repr(C, align(8))]
+struct Aligned<T: ?Sized>(T);
+
+static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/sshlog.bpf.o")));
+
+/// The compiled eBPF object file (ELF), 8-byte aligned as aya requires.
+pub static OBJECT: &[u8] = &ALIGNED.0;
+
+/// The shared C header, for documentation and layout checks.
+pub const HEADER: &str = include_str!("../bpf/sshlog.h");
