@@ -1,1 +1,18 @@
-//! sshlog on-disk formats (filled in by the foundation work).
+//! sshlog on-disk formats: asciicast v1/v2/v3 casts ([`cast`]), zstd-framed
+//! `.cast.zst` files with a seek index ([`framed`]), the `.events.jsonl`
+//! sidecar ([`sidecar`]) and the directory layout ([`layout`]).
+//! See `docs/formats.md` for the specification.
+
+pub mod cast;
+pub mod error;
+pub mod framed;
+pub mod layout;
+pub mod sidecar;
+
+pub use cast::{
+    open_cast_file, read_cast_file, CastReader, CastVersion, CastWriter, Event, Header, SshlogMeta,
+};
+pub use error::{FormatError, Result};
+pub use framed::{open_cast_at, read_frame_index, FrameInfo, FrameOptions, FramedCastWriter};
+pub use layout::{session_paths, SessionPaths};
+pub use sidecar::{human_line, read_sidecar, write_record, Record, SessionEvent, SCHEMA_VERSION};

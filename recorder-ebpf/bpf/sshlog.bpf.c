@@ -104,6 +104,23 @@ struct {
 	__type(value, struct conn_stats);
 } conn_stats SEC(".maps");
 
+/* Pipes created by a connection's monitor process (the per-connection sshd):
+ * OpenSSH forwards the log messages of its privilege-separated children through
+ * them. Keyed by pipe inode address; LRU so entries of old connections age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u8);
+} monitor_pipes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u64);
+} pending_pipes SEC(".maps");
+
 /* index 0: dropped bytes, 1: dropped events, 2: captured bytes, 3: events */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -208,8 +225,12 @@ static __always_inline __u8 classify_fd(__u32 fd, __s32 *pts)
 		}
 		return fd <= 2 ? CLS_STDIO : CLS_OTHER;
 	}
-	if (fmt == S_IFIFO)
+	if (fmt == S_IFIFO) {
+		__u64 key = (__u64)ino;
+		if (bpf_map_lookup_elem(&monitor_pipes, &key))
+			return CLS_LOGPIPE;
 		return fd <= 2 ? CLS_STDIO : CLS_PIPE;
+	}
 	if (fmt == S_IFSOCK) {
 		struct socket *sock = BPF_CORE_READ(f, private_data);
 		__u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
@@ -402,11 +423,16 @@ static __always_inline int io_enter(struct trace_event_raw_sys_enter *ctx, int i
 	if (io.cls == CLS_OTHER)
 		return 0;
 	if (is_write && (io.cls == CLS_PTY || io.cls == CLS_PIPE) && !capture_input)
-		io.cls = CLS_OTHER; /* still nothing to do: keystrokes are not kept */
-	if (io.cls == CLS_OTHER)
+		return 0; /* keystrokes are not kept unless configured */
+	/* Log text is what sshd writes to stderr (sshd -e) and what the monitor
+	 * reads from its children's log pipe; socketpair traffic between monitor and
+	 * child (which may carry passwords) is never captured. */
+	if (io.cls == CLS_UNIX)
 		return 0;
-	if (!is_write && (io.cls == CLS_UNIX || io.cls == CLS_STDIO))
-		return 0; /* only what sshd writes there is log text */
+	if (io.cls == CLS_STDIO && !is_write)
+		return 0;
+	if (io.cls == CLS_LOGPIPE && is_write)
+		return 0;
 	io.buf = ctx->args[1];
 	io.fd = fd;
 	__u64 id = bpf_get_current_pid_tgid();
@@ -521,7 +547,7 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx, int is_
 		}
 		break;
 	}
-	case CLS_UNIX:
+	case CLS_LOGPIPE:
 	case CLS_STDIO:
 		emit_log(tgid, p, cur.buf, ret, cur.cls);
 		break;
@@ -562,6 +588,54 @@ int on_sendto_enter(struct trace_event_raw_sys_enter *ctx)
 		emit_log(tgid, p, ctx->args[1], len, CLS_UNIX);
 	return 0;
 }
+
+/* ------------------------------------------------- monitor pipes (logging) */
+
+static __always_inline int pipe_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid;
+	struct proc *p = current_proc(&tgid);
+	if (!p || p->kind != KIND_SSHD || p->conn != tgid)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 fds = ctx->args[0];
+	bpf_map_update_elem(&pending_pipes, &id, &fds, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int pipe_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 *fdsp = bpf_map_lookup_elem(&pending_pipes, &id);
+	if (!fdsp)
+		return 0;
+	__u64 ufds = *fdsp;
+	bpf_map_delete_elem(&pending_pipes, &id);
+	if (ctx->ret != 0)
+		return 0;
+	int fds[2] = {};
+	if (bpf_probe_read_user(&fds, sizeof(fds), (void *)ufds) != 0)
+		return 0;
+	struct file *f = fd_file(fds[0]);
+	if (!f)
+		return 0;
+	__u64 key = (__u64)BPF_CORE_READ(f, f_inode);
+	__u8 one = 1;
+	bpf_map_update_elem(&monitor_pipes, &key, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_pipe2")
+int on_pipe2_enter(struct trace_event_raw_sys_enter *ctx) { return pipe_enter(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_pipe2")
+int on_pipe2_exit(struct trace_event_raw_sys_exit *ctx) { return pipe_exit(ctx); }
+
+SEC("tracepoint/syscalls/sys_enter_pipe")
+int on_pipe_enter(struct trace_event_raw_sys_enter *ctx) { return pipe_enter(ctx); }
+
+SEC("tracepoint/syscalls/sys_exit_pipe")
+int on_pipe_exit(struct trace_event_raw_sys_exit *ctx) { return pipe_exit(ctx); }
 
 /* ------------------------------------------------------------------ resize */
 

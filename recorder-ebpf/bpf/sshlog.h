@@ -39,6 +39,7 @@ enum fd_class {
 	CLS_INET = 3,  /* the network connection */
 	CLS_UNIX = 4,  /* AF_UNIX: syslog, monitor socketpair */
 	CLS_STDIO = 5, /* fd 0-2 that is not a pty (sshd -e) */
+	CLS_LOGPIPE = 6, /* a pipe the connection's monitor made: children's log messages */
 };
 
 struct ev_hdr {
@@ -110,5 +111,20 @@ struct conn_stats {
 	__u64 dropped_bytes;
 	__u64 dropped_events;
 };
+
+/* Offsets user space relies on (recorder/src/kernel_events.rs). */
+#define SSHLOG_ASSERT_OFF(t, f, o) _Static_assert(__builtin_offsetof(struct t, f) == (o), #t "." #f)
+SSHLOG_ASSERT_OFF(ev_hdr, ts_ns, 16);
+SSHLOG_ASSERT_OFF(ev_data, len, 36);
+SSHLOG_ASSERT_OFF(ev_data, data, 40);
+SSHLOG_ASSERT_OFF(ev_resize, cols, 32);
+SSHLOG_ASSERT_OFF(ev_exec, comm, 40);
+SSHLOG_ASSERT_OFF(ev_exec, filename, 56);
+SSHLOG_ASSERT_OFF(ev_exec, cwd, 312);
+SSHLOG_ASSERT_OFF(ev_exec, argv, 2360);
+SSHLOG_ASSERT_OFF(ev_exit, exit_code, 24);
+SSHLOG_ASSERT_OFF(ev_log, text, 32);
+SSHLOG_ASSERT_OFF(ev_file, path, 32);
+_Static_assert(sizeof(struct conn_stats) == 40, "conn_stats");
 
 #endif

@@ -1,1 +1,65 @@
-fn main() {}
+//! `sshlogd`: records every SSH session on this host with eBPF.
+
+use clap::Parser;
+use sshlog_recorder::settings::{Settings, DEFAULT_CONFIG};
+use std::path::PathBuf;
+
+/// Record every SSH session of the local OpenSSH server, passively, with eBPF.
+///
+/// sshlogd watches sshd and its children through kernel tracepoints. For every
+/// session it writes a zstd-compressed asciicast (`zstdcat X.cast.zst | asciinema
+/// cat -` shows it) and a JSON-lines event sidecar under LOG_DIR/sessions/YYYY/MM/DD/,
+/// and one line per event to LOG_DIR/event.log. `sshlog` talks to it over the
+/// control socket. Run as root; sshd needs no change.
+#[derive(Debug, Parser)]
+#[command(name = "sshlogd", version, after_help = "FILES:\n  /etc/sshlog/sshlogd.yaml   settings (optional)\n  /var/log/sshlog/           recordings and event.log\n  /run/sshlog/sshlogd.sock   control socket")]
+struct Cli {
+    /// Settings file (YAML). A missing default file means built-in defaults.
+    #[arg(long, env = "SSHLOG_CONFIG", default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Where recordings and the event log go (overrides the settings file).
+    #[arg(long, env = "SSHLOG_LOG_DIR")]
+    log_dir: Option<PathBuf>,
+    /// Control socket path (overrides the settings file).
+    #[arg(long, env = "SSHLOG_SOCKET")]
+    socket: Option<PathBuf>,
+    /// Kernel ring buffer size in MiB.
+    #[arg(long)]
+    ring_buffer_mb: Option<u32>,
+    /// Also record keystrokes (off by default: typed passwords would be kept).
+    #[arg(long)]
+    capture_input: bool,
+    /// Log filter, e.g. `info`, `debug`, `sshlog_recorder=trace`.
+    #[arg(long, env = "SSHLOG_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let explicit = std::env::var_os("SSHLOG_CONFIG").is_some() || cli.config.as_os_str() != DEFAULT_CONFIG;
+    let result = Settings::load(&cli.config, explicit).and_then(|mut s| {
+        if let Some(d) = cli.log_dir {
+            s.log_dir = d;
+        }
+        if let Some(p) = cli.socket {
+            s.socket = p;
+        }
+        if let Some(r) = cli.ring_buffer_mb {
+            s.ring_buffer_mb = r;
+        }
+        s.capture_input |= cli.capture_input;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        rt.block_on(sshlog_recorder::daemon::run(s))
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sshlogd: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

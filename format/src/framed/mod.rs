@@ -1,0 +1,13 @@
+//! zstd-framed casts (`.cast.zst`): independent frames of whole lines, each
+//! preceded by a skippable-frame index record for cheap seeking.
+
+mod index;
+mod seek;
+mod writer;
+
+pub use index::{
+    read_frame_index, FrameInfo, FLAG_HEADER, INDEX_FRAME_LEN, INDEX_PAYLOAD_LEN,
+    INDEX_RECORD_VERSION, INDEX_TAG, SKIPPABLE_MAGIC,
+};
+pub use seek::{open_cast_at, SeekedCastReader};
+pub use writer::{FrameOptions, FramedCastWriter};

@@ -1,0 +1,200 @@
+//! [`FramedCastWriter`]: a `.cast.zst` made of independent zstd frames of
+//! whole lines, each preceded by an index record.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use zstd::zstd_safe::CParameter;
+
+use super::index::{FrameInfo, FLAG_HEADER};
+use crate::cast::{CastWriter, Event, Header};
+use crate::error::Result;
+
+/// When to cut frames and how hard to compress them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameOptions {
+    /// Flush a frame once this many uncompressed bytes are buffered.
+    pub max_frame_bytes: usize,
+    /// Flush a frame once its oldest event is this old (checked by
+    /// [`FramedCastWriter::maybe_flush`] / [`FramedCastWriter::flush_if_older_than`]).
+    pub max_frame_age: Duration,
+    /// zstd compression level.
+    pub level: i32,
+}
+
+impl Default for FrameOptions {
+    fn default() -> Self {
+        FrameOptions {
+            max_frame_bytes: 64 * 1024,
+            max_frame_age: Duration::from_secs(1),
+            level: 3,
+        }
+    }
+}
+
+/// Writes a framed `.cast.zst`. The header goes out immediately as frame 0,
+/// so the file is a valid (empty) cast from the start.
+pub struct FramedCastWriter<W: Write> {
+    out: W,
+    cast: CastWriter<Vec<u8>>,
+    compressor: zstd::bulk::Compressor<'static>,
+    opts: FrameOptions,
+    next_index: u64,
+    offset: u64,
+    /// Time of the last event of the previous frame.
+    prev_last_us: u64,
+    /// First event time in the buffer, if any event is buffered.
+    first_us: Option<u64>,
+    events: u32,
+    /// Wall clock time the oldest buffered event was written.
+    started: Option<Instant>,
+}
+
+impl<W: Write> std::fmt::Debug for FramedCastWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FramedCastWriter")
+            .field("opts", &self.opts)
+            .field("next_index", &self.next_index)
+            .field("offset", &self.offset)
+            .field("buffered", &self.cast.get_ref().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> FramedCastWriter<W> {
+    /// Start a file: writes the header frame.
+    pub fn new(out: W, header: &Header, opts: FrameOptions) -> Result<Self> {
+        let mut compressor = zstd::bulk::Compressor::new(opts.level)?;
+        compressor.set_parameter(CParameter::ChecksumFlag(true))?;
+        let cast = CastWriter::new(Vec::new(), header)?;
+        let mut w = FramedCastWriter {
+            out,
+            cast,
+            compressor,
+            opts,
+            next_index: 0,
+            offset: 0,
+            prev_last_us: 0,
+            first_us: None,
+            events: 0,
+            started: None,
+        };
+        w.flush_frame()?;
+        Ok(w)
+    }
+
+    /// Append an event; cuts a frame when the buffer exceeds
+    /// `max_frame_bytes`.
+    pub fn write_event(&mut self, event: &Event) -> Result<()> {
+        self.cast.write_event(event)?;
+        if self.first_us.is_none() {
+            self.first_us = Some(self.cast.last_time_us());
+            self.started = Some(Instant::now());
+        }
+        self.events = self.events.saturating_add(1);
+        if self.cast.get_ref().len() >= self.opts.max_frame_bytes {
+            self.flush_frame()?;
+        }
+        Ok(())
+    }
+
+    /// Age rule on the wall clock: flush when the oldest buffered event was
+    /// written at least `max_frame_age` before `now`. Returns whether a
+    /// frame was written.
+    pub fn maybe_flush(&mut self, now: Instant) -> Result<bool> {
+        match self.started {
+            Some(s) if now.saturating_duration_since(s) >= self.opts.max_frame_age => {
+                self.flush_frame()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Age rule on the recording clock: flush when the oldest buffered event
+    /// time is at least `max_frame_age` before `now_us`.
+    pub fn flush_if_older_than(&mut self, now_us: u64) -> Result<bool> {
+        let age = u64::try_from(self.opts.max_frame_age.as_micros()).unwrap_or(u64::MAX);
+        match self.first_us {
+            Some(first) if now_us.saturating_sub(first) >= age => {
+                self.flush_frame()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Compress the buffered lines into a frame and write index record and
+    /// frame with a single `write_all`. Does nothing when nothing is
+    /// buffered (except for the header frame).
+    pub fn flush_frame(&mut self) -> Result<()> {
+        let buf = std::mem::take(self.cast.get_mut());
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let data = self.compressor.compress(&buf)?;
+        let last = self.cast.last_time_us();
+        let info = FrameInfo {
+            offset: self.offset + super::index::INDEX_FRAME_LEN as u64,
+            compressed_len: data.len() as u64,
+            first_time_us: self.first_us.unwrap_or(self.prev_last_us),
+            last_time_us: if self.first_us.is_some() {
+                last
+            } else {
+                self.prev_last_us
+            },
+            uncompressed_len: buf.len() as u64,
+            index: self.next_index,
+            event_count: self.events,
+            flags: if self.next_index == 0 { FLAG_HEADER } else { 0 },
+        };
+        let mut bytes = Vec::with_capacity(super::index::INDEX_FRAME_LEN + data.len());
+        bytes.extend_from_slice(&info.to_skippable_frame());
+        bytes.extend_from_slice(&data);
+        self.out.write_all(&bytes)?;
+        self.out.flush()?;
+        self.offset += bytes.len() as u64;
+        self.next_index += 1;
+        self.prev_last_us = info.last_time_us;
+        self.first_us = None;
+        self.events = 0;
+        self.started = None;
+        Ok(())
+    }
+
+    /// Number of frames written so far (including the header frame).
+    pub fn frames_written(&self) -> u64 {
+        self.next_index
+    }
+
+    /// Bytes written to the output so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.offset
+    }
+
+    /// Uncompressed bytes waiting for the next frame.
+    pub fn buffered_bytes(&self) -> usize {
+        self.cast.get_ref().len()
+    }
+
+    /// The output.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    /// Emit held-back partial characters, write the last frame, flush, and
+    /// return the output.
+    pub fn finish(mut self) -> Result<W> {
+        let before = self.cast.get_ref().len();
+        self.cast.flush_held()?;
+        if self.cast.get_ref().len() > before {
+            self.events = self.events.saturating_add(1);
+            if self.first_us.is_none() {
+                self.first_us = Some(self.cast.last_time_us());
+            }
+        }
+        self.flush_frame()?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}

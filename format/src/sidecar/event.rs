@@ -1,0 +1,191 @@
+//! [`SessionEvent`]: the typed payload of a sidecar record.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// What happened. Serialized flat into the record with a `"type"` tag in
+/// snake_case; unknown types are kept as [`SessionEvent::Unknown`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// An SSH connection was authenticated and a session started.
+    ConnectionEstablished {
+        /// Logged-in user.
+        user: String,
+        /// Client address.
+        client_ip: String,
+        /// Client port.
+        client_port: u16,
+        /// Server port.
+        server_port: u16,
+        /// Terminal device, if a pty was allocated.
+        tty: Option<String>,
+        /// Pid of the per-connection sshd.
+        sshd_pid: u32,
+        /// The session was already running when the recorder started.
+        #[serde(default)]
+        existing_login: bool,
+    },
+    /// An authentication attempt failed.
+    ConnectionAuthFailed {
+        /// Attempted user name, if known.
+        user: Option<String>,
+        /// Client address.
+        client_ip: String,
+        /// Client port.
+        client_port: u16,
+        /// Authentication method (`password`, `publickey`, ...).
+        method: Option<String>,
+        /// Pid of the per-connection sshd.
+        sshd_pid: u32,
+    },
+    /// The connection ended.
+    ConnectionClose {
+        /// Logged-in user.
+        user: String,
+        /// Pid of the per-connection sshd.
+        sshd_pid: u32,
+        /// Session duration.
+        duration_ms: u64,
+        /// Bytes typed by the client.
+        bytes_in: u64,
+        /// Bytes sent to the client's terminal.
+        bytes_out: u64,
+    },
+    /// A process called execve.
+    CommandStart {
+        /// Process id.
+        pid: u32,
+        /// Parent process id.
+        ppid: u32,
+        /// Real user id.
+        uid: u32,
+        /// User name for `uid`, if resolvable.
+        user: Option<String>,
+        /// Arguments.
+        argv: Vec<String>,
+        /// `argv` was cut short by the recorder's limits.
+        #[serde(default)]
+        argv_truncated: bool,
+        /// Executed file.
+        filename: String,
+        /// Working directory, if known.
+        cwd: Option<String>,
+    },
+    /// A process exited.
+    CommandFinish {
+        /// Process id.
+        pid: u32,
+        /// Exit code for a normal exit.
+        exit_code: Option<i32>,
+        /// Terminating signal.
+        signal: Option<i32>,
+        /// Run time.
+        duration_ms: u64,
+        /// Arguments of the matching start.
+        argv: Vec<String>,
+    },
+    /// A file was written through scp/sftp/rsync.
+    FileUpload {
+        /// Destination path.
+        path: String,
+        /// Bytes written.
+        size: u64,
+        /// User, if known.
+        user: Option<String>,
+        /// Writing process.
+        pid: u32,
+        /// Program name (`scp`, `sftp-server`, ...).
+        program: String,
+    },
+    /// Text currently on the terminal (screen snapshot).
+    TerminalUpdate {
+        /// Snapshot text.
+        text: String,
+    },
+    /// The recorder lost data (ring buffer overrun, ...).
+    DataLoss {
+        /// Bytes lost.
+        bytes_dropped: u64,
+        /// Events lost.
+        events_dropped: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A new cast file continues the session.
+    SegmentStart {
+        /// Id of the previous segment's file.
+        previous_segment: Option<Uuid>,
+        /// Segment number (0 for the first).
+        segment: u32,
+    },
+    /// A type this version does not know; all its fields, verbatim.
+    #[serde(skip)]
+    Unknown {
+        /// The `"type"` value.
+        kind: String,
+        /// Every field except the record envelope (`schema`, `ts`,
+        /// `session_id`, `type`).
+        fields: Map<String, Value>,
+    },
+}
+
+/// Type names this crate decodes into typed variants.
+pub const KNOWN_TYPES: &[&str] = &[
+    "connection_established",
+    "connection_auth_failed",
+    "connection_close",
+    "command_start",
+    "command_finish",
+    "file_upload",
+    "terminal_update",
+    "data_loss",
+    "segment_start",
+];
+
+impl SessionEvent {
+    /// The `"type"` tag.
+    pub fn type_name(&self) -> &str {
+        match self {
+            SessionEvent::ConnectionEstablished { .. } => "connection_established",
+            SessionEvent::ConnectionAuthFailed { .. } => "connection_auth_failed",
+            SessionEvent::ConnectionClose { .. } => "connection_close",
+            SessionEvent::CommandStart { .. } => "command_start",
+            SessionEvent::CommandFinish { .. } => "command_finish",
+            SessionEvent::FileUpload { .. } => "file_upload",
+            SessionEvent::TerminalUpdate { .. } => "terminal_update",
+            SessionEvent::DataLoss { .. } => "data_loss",
+            SessionEvent::SegmentStart { .. } => "segment_start",
+            SessionEvent::Unknown { kind, .. } => kind,
+        }
+    }
+
+    /// Fields of the event (without `"type"`), in declaration order.
+    pub fn fields(&self) -> Map<String, Value> {
+        if let SessionEvent::Unknown { fields, .. } = self {
+            return fields.clone();
+        }
+        match serde_json::to_value(self) {
+            Ok(Value::Object(mut m)) => {
+                m.shift_remove("type");
+                m
+            }
+            _ => Map::new(),
+        }
+    }
+
+    /// Decode from a type name and the remaining fields.
+    pub fn from_fields(kind: &str, fields: Map<String, Value>) -> Result<Self, serde_json::Error> {
+        if !KNOWN_TYPES.contains(&kind) {
+            return Ok(SessionEvent::Unknown {
+                kind: kind.to_owned(),
+                fields,
+            });
+        }
+        let mut obj = Map::with_capacity(fields.len() + 1);
+        obj.insert("type".into(), Value::String(kind.to_owned()));
+        obj.extend(fields);
+        serde_json::from_value(Value::Object(obj))
+    }
+}

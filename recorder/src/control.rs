@@ -1,0 +1,140 @@
+//! The control socket: a Unix stream socket speaking JSON lines.
+//!
+//! A client sends one request line and reads answer lines:
+//! - `{"cmd":"ping"}` → `{"ok":true,"version":"…"}`
+//! - `{"cmd":"sessions"}` → `{"ok":true,"sessions":[SessionInfo…]}`
+//! - `{"cmd":"stats"}` → `{"ok":true,"stats":{…}}`
+//! - `{"cmd":"watch","user":"bob","types":["command_start"]}` → `{"ok":true}` then one
+//!   `{"record":{…},"line":"…"}` per event until the client hangs up.
+//!
+//! Anything else gets `{"ok":false,"error":"…"}`. See docs/architecture.md.
+
+use crate::daemon::Shared;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use serde_json::json;
+use sshlog_format::sidecar::Record;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::broadcast;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+enum Request {
+    Ping,
+    Sessions,
+    Stats,
+    Watch {
+        #[serde(default)]
+        user: Option<String>,
+        #[serde(default)]
+        types: Vec<String>,
+    },
+}
+
+/// An event as broadcast to watchers: the record and its event-log line.
+pub type Broadcast = Arc<(Record, String)>;
+
+pub fn bind(path: &Path) -> Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if path.exists() {
+        // A socket left by a crashed sshlogd; refuse if one is still answering.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!("another sshlogd is already listening on {}", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+    }
+    let l = UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    if let Ok(Some(g)) = nix::unistd::Group::from_name("sshlog") {
+        let _ = nix::unistd::chown(path, None, Some(g.gid));
+    }
+    Ok(l)
+}
+
+pub async fn serve(listener: UnixListener, shared: Arc<Mutex<Shared>>, tx: broadcast::Sender<Broadcast>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let shared = shared.clone();
+                let rx = tx.subscribe();
+                tokio::spawn(async move {
+                    if let Err(e) = client(stream, shared, rx).await {
+                        tracing::debug!("control client: {e:#}");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("control socket accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn client(stream: UnixStream, shared: Arc<Mutex<Shared>>, mut rx: broadcast::Receiver<Broadcast>) -> Result<()> {
+    let (r, mut w) = stream.into_split();
+    let mut lines = BufReader::new(r).lines();
+    let Some(line) = lines.next_line().await? else { return Ok(()) };
+    let req: Request = match serde_json::from_str(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = json!({"ok": false, "error": format!("bad request: {e}")});
+            w.write_all(format!("{msg}\n").as_bytes()).await?;
+            return Ok(());
+        }
+    };
+    let reply = match req {
+        Request::Ping => json!({"ok": true, "version": env!("CARGO_PKG_VERSION")}),
+        Request::Sessions => {
+            let s = shared.lock().map_err(|_| anyhow::anyhow!("state poisoned"))?;
+            json!({"ok": true, "sessions": s.tracker.sessions()})
+        }
+        Request::Stats => {
+            let s = shared.lock().map_err(|_| anyhow::anyhow!("state poisoned"))?;
+            json!({"ok": true, "stats": s.stats_json()})
+        }
+        Request::Watch { user, types } => {
+            w.write_all(b"{\"ok\":true}\n").await?;
+            loop {
+                tokio::select! {
+                    ev = rx.recv() => match ev {
+                        Ok(b) => {
+                            let (rec, line) = &*b;
+                            if !watch_matches(rec, user.as_deref(), &types) { continue; }
+                            let out = json!({"record": rec, "line": line});
+                            w.write_all(format!("{out}\n").as_bytes()).await?;
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            let out = json!({"lagged": n});
+                            w.write_all(format!("{out}\n").as_bytes()).await?;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                    },
+                    l = lines.next_line() => if l?.is_none() { return Ok(()) },
+                }
+            }
+        }
+    };
+    w.write_all(format!("{reply}\n").as_bytes()).await?;
+    Ok(())
+}
+
+fn watch_matches(rec: &Record, user: Option<&str>, types: &[String]) -> bool {
+    let v = serde_json::to_value(rec).unwrap_or_default();
+    if !types.is_empty() {
+        let ty = v.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        if !types.iter().any(|t| t == ty) {
+            return false;
+        }
+    }
+    match user {
+        Some(u) => v.get("user").and_then(|x| x.as_str()) == Some(u),
+        None => true,
+    }
+}

@@ -1,0 +1,166 @@
+//! The daemon's main loop: load the eBPF programs, adopt sessions that are already
+//! open, then drain the ring buffer into the [`Tracker`], tick it every 250 ms
+//! (frame flushes, drop accounting) and serve the control socket, until SIGTERM or
+//! SIGINT, when every recording is closed cleanly.
+
+use crate::control::{self, Broadcast};
+use crate::event_log::EventLog;
+use crate::kernel_events;
+use crate::loader;
+use crate::preflight;
+use crate::procfs;
+use crate::settings::Settings;
+use crate::tracker::{Options, Sink, Tracker};
+use anyhow::{Context, Result};
+use sshlog_format::framed::FrameOptions;
+use sshlog_format::sidecar::{human_line, Record};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::broadcast;
+use tracing::{info, warn};
+
+/// Writes every record to the global event log and to the watchers.
+pub struct DaemonSink {
+    event_log: EventLog,
+    tx: broadcast::Sender<Broadcast>,
+    pub log_errors: u64,
+}
+
+impl Sink for DaemonSink {
+    fn emit(&mut self, rec: &Record) {
+        let line = human_line(rec);
+        if let Err(e) = self.event_log.write_line(&line) {
+            self.log_errors += 1;
+            warn!("event log write failed: {e}");
+        }
+        let _ = self.tx.send(Arc::new((rec.clone(), line)));
+    }
+}
+
+/// State shared between the capture loop and the control socket.
+pub struct Shared {
+    pub tracker: Tracker,
+    pub sink: DaemonSink,
+    pub kernel: (u64, u64, u64),
+}
+
+impl Shared {
+    pub fn stats_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.tracker.stats).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("kernel_dropped_bytes".into(), self.kernel.0.into());
+            o.insert("kernel_dropped_events".into(), self.kernel.1.into());
+            o.insert("kernel_captured_bytes".into(), self.kernel.2.into());
+            o.insert("event_log_errors".into(), self.sink.log_errors.into());
+            o.insert("live_sessions".into(), self.tracker.sessions().len().into());
+        }
+        v
+    }
+}
+
+pub async fn run(settings: Settings) -> Result<()> {
+    preflight::check_privileges()?;
+    preflight::check_btf()?;
+    preflight::ensure_tracefs()?;
+    preflight::check_log_dir(&settings.log_dir)?;
+    let listener = control::bind(&settings.socket)?;
+
+    let loader::Loaded { mut ebpf, ring } =
+        loader::load(settings.ring_buffer_mb.saturating_mul(1 << 20), settings.capture_input)?;
+    let existing = procfs::scan_sshd_trees();
+    loader::seed(&mut ebpf, &existing).context("cannot seed running sshd sessions")?;
+
+    let event_log = EventLog::open(
+        &settings.log_dir.join("event.log"),
+        settings.event_log.max_size_mb.saturating_mul(1 << 20),
+        settings.event_log.number_of_log_files,
+    )
+    .with_context(|| format!("cannot open {}", settings.log_dir.join("event.log").display()))?;
+    let (tx, _) = broadcast::channel::<Broadcast>(4096);
+    let mut sink = DaemonSink { event_log, tx: tx.clone(), log_errors: 0 };
+    let frame = FrameOptions {
+        max_frame_bytes: settings.frame_kib.max(1) * 1024,
+        max_frame_age: Duration::from_secs_f64(settings.frame_seconds.clamp(0.05, 60.0)),
+        ..FrameOptions::default()
+    };
+    let mut tracker =
+        Tracker::new(Options { log_dir: settings.log_dir.clone(), frame, capture_input: settings.capture_input });
+
+    let mut by_conn: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
+    for e in &existing {
+        by_conn.entry(e.conn).or_default().push((e.pid, e.comm.clone()));
+    }
+    for (conn, pids) in &by_conn {
+        tracker.adopt_existing(*conn, pids, &mut sink);
+    }
+    tracker.close_stale_state(&mut sink);
+    info!(
+        "sshlogd recording under {} ({} open connection(s) adopted), control socket {}",
+        settings.log_dir.display(),
+        by_conn.len(),
+        settings.socket.display()
+    );
+
+    let shared = Arc::new(Mutex::new(Shared { tracker, sink, kernel: (0, 0, 0) }));
+    tokio::spawn(control::serve(listener, shared.clone(), tx));
+
+    // SAFETY: the ring buffer owns its fd and is moved into the AsyncFd, which
+    // deregisters before dropping it.
+    let mut ring = unsafe { AsyncFd::register(ring) }
+        .map_err(|e| anyhow::anyhow!("cannot poll the ring buffer: {}", e.into_parts().1))?;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut batch = Vec::with_capacity(256);
+    let mut known: HashSet<u32> = HashSet::new();
+    loop {
+        tokio::select! {
+            guard = ring.readable_mut() => {
+                let mut guard = guard?;
+                let rb = guard.get_inner_mut();
+                loop {
+                    batch.clear();
+                    while let Some(item) = rb.next() {
+                        batch.push(kernel_events::decode(&item));
+                        if batch.len() >= 256 { break; }
+                    }
+                    if batch.is_empty() { break; }
+                    let mut s = lock(&shared);
+                    let Shared { tracker, sink, .. } = &mut *s;
+                    for ev in batch.drain(..) {
+                        match ev {
+                            Ok(ev) => tracker.handle(ev, sink),
+                            Err(e) => { tracker.stats.decode_errors += 1; warn!("bad kernel record: {e}"); }
+                        }
+                    }
+                }
+                guard.clear_ready();
+            }
+            _ = tick.tick() => {
+                let mut s = lock(&shared);
+                let conns = s.tracker.conn_pids();
+                let counters = loader::conn_counters(&ebpf, &conns);
+                let Shared { tracker, sink, .. } = &mut *s;
+                tracker.tick(&counters, sink);
+                let now: HashSet<u32> = tracker.conn_pids().into_iter().collect();
+                let gone: Vec<u32> = known.difference(&now).copied().collect();
+                loader::forget_conns(&mut ebpf, &gone);
+                known = now;
+                s.kernel = loader::totals(&ebpf);
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    info!("shutting down: closing recordings");
+    lock(&shared).tracker.shutdown();
+    let _ = std::fs::remove_file(&settings.socket);
+    Ok(())
+}
+
+fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,139 @@
+//! The files of one recorded session segment: the zstd-framed cast and the event
+//! sidecar. The cast is created when the terminal size is first known (the pty
+//! resize that precedes any output), or at 80x24 for sessions without a pty.
+
+use anyhow::{Context, Result};
+use sshlog_format::cast::{CastVersion, Event, Header, SshlogMeta};
+use sshlog_format::framed::{FrameOptions, FramedCastWriter};
+use sshlog_format::layout::{session_paths, SessionPaths};
+use sshlog_format::sidecar::{write_record, Record};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::Instant;
+use uuid::Uuid;
+
+pub struct Recording {
+    pub id: Uuid,
+    pub paths: SessionPaths,
+    /// CLOCK_MONOTONIC ns of the session start: cast times are relative to it.
+    pub start_ns: u64,
+    pub meta: SshlogMeta,
+    started_wall: chrono::DateTime<chrono::Utc>,
+    cast: Option<FramedCastWriter<File>>,
+    sidecar: File,
+    frame: FrameOptions,
+    last_time_us: u64,
+}
+
+fn create_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+}
+
+impl Recording {
+    pub fn create(
+        root: &Path,
+        started_wall: chrono::DateTime<chrono::Utc>,
+        start_ns: u64,
+        meta: SshlogMeta,
+        frame: FrameOptions,
+    ) -> Result<Self> {
+        let id = Uuid::now_v7();
+        let paths = session_paths(root, started_wall, id);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(&paths.dir)
+            .with_context(|| format!("cannot create {}", paths.dir.display()))?;
+        let sidecar = create_file(&paths.events)?;
+        let meta = SshlogMeta { session_id: Some(id), ..meta };
+        Ok(Self { id, paths, start_ns, meta, started_wall, cast: None, sidecar, frame, last_time_us: 0 })
+    }
+
+    /// Microseconds since the session start for a CLOCK_MONOTONIC timestamp;
+    /// never goes backwards (events of two CPUs may arrive slightly out of order).
+    pub fn time_us(&mut self, ts_ns: u64) -> u64 {
+        let t = ts_ns.saturating_sub(self.start_ns) / 1000;
+        self.last_time_us = self.last_time_us.max(t);
+        self.last_time_us
+    }
+
+    pub fn has_cast(&self) -> bool {
+        self.cast.is_some()
+    }
+
+    /// Creates the cast with the given size if it does not exist yet.
+    pub fn ensure_cast(&mut self, cols: u16, rows: u16) -> Result<()> {
+        if self.cast.is_some() {
+            return Ok(());
+        }
+        let mut header = Header::new(CastVersion::V2, cols.max(1), rows.max(1));
+        header.timestamp = Some(self.started_wall.timestamp());
+        header.env.insert("SHELL".into(), "/bin/sh".into());
+        header.env.insert("TERM".into(), "xterm-256color".into());
+        header.title = Some(format!(
+            "{}@{} {}",
+            self.meta.user.as_deref().unwrap_or("?"),
+            self.meta.client.as_deref().unwrap_or("?"),
+            self.meta.tty.as_deref().unwrap_or("")
+        ));
+        header.set_sshlog_meta(&self.meta);
+        let file = create_file(&self.paths.cast)?;
+        self.cast = Some(FramedCastWriter::new(file, &header, self.frame.clone())?);
+        Ok(())
+    }
+
+    pub fn write_cast(&mut self, ev: &Event) -> Result<()> {
+        if self.cast.is_none() {
+            self.ensure_cast(80, 24)?;
+        }
+        if let Some(c) = self.cast.as_mut() {
+            c.write_event(ev)?;
+        }
+        Ok(())
+    }
+
+    pub fn write_record(&mut self, rec: &Record) -> Result<()> {
+        let mut line = Vec::with_capacity(256);
+        write_record(&mut line, rec)?;
+        self.sidecar.write_all(&line).with_context(|| format!("write {}", self.paths.events.display()))
+    }
+
+    /// Writes out a frame when the oldest buffered event is older than the frame age.
+    pub fn maybe_flush(&mut self, now: Instant) -> Result<()> {
+        if let Some(c) = self.cast.as_mut() {
+            c.maybe_flush(now)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        if let Some(c) = self.cast.take() {
+            let f = c.finish()?;
+            f.sync_data()?;
+        }
+        self.sidecar.sync_data()?;
+        Ok(())
+    }
+}
+
+impl Recording {
+    /// Appends one record to an existing sidecar (closing a session left open by a
+    /// previous sshlogd).
+    pub fn append_record(events: &Path, rec: &Record) -> Result<()> {
+        let mut line = Vec::with_capacity(256);
+        write_record(&mut line, rec)?;
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(events)
+            .with_context(|| format!("cannot open {}", events.display()))?;
+        f.write_all(&line)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! sshlogd's own settings: defaults, overridden by the YAML file
+//! (`/etc/sshlog/sshlogd.yaml` or `--config`), overridden by flags and env vars.
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "/etc/sshlog/sshlogd.yaml";
+pub const DEFAULT_LOG_DIR: &str = "/var/log/sshlog";
+pub const DEFAULT_SOCKET: &str = "/run/sshlog/sshlogd.sock";
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where recordings, the event log and live state go.
+    pub log_dir: PathBuf,
+    /// The control socket `sshlog` talks to.
+    pub socket: PathBuf,
+    /// Size of the kernel ring buffer in MiB (rounded up to a power of two).
+    pub ring_buffer_mb: u32,
+    /// Record keystrokes ("i" events) too. Off: passwords typed at prompts would be kept.
+    pub capture_input: bool,
+    /// A cast frame is written at least this often (bounds loss on a crash).
+    pub frame_seconds: f64,
+    /// ... or when this many KiB of cast text are buffered.
+    pub frame_kib: usize,
+    pub event_log: EventLogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventLogSettings {
+    pub max_size_mb: u64,
+    pub number_of_log_files: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            log_dir: DEFAULT_LOG_DIR.into(),
+            socket: DEFAULT_SOCKET.into(),
+            ring_buffer_mb: 64,
+            capture_input: false,
+            frame_seconds: 1.0,
+            frame_kib: 64,
+            event_log: EventLogSettings::default(),
+        }
+    }
+}
+
+impl Default for EventLogSettings {
+    fn default() -> Self {
+        EventLogSettings { max_size_mb: 10, number_of_log_files: 5 }
+    }
+}
+
+impl Settings {
+    /// Reads `path`; a missing file is fine only when it is the default path.
+    pub fn load(path: &Path, explicit: bool) -> Result<Settings> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text).with_context(|| format!("{}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Settings::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Settings> {
+        if text.trim().is_empty() {
+            return Ok(Settings::default());
+        }
+        Ok(serde_yaml::from_str(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_partial_files_and_rejects_unknown_keys() {
+        let s = Settings::parse("log_dir: /tmp/x\nevent_log:\n  max_size_mb: 2\n").unwrap();
+        assert_eq!(s.log_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(s.event_log.max_size_mb, 2);
+        assert_eq!(s.event_log.number_of_log_files, 5);
+        let err = Settings::parse("log_dri: /tmp\n").unwrap_err().to_string();
+        assert!(err.contains("unknown field `log_dri`"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        assert!(Settings::load(Path::new("/nonexistent/sshlogd.yaml"), true).is_err());
+        assert_eq!(Settings::load(Path::new("/nonexistent/sshlogd.yaml"), false).unwrap(), Settings::default());
+    }
+}

@@ -1,0 +1,113 @@
+//! Live-session state that survives a restart of sshlogd (`<log_dir>/state/*.json`):
+//! one small file per recorded connection, naming its session id and segment, so a
+//! new sshlogd continues a still-open session in a new segment linked to the old
+//! one, and closes the sessions that ended while it was not running.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::PathBuf;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LiveState {
+    pub session_id: Uuid,
+    pub conn_pid: u32,
+    /// Start time of the connection process (clock ticks since boot), so a reused
+    /// pid is not mistaken for the old connection.
+    pub conn_start_ticks: u64,
+    pub segment: u32,
+    pub user: Option<String>,
+    pub events_path: PathBuf,
+}
+
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    pub fn new(dir: PathBuf) -> Self {
+        StateDir { dir }
+    }
+
+    fn path(&self, conn_pid: u32) -> PathBuf {
+        self.dir.join(format!("{conn_pid}.json"))
+    }
+
+    pub fn save(&self, st: &LiveState) -> Result<()> {
+        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        let tmp = self.dir.join(format!(".{}.tmp", st.conn_pid));
+        fs::write(&tmp, serde_json::to_vec(st)?)?;
+        fs::rename(&tmp, self.path(st.conn_pid))?;
+        Ok(())
+    }
+
+    pub fn remove(&self, conn_pid: u32) {
+        let _ = fs::remove_file(self.path(conn_pid));
+    }
+
+    /// The saved state of a connection that is still running, removed from disk
+    /// (the caller saves the new segment's state).
+    pub fn take(&self, conn_pid: u32, start_ticks: u64) -> Option<LiveState> {
+        let st: LiveState = serde_json::from_slice(&fs::read(self.path(conn_pid)).ok()?).ok()?;
+        (st.conn_start_ticks == start_ticks).then(|| {
+            self.remove(conn_pid);
+            st
+        })
+    }
+
+    /// Saved states whose connection no longer runs; they are removed from disk.
+    /// Unreadable files are skipped (and left for an administrator to inspect).
+    pub fn stale(&self) -> Vec<LiveState> {
+        let mut out = Vec::new();
+        let Ok(dir) = fs::read_dir(&self.dir) else { return out };
+        for e in dir.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("json") {
+                continue;
+            }
+            let Ok(st) = fs::read(&p).map_err(anyhow::Error::from).and_then(|b| {
+                serde_json::from_slice::<LiveState>(&b).map_err(anyhow::Error::from)
+            }) else {
+                tracing::warn!("ignoring unreadable state file {}", p.display());
+                continue;
+            };
+            let alive = crate::procfs::stat(st.conn_pid).is_some_and(|(_, s)| s == st.conn_start_ticks);
+            if !alive {
+                let _ = fs::remove_file(&p);
+                out.push(st);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_matches_start_time_and_stale_finds_dead_pids() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateDir::new(dir.path().join("state"));
+        let me = std::process::id();
+        let ticks = crate::procfs::stat(me).unwrap().1;
+        let live = LiveState {
+            session_id: Uuid::now_v7(),
+            conn_pid: me,
+            conn_start_ticks: ticks,
+            segment: 0,
+            user: Some("bob".into()),
+            events_path: "/x".into(),
+        };
+        s.save(&live).unwrap();
+        assert!(s.stale().is_empty(), "a running process is not stale");
+        assert_eq!(s.take(me, ticks + 1), None, "a reused pid is not the same connection");
+        assert_eq!(s.take(me, ticks), Some(live.clone()));
+        assert_eq!(s.take(me, ticks), None, "taken once");
+        let dead = LiveState { conn_pid: u32::MAX - 1, ..live };
+        s.save(&dead).unwrap();
+        assert_eq!(s.stale(), vec![dead]);
+        assert!(s.stale().is_empty());
+    }
+}

@@ -1,0 +1,666 @@
+//! Turns kernel events into sessions: which connection a process belongs to, when a
+//! connection becomes a logged-in session, what goes into its cast and sidecar, and
+//! which human line goes into the event log.
+//!
+//! The tracker is pure bookkeeping plus file writes; it never blocks on the network
+//! and is driven by one task (see `daemon.rs`). Times come from the kernel
+//! (CLOCK_MONOTONIC) and are turned into wall-clock time with [`Clock`].
+
+use crate::kernel_events::{Header as KHeader, KernelEvent, Stream};
+use crate::procfs;
+use crate::recording::Recording;
+use crate::sshd_log::{self, AuthMessage};
+use crate::state::{LiveState, StateDir};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sshlog_format::cast::{Event, SshlogMeta};
+use sshlog_format::framed::FrameOptions;
+use sshlog_format::sidecar::{Record, SessionEvent, SCHEMA_VERSION};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+use tracing::{debug, warn};
+use uuid::Uuid;
+
+/// Converts CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns) to wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    offset_ns: i128,
+}
+
+impl Clock {
+    pub fn now() -> Self {
+        let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(ts_ns).unwrap_or(0);
+        let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).map(ts_ns).unwrap_or(0);
+        Clock { offset_ns: real - mono }
+    }
+    pub fn wall(&self, mono_ns: u64) -> DateTime<Utc> {
+        let ns = mono_ns as i128 + self.offset_ns;
+        DateTime::from_timestamp((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32).unwrap_or_else(Utc::now)
+    }
+    pub fn mono_now() -> u64 {
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(|t| ts_ns(t) as u64).unwrap_or(0)
+    }
+}
+
+fn ts_ns(t: nix::sys::time::TimeSpec) -> i128 {
+    t.tv_sec() as i128 * 1_000_000_000 + t.tv_nsec() as i128
+}
+
+/// Per-connection counters kept by the eBPF side (map `conn_stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ConnCounters {
+    pub net_in: u64,
+    pub net_out: u64,
+    pub captured_bytes: u64,
+    pub dropped_bytes: u64,
+    pub dropped_events: u64,
+}
+
+/// Daemon-wide counters, served on the control socket (`stats`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub kernel_events: u64,
+    pub decode_errors: u64,
+    pub bytes_recorded: u64,
+    pub bytes_dropped: u64,
+    pub events_dropped: u64,
+    pub sessions_recorded: u64,
+    pub write_errors: u64,
+}
+
+/// One row of `sshlog sessions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub session_id: Option<Uuid>,
+    pub sshd_pid: u32,
+    pub user: Option<String>,
+    pub client: Option<String>,
+    pub tty: Option<String>,
+    pub started: DateTime<Utc>,
+    pub last_activity: DateTime<Utc>,
+    pub last_command: Option<String>,
+    pub existing_login: bool,
+    pub cast: Option<PathBuf>,
+}
+
+struct Command {
+    argv: Vec<String>,
+    start_ns: u64,
+}
+
+struct Conn {
+    pid: u32,
+    start_ns: u64,
+    existing: bool,
+    client: Option<SocketAddr>,
+    server_port: u16,
+    user: Option<String>,
+    tty: Option<String>,
+    established: bool,
+    /// sshd logged a successful authentication; the session opens with the first
+    /// pty, command or data (so its tty is known).
+    accepted: bool,
+    auth_failures: u32,
+    preauth_user: Option<String>,
+    sshd_pids: HashSet<u32>,
+    shell_pid: Option<u32>,
+    commands: HashMap<u32, Command>,
+    uploads: HashMap<(u32, i32), String>,
+    rec: Option<Recording>,
+    previous: Option<LiveState>,
+    last_activity_ns: u64,
+    last_command: Option<String>,
+    recent_logs: VecDeque<String>,
+    counters_seen: ConnCounters,
+}
+
+impl Conn {
+    fn new(pid: u32, start_ns: u64) -> Self {
+        let endpoints = procfs::tcp_endpoints(pid);
+        Conn {
+            pid,
+            start_ns,
+            existing: false,
+            client: endpoints.map(|(_, peer)| peer),
+            server_port: endpoints.map(|(local, _)| local.port()).unwrap_or(0),
+            user: None,
+            tty: None,
+            established: false,
+            accepted: false,
+            auth_failures: 0,
+            preauth_user: None,
+            sshd_pids: HashSet::from([pid]),
+            shell_pid: None,
+            commands: HashMap::new(),
+            uploads: HashMap::new(),
+            rec: None,
+            previous: None,
+            last_activity_ns: start_ns,
+            last_command: None,
+            recent_logs: VecDeque::new(),
+            counters_seen: ConnCounters::default(),
+        }
+    }
+}
+
+/// Where finished records go besides the session's sidecar.
+pub trait Sink {
+    fn emit(&mut self, rec: &Record);
+}
+
+pub struct Options {
+    pub log_dir: PathBuf,
+    pub frame: FrameOptions,
+    pub capture_input: bool,
+}
+
+pub struct Tracker {
+    conns: HashMap<u32, Conn>,
+    /// pid -> connection, for processes whose records carry a stale conn id.
+    clock: Clock,
+    opts: Options,
+    state: StateDir,
+    pub stats: Stats,
+}
+
+impl Tracker {
+    pub fn new(opts: Options) -> Self {
+        let state = StateDir::new(opts.log_dir.join("state"));
+        Tracker { conns: HashMap::new(), clock: Clock::now(), opts, state, stats: Stats::default() }
+    }
+
+    fn conn(&mut self, h: &KHeader) -> &mut Conn {
+        self.conns.entry(h.conn).or_insert_with(|| Conn::new(h.conn, h.ts_ns))
+    }
+
+    /// Registers a connection that was open before sshlogd started.
+    pub fn adopt_existing(&mut self, conn_pid: u32, pids: &[(u32, String)], sink: &mut dyn Sink) {
+        let now = Clock::mono_now();
+        let mut c = Conn::new(conn_pid, now);
+        c.existing = true;
+        for (pid, comm) in pids {
+            if comm == "sshd" || comm.starts_with("sshd-") {
+                c.sshd_pids.insert(*pid);
+                // `sshd: alice@pts/0` is the post-authentication child.
+                if let Some(title) = procfs::cmdline(*pid) {
+                    if let Some(rest) = title.strip_prefix("sshd: ") {
+                        if let Some((user, tty)) = rest.split_once('@') {
+                            c.user = Some(user.to_string());
+                            c.tty = Some(format!("/dev/{}", tty.split_whitespace().next().unwrap_or(tty)));
+                        } else if let Some(user) = rest.strip_suffix(" [priv]") {
+                            c.user.get_or_insert(user.to_string());
+                        }
+                    }
+                }
+            } else if c.shell_pid.is_none() {
+                c.shell_pid = Some(*pid);
+            }
+        }
+        c.previous = procfs::stat(conn_pid).and_then(|(_, start)| self.state.take(conn_pid, start));
+        let logged_in = c.user.is_some() || c.shell_pid.is_some();
+        self.conns.insert(conn_pid, c);
+        if logged_in {
+            self.establish(conn_pid, now, None, sink);
+        }
+    }
+
+    /// Closes sessions a previous sshlogd left open whose connection is gone.
+    pub fn close_stale_state(&mut self, sink: &mut dyn Sink) {
+        for st in self.state.stale() {
+            let rec = self.record(
+                Some(st.session_id),
+                Utc::now(),
+                SessionEvent::ConnectionClose {
+                    user: st.user.clone().unwrap_or_default(),
+                    sshd_pid: st.conn_pid,
+                    duration_ms: 0,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                },
+                Some("connection ended while sshlogd was not running; duration unknown"),
+            );
+            if let Err(e) = Recording::append_record(&st.events_path, &rec) {
+                warn!("cannot close stale session {}: {e:#}", st.session_id);
+            }
+            sink.emit(&rec);
+        }
+    }
+
+    fn record(
+        &self,
+        session_id: Option<Uuid>,
+        ts: DateTime<Utc>,
+        event: SessionEvent,
+        note: Option<&str>,
+    ) -> Record {
+        let mut extra = serde_json::Map::new();
+        if let Some(n) = note {
+            extra.insert("note".into(), serde_json::Value::String(n.into()));
+        }
+        Record { schema: SCHEMA_VERSION, ts, session_id, event, extra }
+    }
+
+    /// Writes `event` to the connection's sidecar (if it has a recording) and the sink.
+    fn emit(&mut self, conn_pid: u32, ts_ns: u64, event: SessionEvent, sink: &mut dyn Sink) {
+        let ts = self.clock.wall(ts_ns);
+        let session_id = self.conns.get(&conn_pid).and_then(|c| c.rec.as_ref().map(|r| r.id));
+        let rec = self.record(session_id, ts, event, None);
+        if let Some(r) = self.conns.get_mut(&conn_pid).and_then(|c| c.rec.as_mut()) {
+            if let Err(e) = r.write_record(&rec) {
+                self.stats.write_errors += 1;
+                warn!("{e:#}");
+            }
+        }
+        sink.emit(&rec);
+    }
+
+    fn write_cast(&mut self, conn_pid: u32, ev: Event) {
+        if let Some(r) = self.conns.get_mut(&conn_pid).and_then(|c| c.rec.as_mut()) {
+            if let Err(e) = r.write_cast(&ev) {
+                self.stats.write_errors += 1;
+                warn!("cast write failed for session {}: {e:#}", r.id);
+            }
+        }
+    }
+
+    /// Marks the connection as a logged-in session and opens its recording.
+    fn establish(&mut self, conn_pid: u32, ts_ns: u64, uid_hint: Option<u32>, sink: &mut dyn Sink) {
+        let Some(c) = self.conns.get_mut(&conn_pid) else { return };
+        if c.established {
+            return;
+        }
+        c.established = true;
+        if c.user.is_none() {
+            c.user = uid_hint.and_then(procfs::user_name);
+        }
+        if c.client.is_none() {
+            if let Some((local, peer)) = procfs::tcp_endpoints(conn_pid) {
+                c.client = Some(peer);
+                c.server_port = local.port();
+            }
+        }
+        let (segment, previous) = match &c.previous {
+            Some(p) => (p.segment + 1, Some(p.session_id)),
+            None => (0, None),
+        };
+        let meta = SshlogMeta {
+            session_id: None,
+            sshd_pid: Some(conn_pid),
+            tty: c.tty.clone(),
+            user: c.user.clone(),
+            client: c.client.map(|a| a.to_string()),
+            segment: Some(segment),
+            previous_segment: previous,
+        };
+        let start_ns = if c.existing { ts_ns } else { c.start_ns.min(ts_ns) };
+        let wall = self.clock.wall(start_ns);
+        match Recording::create(&self.opts.log_dir, wall, start_ns, meta, self.opts.frame.clone()) {
+            Ok(r) => {
+                debug!("session {} for connection {conn_pid}", r.id);
+                let st = LiveState {
+                    session_id: r.id,
+                    conn_pid,
+                    conn_start_ticks: procfs::stat(conn_pid).map(|(_, s)| s).unwrap_or(0),
+                    segment,
+                    user: c.user.clone(),
+                    events_path: r.paths.events.clone(),
+                };
+                if let Err(e) = self.state.save(&st) {
+                    warn!("cannot save live state: {e:#}");
+                }
+                c.rec = Some(r);
+                self.stats.sessions_recorded += 1;
+            }
+            Err(e) => {
+                self.stats.write_errors += 1;
+                warn!("cannot record connection {conn_pid}: {e:#}");
+            }
+        }
+        let c = &self.conns[&conn_pid];
+        let ev = SessionEvent::ConnectionEstablished {
+            user: c.user.clone().unwrap_or_default(),
+            client_ip: c.client.map(|a| a.ip().to_string()).unwrap_or_default(),
+            client_port: c.client.map(|a| a.port()).unwrap_or(0),
+            server_port: c.server_port,
+            tty: c.tty.clone(),
+            sshd_pid: conn_pid,
+            existing_login: c.existing,
+        };
+        if let Some(prev) = previous {
+            let seg = SessionEvent::SegmentStart { previous_segment: Some(prev), segment };
+            self.emit(conn_pid, ts_ns, seg, sink);
+        }
+        self.emit(conn_pid, ts_ns, ev, sink);
+    }
+
+    pub fn handle(&mut self, ev: KernelEvent, sink: &mut dyn Sink) {
+        self.stats.kernel_events += 1;
+        let h = *ev.header();
+        match ev {
+            KernelEvent::ConnNew(h) => {
+                self.conns.insert(h.conn, Conn::new(h.conn, h.ts_ns));
+            }
+            KernelEvent::Fork(h) => {
+                let c = self.conn(&h);
+                if c.sshd_pids.contains(&h.ppid) {
+                    c.sshd_pids.insert(h.pid);
+                }
+            }
+            KernelEvent::Exec { h, uid, comm, filename, argv, argv_truncated, cwd, .. } => {
+                self.on_exec(h, uid, comm, filename, argv, argv_truncated, cwd, sink)
+            }
+            KernelEvent::Exit { h, status } => self.on_exit(h, status, sink),
+            KernelEvent::Data { h, input, stream, pts, data, .. } => {
+                if !self.conns.get(&h.conn).is_some_and(|c| c.established) {
+                    self.establish_from_process(&h, sink);
+                }
+                let Some(c) = self.conns.get_mut(&h.conn) else { return };
+                c.last_activity_ns = h.ts_ns;
+                if stream == Stream::Pty && c.tty.is_none() {
+                    c.tty = pts.map(|n| format!("/dev/pts/{n}"));
+                }
+                let Some(r) = c.rec.as_mut() else { return };
+                let t = r.time_us(h.ts_ns);
+                if !input {
+                    self.stats.bytes_recorded += data.len() as u64;
+                }
+                let ev = if input { Event::Input { time_us: t, data } } else { Event::Output { time_us: t, data } };
+                if !input || self.opts.capture_input {
+                    self.write_cast(h.conn, ev);
+                }
+            }
+            KernelEvent::Resize { h, pts, cols, rows, .. } => {
+                // A client without a terminal of its own (ssh -tt < file) sends 0x0.
+                let (cols, rows) = if cols == 0 || rows == 0 { (80, 24) } else { (cols, rows) };
+                if let Some(c) = self.conns.get_mut(&h.conn) {
+                    if c.tty.is_none() {
+                        c.tty = pts.map(|n| format!("/dev/pts/{n}"));
+                    }
+                }
+                if !self.conns.get(&h.conn).is_some_and(|c| c.established) {
+                    self.establish_from_process(&h, sink);
+                }
+                let Some(r) = self.conns.get_mut(&h.conn).and_then(|c| c.rec.as_mut()) else { return };
+                if r.has_cast() {
+                    let t = r.time_us(h.ts_ns);
+                    self.write_cast(h.conn, Event::Resize { time_us: t, cols, rows });
+                } else if let Err(e) = r.ensure_cast(cols, rows) {
+                    self.stats.write_errors += 1;
+                    warn!("{e:#}");
+                }
+            }
+            KernelEvent::Log { h, text } => self.on_log(h, text, sink),
+            KernelEvent::FileOpen { h, fd, path, .. } => {
+                let full = if path.starts_with('/') {
+                    path
+                } else {
+                    let cwd = std::fs::read_link(format!("/proc/{}/cwd", h.pid)).unwrap_or_default();
+                    cwd.join(path).to_string_lossy().into_owned()
+                };
+                self.conn(&h).uploads.insert((h.pid, fd), full);
+            }
+            KernelEvent::FileClose { h, fd } => {
+                if let Some(path) = self.conns.get_mut(&h.conn).and_then(|c| c.uploads.remove(&(h.pid, fd))) {
+                    self.emit_upload(&h, path, sink);
+                }
+            }
+        }
+        let _ = h;
+    }
+
+    fn emit_upload(&mut self, h: &KHeader, path: String, sink: &mut dyn Sink) {
+        // Only regular files are uploads (sftp-server and scp also open /dev/null).
+        let size = match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => m.len(),
+            Ok(_) => return,
+            Err(_) => 0,
+        };
+        let (user, program) = match self.conns.get(&h.conn) {
+            Some(c) => (c.user.clone(), procfs::comm(h.pid).unwrap_or_default()),
+            None => (None, String::new()),
+        };
+        let program = if program.is_empty() { "scp/sftp-server".to_string() } else { program };
+        self.emit(h.conn, h.ts_ns, SessionEvent::FileUpload { path, size, user, pid: h.pid, program }, sink);
+    }
+
+    /// A process of the connection did something only a logged-in session does.
+    fn establish_from_process(&mut self, h: &KHeader, sink: &mut dyn Sink) {
+        self.conn(h);
+        let uid = procfs::uid(h.pid).filter(|&u| u != 0).or_else(|| procfs::uid(h.pid));
+        self.establish(h.conn, h.ts_ns, uid, sink);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_exec(
+        &mut self,
+        h: KHeader,
+        uid: u32,
+        comm: String,
+        filename: String,
+        argv: Vec<String>,
+        argv_truncated: bool,
+        cwd: Option<String>,
+        sink: &mut dyn Sink,
+    ) {
+        let is_sshd = comm == "sshd" || comm.starts_with("sshd-");
+        let c = self.conn(&h);
+        if is_sshd {
+            c.sshd_pids.insert(h.pid);
+            return;
+        }
+        c.sshd_pids.remove(&h.pid);
+        let from_sshd = c.sshd_pids.contains(&h.ppid);
+        if !c.established {
+            self.establish(h.conn, h.ts_ns, Some(uid), sink);
+        }
+        let Some(c) = self.conns.get_mut(&h.conn) else { return };
+        if from_sshd && c.shell_pid.is_none() {
+            c.shell_pid = Some(h.pid);
+        }
+        let interactive = c.shell_pid == Some(h.ppid);
+        let user = procfs::user_name(uid).or_else(|| c.user.clone());
+        c.commands.insert(h.pid, Command { argv: argv.clone(), start_ns: h.ts_ns });
+        c.last_activity_ns = h.ts_ns;
+        let line = argv.join(" ");
+        if interactive {
+            c.last_command = Some(line.clone());
+            if let Some(r) = c.rec.as_mut() {
+                let t = r.time_us(h.ts_ns);
+                self.write_cast(h.conn, Event::Marker { time_us: t, label: line });
+            }
+        } else if c.last_command.is_none() {
+            c.last_command = Some(line);
+        }
+        let ev = SessionEvent::CommandStart { pid: h.pid, ppid: h.ppid, uid, user, argv, argv_truncated, filename, cwd };
+        self.emit(h.conn, h.ts_ns, ev, sink);
+    }
+
+    fn on_exit(&mut self, h: KHeader, status: i32, sink: &mut dyn Sink) {
+        if h.pid == h.conn {
+            self.close(h.conn, h.ts_ns, sink);
+            return;
+        }
+        let Some(c) = self.conns.get_mut(&h.conn) else { return };
+        c.sshd_pids.remove(&h.pid);
+        let uploads: Vec<(i32, String)> =
+            c.uploads.iter().filter(|((p, _), _)| *p == h.pid).map(|((_, fd), path)| (*fd, path.clone())).collect();
+        for (fd, _) in &uploads {
+            c.uploads.remove(&(h.pid, *fd));
+        }
+        for (_, path) in uploads {
+            self.emit_upload(&h, path, sink);
+        }
+        let Some(c) = self.conns.get_mut(&h.conn) else { return };
+        let Some(cmd) = c.commands.remove(&h.pid) else { return };
+        let signal = status & 0x7f;
+        let ev = SessionEvent::CommandFinish {
+            pid: h.pid,
+            exit_code: (signal == 0).then_some((status >> 8) & 0xff),
+            signal: (signal != 0).then_some(signal),
+            duration_ms: h.ts_ns.saturating_sub(cmd.start_ns) / 1_000_000,
+            argv: cmd.argv,
+        };
+        self.emit(h.conn, h.ts_ns, ev, sink);
+    }
+
+    fn on_log(&mut self, h: KHeader, text: String, sink: &mut dyn Sink) {
+        let Some(msg) = sshd_log::parse(&text) else { return };
+        let c = self.conn(&h);
+        // The same message is seen twice when a privilege-separated child forwards
+        // it to its monitor which then logs it.
+        let key = format!("{msg:?}");
+        if c.recent_logs.contains(&key) {
+            return;
+        }
+        c.recent_logs.push_back(key);
+        if c.recent_logs.len() > 16 {
+            c.recent_logs.pop_front();
+        }
+        let client: Option<SocketAddr> = c.client;
+        match msg {
+            AuthMessage::Accepted { user, ip, port, .. } => {
+                c.user = Some(user);
+                if let Ok(ip) = ip.parse() {
+                    c.client = Some(SocketAddr::new(ip, port));
+                }
+                c.accepted = true;
+            }
+            AuthMessage::Failed { method, user, ip, port } => {
+                c.auth_failures += 1;
+                c.preauth_user = Some(user.clone());
+                let ev = SessionEvent::ConnectionAuthFailed {
+                    user: Some(user),
+                    client_ip: client.map(|a| a.ip().to_string()).unwrap_or(ip),
+                    client_port: client.map(|a| a.port()).unwrap_or(port),
+                    method,
+                    sshd_pid: h.conn,
+                };
+                self.emit(h.conn, h.ts_ns, ev, sink);
+            }
+            AuthMessage::ClosedPreauth { user, .. } => {
+                if !user.is_empty() {
+                    c.preauth_user = Some(user);
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, conn_pid: u32, ts_ns: u64, sink: &mut dyn Sink) {
+        if self.conns.get(&conn_pid).is_some_and(|c| c.accepted && !c.established) {
+            // Logged in but never used a pty or ran a command (e.g. ssh -N).
+            self.establish(conn_pid, ts_ns, None, sink);
+        }
+        let Some(c) = self.conns.get(&conn_pid) else { return };
+        if !c.established {
+            // Never logged in: a failed or abandoned authentication.
+            if c.auth_failures == 0 && c.preauth_user.is_some() {
+                let ev = SessionEvent::ConnectionAuthFailed {
+                    user: c.preauth_user.clone(),
+                    client_ip: c.client.map(|a| a.ip().to_string()).unwrap_or_default(),
+                    client_port: c.client.map(|a| a.port()).unwrap_or(0),
+                    method: None,
+                    sshd_pid: conn_pid,
+                };
+                self.emit(conn_pid, ts_ns, ev, sink);
+            }
+            self.conns.remove(&conn_pid);
+            return;
+        }
+        let counters = c.counters_seen;
+        let ev = SessionEvent::ConnectionClose {
+            user: c.user.clone().unwrap_or_default(),
+            sshd_pid: conn_pid,
+            duration_ms: ts_ns.saturating_sub(c.start_ns) / 1_000_000,
+            bytes_in: counters.net_in,
+            bytes_out: counters.net_out,
+        };
+        self.emit(conn_pid, ts_ns, ev, sink);
+        if let Some(c) = self.conns.remove(&conn_pid) {
+            if let Some(r) = c.rec {
+                self.state.remove(conn_pid);
+                if let Err(e) = r.finish() {
+                    self.stats.write_errors += 1;
+                    warn!("cannot finish recording: {e:#}");
+                }
+            }
+        }
+    }
+
+    /// Connections to be asked for kernel counters before the next [`Tracker::tick`].
+    pub fn conn_pids(&self) -> Vec<u32> {
+        self.conns.keys().copied().collect()
+    }
+
+    /// Periodic work: report newly dropped bytes, flush frames older than the
+    /// frame age. `counters` yields the kernel's per-connection counters.
+    pub fn tick(&mut self, counters: &HashMap<u32, ConnCounters>, sink: &mut dyn Sink) {
+        let now_ns = Clock::mono_now();
+        let pids: Vec<u32> = self.conns.keys().copied().collect();
+        for pid in pids {
+            if let Some(k) = counters.get(&pid) {
+                let c = self.conns.get_mut(&pid).expect("listed above");
+                let seen = c.counters_seen;
+                c.counters_seen = *k;
+                if k.dropped_bytes > seen.dropped_bytes || k.dropped_events > seen.dropped_events {
+                    let bytes = k.dropped_bytes - seen.dropped_bytes.min(k.dropped_bytes);
+                    let events = k.dropped_events - seen.dropped_events.min(k.dropped_events);
+                    self.stats.bytes_dropped += bytes;
+                    self.stats.events_dropped += events;
+                    if let Some(r) = c.rec.as_mut() {
+                        let t = r.time_us(now_ns);
+                        let label = format!("sshlog: {bytes} bytes lost here (ring buffer full)");
+                        self.write_cast(pid, Event::Marker { time_us: t, label });
+                    }
+                    let ev = SessionEvent::DataLoss {
+                        bytes_dropped: bytes,
+                        events_dropped: events,
+                        reason: "ring buffer full".into(),
+                    };
+                    self.emit(pid, now_ns, ev, sink);
+                }
+            }
+            if let Some(r) = self.conns.get_mut(&pid).and_then(|c| c.rec.as_mut()) {
+                if let Err(e) = r.maybe_flush(Instant::now()) {
+                    self.stats.write_errors += 1;
+                    warn!("flush failed: {e:#}");
+                }
+            }
+        }
+    }
+
+    /// Closes every recording cleanly (daemon shutdown); live state stays so a
+    /// restart continues the sessions in a new segment.
+    pub fn shutdown(&mut self) {
+        for (_, c) in self.conns.drain() {
+            if let Some(r) = c.rec {
+                if let Err(e) = r.finish() {
+                    warn!("cannot finish recording: {e:#}");
+                }
+            }
+        }
+    }
+
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        let mut v: Vec<SessionInfo> = self
+            .conns
+            .values()
+            .filter(|c| c.established)
+            .map(|c| SessionInfo {
+                session_id: c.rec.as_ref().map(|r| r.id),
+                sshd_pid: c.pid,
+                user: c.user.clone(),
+                client: c.client.map(|a| a.to_string()),
+                tty: c.tty.clone(),
+                started: self.clock.wall(c.start_ns),
+                last_activity: self.clock.wall(c.last_activity_ns),
+                last_command: c.last_command.clone(),
+                existing_login: c.existing,
+                cast: c.rec.as_ref().map(|r| r.paths.cast.clone()),
+            })
+            .collect();
+        v.sort_by_key(|s| s.started);
+        v
+    }
+}
