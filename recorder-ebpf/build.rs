@@ -21,24 +21,47 @@ fn main() {
         Err(_) => {
             let path = out.join("vmlinux.h");
             let output = Command::new("bpftool")
-                .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"])
+                .args([
+                    "btf",
+                    "dump",
+                    "file",
+                    "/sys/kernel/btf/vmlinux",
+                    "format",
+                    "c",
+                ])
                 .output()
-                .unwrap_or_else(|e| fail(&format!("cannot run bpftool ({e}); install it: apt-get install bpftool")));
+                .unwrap_or_else(|e| {
+                    fail(&format!(
+                        "cannot run bpftool ({e}); install it: apt-get install bpftool"
+                    ))
+                });
             if !output.status.success() {
                 fail(&format!(
                     "bpftool could not dump /sys/kernel/btf/vmlinux (kernel without BTF?): {}",
                     String::from_utf8_lossy(&output.stderr)
                 ));
             }
-            std::fs::write(&path, &output.stdout).unwrap_or_else(|e| fail(&format!("write vmlinux.h: {e}")));
+            std::fs::write(&path, &output.stdout)
+                .unwrap_or_else(|e| fail(&format!("write vmlinux.h: {e}")));
             path
         }
     };
-    let include = vmlinux.parent().map(PathBuf::from).unwrap_or_else(|| out.clone());
+    let include = vmlinux
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| out.clone());
     let object = out.join("sshlog.bpf.o");
     let clang = env::var("CLANG").unwrap_or_else(|_| "clang".into());
     let status = Command::new(&clang)
-        .args(["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Wno-unused-function"])
+        .args([
+            "-O2",
+            "-g",
+            "-target",
+            "bpf",
+            "-D__TARGET_ARCH_x86",
+            "-Wall",
+            "-Wno-unused-function",
+        ])
         .arg(format!("-I{}", include.display()))
         .arg(format!("-I{}", bpf_dir.display()))
         .arg("-c")
@@ -46,7 +69,11 @@ fn main() {
         .arg("-o")
         .arg(&object)
         .status()
-        .unwrap_or_else(|e| fail(&format!("cannot run {clang} ({e}); install it: apt-get install clang llvm libbpf-dev")));
+        .unwrap_or_else(|e| {
+            fail(&format!(
+                "cannot run {clang} ({e}); install it: apt-get install clang llvm libbpf-dev"
+            ))
+        });
     if !status.success() {
         fail("clang failed to compile bpf/sshlog.bpf.c (see the errors above)");
     }

@@ -7,7 +7,8 @@
 #[repr(C, align(8))]
 struct Aligned<T: ?Sized>(T);
 
-static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/sshlog.bpf.o")));
+static ALIGNED: &Aligned<[u8]> =
+    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/sshlog.bpf.o")));
 
 /// The compiled eBPF object file (ELF), 8-byte aligned as aya requires.
 pub static OBJECT: &[u8] = &ALIGNED.0;

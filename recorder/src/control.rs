@@ -47,9 +47,11 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             anyhow::bail!("another sshlogd is already listening on {}", path.display());
         }
-        std::fs::remove_file(path).with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
     }
-    let l = UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    let l =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     if let Ok(Some(g)) = nix::unistd::Group::from_name("sshlog") {
         let _ = nix::unistd::chown(path, None, Some(g.gid));
@@ -57,7 +59,11 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     Ok(l)
 }
 
-pub async fn serve(listener: UnixListener, shared: Arc<Mutex<Shared>>, tx: broadcast::Sender<Broadcast>) {
+pub async fn serve(
+    listener: UnixListener,
+    shared: Arc<Mutex<Shared>>,
+    tx: broadcast::Sender<Broadcast>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
@@ -77,10 +83,16 @@ pub async fn serve(listener: UnixListener, shared: Arc<Mutex<Shared>>, tx: broad
     }
 }
 
-async fn client(stream: UnixStream, shared: Arc<Mutex<Shared>>, mut rx: broadcast::Receiver<Broadcast>) -> Result<()> {
+async fn client(
+    stream: UnixStream,
+    shared: Arc<Mutex<Shared>>,
+    mut rx: broadcast::Receiver<Broadcast>,
+) -> Result<()> {
     let (r, mut w) = stream.into_split();
     let mut lines = BufReader::new(r).lines();
-    let Some(line) = lines.next_line().await? else { return Ok(()) };
+    let Some(line) = lines.next_line().await? else {
+        return Ok(());
+    };
     let req: Request = match serde_json::from_str(&line) {
         Ok(r) => r,
         Err(e) => {
@@ -92,11 +104,15 @@ async fn client(stream: UnixStream, shared: Arc<Mutex<Shared>>, mut rx: broadcas
     let reply = match req {
         Request::Ping => json!({"ok": true, "version": env!("CARGO_PKG_VERSION")}),
         Request::Sessions => {
-            let s = shared.lock().map_err(|_| anyhow::anyhow!("state poisoned"))?;
+            let s = shared
+                .lock()
+                .map_err(|_| anyhow::anyhow!("state poisoned"))?;
             json!({"ok": true, "sessions": s.tracker.sessions()})
         }
         Request::Stats => {
-            let s = shared.lock().map_err(|_| anyhow::anyhow!("state poisoned"))?;
+            let s = shared
+                .lock()
+                .map_err(|_| anyhow::anyhow!("state poisoned"))?;
             json!({"ok": true, "stats": s.stats_json()})
         }
         Request::Watch { user, types } => {

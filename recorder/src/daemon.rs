@@ -68,8 +68,10 @@ pub async fn run(settings: Settings) -> Result<()> {
     preflight::check_log_dir(&settings.log_dir)?;
     let listener = control::bind(&settings.socket)?;
 
-    let loader::Loaded { mut ebpf, ring } =
-        loader::load(settings.ring_buffer_mb.saturating_mul(1 << 20), settings.capture_input)?;
+    let loader::Loaded { mut ebpf, ring } = loader::load(
+        settings.ring_buffer_mb.saturating_mul(1 << 20),
+        settings.capture_input,
+    )?;
     let existing = procfs::scan_sshd_trees();
     loader::seed(&mut ebpf, &existing).context("cannot seed running sshd sessions")?;
 
@@ -78,20 +80,35 @@ pub async fn run(settings: Settings) -> Result<()> {
         settings.event_log.max_size_mb.saturating_mul(1 << 20),
         settings.event_log.number_of_log_files,
     )
-    .with_context(|| format!("cannot open {}", settings.log_dir.join("event.log").display()))?;
+    .with_context(|| {
+        format!(
+            "cannot open {}",
+            settings.log_dir.join("event.log").display()
+        )
+    })?;
     let (tx, _) = broadcast::channel::<Broadcast>(4096);
-    let mut sink = DaemonSink { event_log, tx: tx.clone(), log_errors: 0 };
+    let mut sink = DaemonSink {
+        event_log,
+        tx: tx.clone(),
+        log_errors: 0,
+    };
     let frame = FrameOptions {
         max_frame_bytes: settings.frame_kib.max(1) * 1024,
         max_frame_age: Duration::from_secs_f64(settings.frame_seconds.clamp(0.05, 60.0)),
         ..FrameOptions::default()
     };
-    let mut tracker =
-        Tracker::new(Options { log_dir: settings.log_dir.clone(), frame, capture_input: settings.capture_input });
+    let mut tracker = Tracker::new(Options {
+        log_dir: settings.log_dir.clone(),
+        frame,
+        capture_input: settings.capture_input,
+    });
 
     let mut by_conn: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
     for e in &existing {
-        by_conn.entry(e.conn).or_default().push((e.pid, e.comm.clone()));
+        by_conn
+            .entry(e.conn)
+            .or_default()
+            .push((e.pid, e.comm.clone()));
     }
     for (conn, pids) in &by_conn {
         tracker.adopt_existing(*conn, pids, &mut sink);
@@ -104,7 +121,11 @@ pub async fn run(settings: Settings) -> Result<()> {
         settings.socket.display()
     );
 
-    let shared = Arc::new(Mutex::new(Shared { tracker, sink, kernel: (0, 0, 0) }));
+    let shared = Arc::new(Mutex::new(Shared {
+        tracker,
+        sink,
+        kernel: (0, 0, 0),
+    }));
     tokio::spawn(control::serve(listener, shared.clone(), tx));
 
     // SAFETY: the ring buffer owns its fd and is moved into the AsyncFd, which

@@ -19,7 +19,13 @@ impl EventLog {
     pub fn open(path: &Path, max_bytes: u64, files: u32) -> io::Result<Self> {
         let file = open_append(path)?;
         let size = file.metadata()?.len();
-        Ok(Self { path: path.to_path_buf(), max_bytes: max_bytes.max(1), files: files.max(1), file, size })
+        Ok(Self {
+            path: path.to_path_buf(),
+            max_bytes: max_bytes.max(1),
+            files: files.max(1),
+            file,
+            size,
+        })
     }
 
     pub fn write_line(&mut self, line: &str) -> io::Result<()> {
@@ -63,7 +69,11 @@ impl EventLog {
 
 fn open_append(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().create(true).append(true).mode(0o640).open(path)
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
 }
 
 #[cfg(test)]

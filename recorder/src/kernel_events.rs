@@ -47,12 +47,39 @@ pub enum KernelEvent {
         /// None when the kernel walk did not reach the root.
         cwd: Option<String>,
     },
-    Exit { h: Header, status: i32 },
-    Data { h: Header, fd: u32, input: bool, stream: Stream, pts: Option<u32>, data: Vec<u8> },
-    Resize { h: Header, fd: u32, pts: Option<u32>, cols: u16, rows: u16 },
-    Log { h: Header, text: String },
-    FileOpen { h: Header, fd: i32, flags: u32, path: String },
-    FileClose { h: Header, fd: i32 },
+    Exit {
+        h: Header,
+        status: i32,
+    },
+    Data {
+        h: Header,
+        fd: u32,
+        input: bool,
+        stream: Stream,
+        pts: Option<u32>,
+        data: Vec<u8>,
+    },
+    Resize {
+        h: Header,
+        fd: u32,
+        pts: Option<u32>,
+        cols: u16,
+        rows: u16,
+    },
+    Log {
+        h: Header,
+        text: String,
+    },
+    FileOpen {
+        h: Header,
+        fd: i32,
+        flags: u32,
+        path: String,
+    },
+    FileClose {
+        h: Header,
+        fd: i32,
+    },
 }
 
 impl KernelEvent {
@@ -101,11 +128,25 @@ fn pts(v: u32) -> Option<u32> {
 /// Decodes one ring-buffer record.
 pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
     if b.len() < 24 {
-        return Err(DecodeError::Short { ty: 0, len: b.len() });
+        return Err(DecodeError::Short {
+            ty: 0,
+            len: b.len(),
+        });
     }
     let ty = u32_at(b, 0);
-    let need = |n: usize| if b.len() < n { Err(DecodeError::Short { ty, len: b.len() }) } else { Ok(()) };
-    let h = Header { pid: u32_at(b, 4), conn: u32_at(b, 8), ppid: u32_at(b, 12), ts_ns: u64_at(b, 16) };
+    let need = |n: usize| {
+        if b.len() < n {
+            Err(DecodeError::Short { ty, len: b.len() })
+        } else {
+            Ok(())
+        }
+    };
+    let h = Header {
+        pid: u32_at(b, 4),
+        conn: u32_at(b, 8),
+        ppid: u32_at(b, 12),
+        ts_ns: u64_at(b, 16),
+    };
     Ok(match ty {
         1 => KernelEvent::ConnNew(h),
         9 => KernelEvent::Fork(h),
@@ -127,8 +168,9 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
             let cwd = if cwd_flags & 1 != 0 {
                 None
             } else {
-                let mut parts: Vec<String> =
-                    (0..depth).map(|i| cstr(&b[312 + i * CWD_NAME..312 + (i + 1) * CWD_NAME])).collect();
+                let mut parts: Vec<String> = (0..depth)
+                    .map(|i| cstr(&b[312 + i * CWD_NAME..312 + (i + 1) * CWD_NAME]))
+                    .collect();
                 parts.reverse();
                 Some(format!("/{}", parts.join("/")))
             };
@@ -145,13 +187,20 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
         }
         3 => {
             need(28)?;
-            KernelEvent::Exit { h, status: u32_at(b, 24) as i32 }
+            KernelEvent::Exit {
+                h,
+                status: u32_at(b, 24) as i32,
+            }
         }
         4 => {
             need(40)?;
             let len = (u32_at(b, 36) as usize).min(DATA_CHUNK);
             need(40 + len)?;
-            let stream = if b[29] == 1 { Stream::Pty } else { Stream::Pipe };
+            let stream = if b[29] == 1 {
+                Stream::Pty
+            } else {
+                Stream::Pipe
+            };
             KernelEvent::Data {
                 h,
                 fd: u32_at(b, 24),
@@ -163,18 +212,32 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
         }
         5 => {
             need(36)?;
-            KernelEvent::Resize { h, fd: u32_at(b, 24), pts: pts(u32_at(b, 28)), cols: u16_at(b, 32), rows: u16_at(b, 34) }
+            KernelEvent::Resize {
+                h,
+                fd: u32_at(b, 24),
+                pts: pts(u32_at(b, 28)),
+                cols: u16_at(b, 32),
+                rows: u16_at(b, 34),
+            }
         }
         6 => {
             need(32)?;
             let len = (u32_at(b, 24) as usize).min(b.len() - 32);
-            KernelEvent::Log { h, text: String::from_utf8_lossy(&b[32..32 + len]).into_owned() }
+            KernelEvent::Log {
+                h,
+                text: String::from_utf8_lossy(&b[32..32 + len]).into_owned(),
+            }
         }
         7 | 8 => {
             need(32 + 256)?;
             let fd = u32_at(b, 24) as i32;
             if ty == 7 {
-                KernelEvent::FileOpen { h, fd, flags: u32_at(b, 28), path: cstr(&b[32..288]) }
+                KernelEvent::FileOpen {
+                    h,
+                    fd,
+                    flags: u32_at(b, 28),
+                    path: cstr(&b[32..288]),
+                }
             } else {
                 KernelEvent::FileClose { h, fd }
             }
@@ -209,7 +272,16 @@ mod tests {
         b[376..380].copy_from_slice(b"home");
         b[2360..2360 + argv.len()].copy_from_slice(argv);
         match decode(&b).unwrap() {
-            KernelEvent::Exec { h, uid, argv, cwd, filename, comm, argv_truncated, .. } => {
+            KernelEvent::Exec {
+                h,
+                uid,
+                argv,
+                cwd,
+                filename,
+                comm,
+                argv_truncated,
+                ..
+            } => {
                 assert_eq!(h.pid, 42);
                 assert_eq!(h.conn, 40);
                 assert_eq!(uid, 1000);
@@ -231,7 +303,9 @@ mod tests {
         b[36..40].copy_from_slice(&5u32.to_ne_bytes());
         b[40..45].copy_from_slice(b"hello");
         let ev = decode(&b).unwrap();
-        assert!(matches!(ev, KernelEvent::Data { ref data, stream: Stream::Pty, pts: Some(3), input: false, .. } if data == b"hello"));
+        assert!(
+            matches!(ev, KernelEvent::Data { ref data, stream: Stream::Pty, pts: Some(3), input: false, .. } if data == b"hello")
+        );
         // a length that claims more than the record holds
         b[36..40].copy_from_slice(&50u32.to_ne_bytes());
         assert!(matches!(decode(&b), Err(DecodeError::Short { ty: 4, .. })));

@@ -76,21 +76,33 @@ pub fn load(ring_bytes: u32, capture_input: bool) -> Result<Loaded> {
         .set_global("capture_input", &capture, true)
         .set_max_entries("events", ring_bytes)
         .load(sshlog_recorder_ebpf::OBJECT)
-        .context("the kernel refused the eBPF programs (is this root with CAP_BPF and CAP_PERFMON?)")?;
+        .context(
+            "the kernel refused the eBPF programs (is this root with CAP_BPF and CAP_PERFMON?)",
+        )?;
     let btf = Btf::from_sys_fs().context("cannot read kernel BTF from /sys/kernel/btf/vmlinux")?;
     for (name, tp) in BTF_TRACEPOINTS {
-        let prog: &mut BtfTracePoint =
-            ebpf.program_mut(name).ok_or_else(|| anyhow!("program {name} missing"))?.try_into()?;
-        prog.load(tp, &btf).with_context(|| format!("loading {name}"))?;
-        prog.attach().with_context(|| format!("attaching {name} to tp_btf/{tp}"))?;
+        let prog: &mut BtfTracePoint = ebpf
+            .program_mut(name)
+            .ok_or_else(|| anyhow!("program {name} missing"))?
+            .try_into()?;
+        prog.load(tp, &btf)
+            .with_context(|| format!("loading {name}"))?;
+        prog.attach()
+            .with_context(|| format!("attaching {name} to tp_btf/{tp}"))?;
     }
     for (name, cat, tp) in TRACEPOINTS {
-        let prog: &mut TracePoint =
-            ebpf.program_mut(name).ok_or_else(|| anyhow!("program {name} missing"))?.try_into()?;
+        let prog: &mut TracePoint = ebpf
+            .program_mut(name)
+            .ok_or_else(|| anyhow!("program {name} missing"))?
+            .try_into()?;
         prog.load().with_context(|| format!("loading {name}"))?;
-        prog.attach(cat, tp).with_context(|| format!("attaching {name} to tracepoint {cat}/{tp}"))?;
+        prog.attach(cat, tp)
+            .with_context(|| format!("attaching {name} to tracepoint {cat}/{tp}"))?;
     }
-    let ring = RingBuf::try_from(ebpf.take_map("events").ok_or_else(|| anyhow!("map events missing"))?)?;
+    let ring = RingBuf::try_from(
+        ebpf.take_map("events")
+            .ok_or_else(|| anyhow!("map events missing"))?,
+    )?;
     Ok(Loaded { ebpf, ring })
 }
 
@@ -105,10 +117,20 @@ fn kind_for(comm: &str) -> u8 {
 /// Puts processes found by [`crate::procfs::scan_sshd_trees`] into the kernel's
 /// process map, so their sessions are captured from now on.
 pub fn seed(ebpf: &mut Ebpf, existing: &[Existing]) -> Result<()> {
-    let mut procs: BpfHashMap<_, u32, ProcEntry> =
-        BpfHashMap::try_from(ebpf.map_mut("procs").ok_or_else(|| anyhow!("map procs missing"))?)?;
+    let mut procs: BpfHashMap<_, u32, ProcEntry> = BpfHashMap::try_from(
+        ebpf.map_mut("procs")
+            .ok_or_else(|| anyhow!("map procs missing"))?,
+    )?;
     for e in existing {
-        procs.insert(e.pid, ProcEntry { conn: e.conn, kind: kind_for(&e.comm), pad: [0; 3] }, 0)?;
+        procs.insert(
+            e.pid,
+            ProcEntry {
+                conn: e.conn,
+                kind: kind_for(&e.comm),
+                pad: [0; 3],
+            },
+            0,
+        )?;
     }
     Ok(())
 }
@@ -116,8 +138,12 @@ pub fn seed(ebpf: &mut Ebpf, existing: &[Existing]) -> Result<()> {
 /// Reads the per-connection counters of `conns`.
 pub fn conn_counters(ebpf: &Ebpf, conns: &[u32]) -> HashMap<u32, ConnCounters> {
     let mut out = HashMap::new();
-    let Some(map) = ebpf.map("conn_stats") else { return out };
-    let Ok(stats) = BpfHashMap::<_, u32, ConnStatsEntry>::try_from(map) else { return out };
+    let Some(map) = ebpf.map("conn_stats") else {
+        return out;
+    };
+    let Ok(stats) = BpfHashMap::<_, u32, ConnStatsEntry>::try_from(map) else {
+        return out;
+    };
     for &c in conns {
         if let Ok(s) = stats.get(&c, 0) {
             out.insert(
@@ -148,8 +174,12 @@ pub fn forget_conns(ebpf: &mut Ebpf, gone: &[u32]) {
 
 /// System-wide totals: (dropped bytes, dropped events, captured bytes).
 pub fn totals(ebpf: &Ebpf) -> (u64, u64, u64) {
-    let Some(map) = ebpf.map("totals") else { return (0, 0, 0) };
-    let Ok(arr) = PerCpuArray::<_, u64>::try_from(map) else { return (0, 0, 0) };
+    let Some(map) = ebpf.map("totals") else {
+        return (0, 0, 0);
+    };
+    let Ok(arr) = PerCpuArray::<_, u64>::try_from(map) else {
+        return (0, 0, 0);
+    };
     let sum = |i: u32| arr.get(&i, 0).map(|v| v.iter().sum::<u64>()).unwrap_or(0);
     (sum(0), sum(1), sum(2))
 }

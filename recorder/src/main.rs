@@ -12,7 +12,11 @@ use std::path::PathBuf;
 /// and one line per event to LOG_DIR/event.log. `sshlog` talks to it over the
 /// control socket. Run as root; sshd needs no change.
 #[derive(Debug, Parser)]
-#[command(name = "sshlogd", version, after_help = "FILES:\n  /etc/sshlog/sshlogd.yaml   settings (optional)\n  /var/log/sshlog/           recordings and event.log\n  /run/sshlog/sshlogd.sock   control socket")]
+#[command(
+    name = "sshlogd",
+    version,
+    after_help = "FILES:\n  /etc/sshlog/sshlogd.yaml   settings (optional)\n  /var/log/sshlog/           recordings and event.log\n  /run/sshlog/sshlogd.sock   control socket"
+)]
 struct Cli {
     /// Settings file (YAML). A missing default file means built-in defaults.
     #[arg(long, env = "SSHLOG_CONFIG", default_value = DEFAULT_CONFIG)]
@@ -37,10 +41,13 @@ struct Cli {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let explicit = std::env::var_os("SSHLOG_CONFIG").is_some() || cli.config.as_os_str() != DEFAULT_CONFIG;
+    let explicit =
+        std::env::var_os("SSHLOG_CONFIG").is_some() || cli.config.as_os_str() != DEFAULT_CONFIG;
     let result = Settings::load(&cli.config, explicit).and_then(|mut s| {
         if let Some(d) = cli.log_dir {
             s.log_dir = d;
@@ -52,7 +59,10 @@ fn main() -> std::process::ExitCode {
             s.ring_buffer_mb = r;
         }
         s.capture_input |= cli.capture_input;
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         rt.block_on(sshlog_recorder::daemon::run(s))
     });
     match result {

@@ -13,7 +13,11 @@ const CAP_BPF: u32 = 39;
 fn effective_caps() -> u64 {
     fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("CapEff:")).map(|l| l[7..].trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("CapEff:"))
+                .map(|l| l[7..].trim().to_string())
+        })
         .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
         .unwrap_or(0)
 }
@@ -36,7 +40,10 @@ pub fn check_btf() -> Result<()> {
 
 /// Makes sure tracefs is reachable, mounting it at /sys/kernel/tracing if needed.
 pub fn ensure_tracefs() -> Result<()> {
-    for p in ["/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"] {
+    for p in [
+        "/sys/kernel/tracing/events",
+        "/sys/kernel/debug/tracing/events",
+    ] {
         if Path::new(p).is_dir() {
             return Ok(());
         }
@@ -58,7 +65,8 @@ pub fn check_log_dir(dir: &Path) -> Result<()> {
         .create(dir)
         .with_context(|| format!("log directory {} cannot be created", dir.display()))?;
     let probe = dir.join(".sshlogd-write-test");
-    fs::write(&probe, b"ok").with_context(|| format!("log directory {} is not writable", dir.display()))?;
+    fs::write(&probe, b"ok")
+        .with_context(|| format!("log directory {} is not writable", dir.display()))?;
     let _ = fs::remove_file(&probe);
     Ok(())
 }
@@ -70,7 +78,8 @@ mod tests {
     #[test]
     fn unwritable_log_dir_is_a_clear_error() {
         let err = check_log_dir(Path::new("/proc/sshlog-cannot-exist")).unwrap_err();
-        assert!(format!("{err:#}").contains("log directory /proc/sshlog-cannot-exist cannot be created"));
+        assert!(format!("{err:#}")
+            .contains("log directory /proc/sshlog-cannot-exist cannot be created"));
         let dir = tempfile::tempdir().unwrap();
         check_log_dir(&dir.path().join("a/b")).unwrap();
         assert!(dir.path().join("a/b").is_dir());

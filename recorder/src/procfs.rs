@@ -8,7 +8,9 @@ use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 pub fn comm(pid: u32) -> Option<String> {
-    fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_string())
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
 }
 
 /// `(ppid, start time in clock ticks since boot)` from /proc/PID/stat.
@@ -31,13 +33,19 @@ pub fn uid(pid: u32) -> Option<u32> {
 /// The process title: sshd rewrites it to e.g. `sshd: alice@pts/0`.
 pub fn cmdline(pid: u32) -> Option<String> {
     let b = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let s: Vec<String> =
-        b.split(|&c| c == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+    let s: Vec<String> = b
+        .split(|&c| c == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
     Some(s.join(" "))
 }
 
 pub fn user_name(uid: u32) -> Option<String> {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name)
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
 }
 
 /// The local and peer address of the first connected TCP socket `pid` holds.
@@ -54,13 +62,17 @@ pub fn tcp_endpoints(pid: u32) -> Option<(SocketAddr, SocketAddr)> {
         }
     }
     for table in ["tcp", "tcp6"] {
-        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{table}")) else { continue };
+        let Ok(text) = fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
             if f.len() < 10 {
                 continue;
             }
-            let Ok(inode) = f[9].parse::<u64>() else { continue };
+            let Ok(inode) = f[9].parse::<u64>() else {
+                continue;
+            };
             if inode != 0 && inodes.contains(&inode) {
                 // Skip listening sockets (a fresh fork still holds the listener's).
                 if let (Some(l), Some(r)) = (parse_addr(f[1]), parse_addr(f[2])) {
@@ -79,7 +91,9 @@ fn parse_addr(s: &str) -> Option<SocketAddr> {
     let (ip, port) = s.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let ip = match ip.len() {
-        8 => IpAddr::V4(Ipv4Addr::from(u32::from_be(u32::from_str_radix(ip, 16).ok()?))),
+        8 => IpAddr::V4(Ipv4Addr::from(u32::from_be(
+            u32::from_str_radix(ip, 16).ok()?,
+        ))),
         32 => {
             let mut bytes = [0u8; 16];
             for (i, chunk) in bytes.chunks_mut(4).enumerate() {
@@ -117,7 +131,9 @@ pub fn scan_sshd_trees() -> Vec<Existing> {
     let mut comms: HashMap<u32, String> = HashMap::new();
     if let Ok(dir) = fs::read_dir("/proc") {
         for e in dir.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
             if let (Some((ppid, _)), Some(c)) = (stat(pid), comm(pid)) {
                 parent.insert(pid, ppid);
                 comms.insert(pid, c);
@@ -126,7 +142,10 @@ pub fn scan_sshd_trees() -> Vec<Existing> {
     }
     let is_listener = |pid: u32| {
         comms.get(&pid).is_some_and(|c| c == "sshd")
-            && !parent.get(&pid).and_then(|pp| comms.get(pp)).is_some_and(|c| is_sshd(c))
+            && !parent
+                .get(&pid)
+                .and_then(|pp| comms.get(pp))
+                .is_some_and(|c| is_sshd(c))
     };
     let mut out = Vec::new();
     for (&pid, c) in &comms {
@@ -138,7 +157,11 @@ pub fn scan_sshd_trees() -> Vec<Existing> {
                 break;
             }
             if is_listener(pp) {
-                out.push(Existing { pid, conn: cur, comm: c.clone() });
+                out.push(Existing {
+                    pid,
+                    conn: cur,
+                    comm: c.clone(),
+                });
                 break;
             }
             cur = pp;
@@ -154,12 +177,18 @@ mod tests {
 
     #[test]
     fn parses_proc_net_tcp_addresses() {
-        assert_eq!(parse_addr("0100007F:0016"), Some("127.0.0.1:22".parse().unwrap()));
+        assert_eq!(
+            parse_addr("0100007F:0016"),
+            Some("127.0.0.1:22".parse().unwrap())
+        );
         assert_eq!(
             parse_addr("0000000000000000FFFF00000100007F:D431"),
             Some("127.0.0.1:54321".parse().unwrap())
         );
-        assert_eq!(parse_addr("00000000000000000000000001000000:0016"), Some("[::1]:22".parse().unwrap()));
+        assert_eq!(
+            parse_addr("00000000000000000000000001000000:0016"),
+            Some("[::1]:22".parse().unwrap())
+        );
         assert_eq!(parse_addr("zz"), None);
     }
 

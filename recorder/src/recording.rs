@@ -52,8 +52,21 @@ impl Recording {
             .create(&paths.dir)
             .with_context(|| format!("cannot create {}", paths.dir.display()))?;
         let sidecar = create_file(&paths.events)?;
-        let meta = SshlogMeta { session_id: Some(id), ..meta };
-        Ok(Self { id, paths, start_ns, meta, started_wall, cast: None, sidecar, frame, last_time_us: 0 })
+        let meta = SshlogMeta {
+            session_id: Some(id),
+            ..meta
+        };
+        Ok(Self {
+            id,
+            paths,
+            start_ns,
+            meta,
+            started_wall,
+            cast: None,
+            sidecar,
+            frame,
+            last_time_us: 0,
+        })
     }
 
     /// Microseconds since the session start for a CLOCK_MONOTONIC timestamp;
@@ -85,7 +98,7 @@ impl Recording {
         ));
         header.set_sshlog_meta(&self.meta);
         let file = create_file(&self.paths.cast)?;
-        self.cast = Some(FramedCastWriter::new(file, &header, self.frame.clone())?);
+        self.cast = Some(FramedCastWriter::new(file, &header, self.frame)?);
         Ok(())
     }
 
@@ -102,7 +115,9 @@ impl Recording {
     pub fn write_record(&mut self, rec: &Record) -> Result<()> {
         let mut line = Vec::with_capacity(256);
         write_record(&mut line, rec)?;
-        self.sidecar.write_all(&line).with_context(|| format!("write {}", self.paths.events.display()))
+        self.sidecar
+            .write_all(&line)
+            .with_context(|| format!("write {}", self.paths.events.display()))
     }
 
     /// Writes out a frame when the oldest buffered event is older than the frame age.

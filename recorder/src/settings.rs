@@ -50,7 +50,10 @@ impl Default for Settings {
 
 impl Default for EventLogSettings {
     fn default() -> Self {
-        EventLogSettings { max_size_mb: 10, number_of_log_files: 5 }
+        EventLogSettings {
+            max_size_mb: 10,
+            number_of_log_files: 5,
+        }
     }
 }
 
@@ -59,7 +62,9 @@ impl Settings {
     pub fn load(path: &Path, explicit: bool) -> Result<Settings> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text).with_context(|| format!("{}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Settings::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(Settings::default())
+            }
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
@@ -86,6 +91,9 @@ mod tests {
         assert!(err.contains("unknown field `log_dri`"), "{err}");
         assert!(err.contains("line 1"), "{err}");
         assert!(Settings::load(Path::new("/nonexistent/sshlogd.yaml"), true).is_err());
-        assert_eq!(Settings::load(Path::new("/nonexistent/sshlogd.yaml"), false).unwrap(), Settings::default());
+        assert_eq!(
+            Settings::load(Path::new("/nonexistent/sshlogd.yaml"), false).unwrap(),
+            Settings::default()
+        );
     }
 }

@@ -11,8 +11,18 @@ use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMessage {
-    Accepted { method: String, user: String, ip: String, port: u16 },
-    Failed { method: Option<String>, user: String, ip: String, port: u16 },
+    Accepted {
+        method: String,
+        user: String,
+        ip: String,
+        port: u16,
+    },
+    Failed {
+        method: Option<String>,
+        user: String,
+        ip: String,
+        port: u16,
+    },
     /// A client that gave up (or was cut off) before authenticating.
     ClosedPreauth { user: String, ip: String, port: u16 },
 }
@@ -60,7 +70,12 @@ pub fn parse(text: &str) -> Option<AuthMessage> {
         });
     }
     if let Some(c) = p.max_tries.captures(text) {
-        return Some(AuthMessage::Failed { method: None, user: c[1].to_string(), ip: c[2].to_string(), port: port(&c[3])? });
+        return Some(AuthMessage::Failed {
+            method: None,
+            user: c[1].to_string(),
+            ip: c[2].to_string(),
+            port: port(&c[3])?,
+        });
     }
     if let Some(c) = p.invalid.captures(text) {
         return Some(AuthMessage::Failed {
@@ -71,7 +86,11 @@ pub fn parse(text: &str) -> Option<AuthMessage> {
         });
     }
     if let Some(c) = p.closed.captures(text) {
-        return Some(AuthMessage::ClosedPreauth { user: c[1].to_string(), ip: c[2].to_string(), port: port(&c[3])? });
+        return Some(AuthMessage::ClosedPreauth {
+            user: c[1].to_string(),
+            ip: c[2].to_string(),
+            port: port(&c[3])?,
+        });
     }
     None
 }
@@ -88,14 +107,25 @@ mod tests {
         );
         assert_eq!(
             parse("Failed password for invalid user eve from ::1 port 4000 ssh2\n"),
-            Some(AuthMessage::Failed { method: Some("password".into()), user: "eve".into(), ip: "::1".into(), port: 4000 })
+            Some(AuthMessage::Failed {
+                method: Some("password".into()),
+                user: "eve".into(),
+                ip: "::1".into(),
+                port: 4000
+            })
         );
         assert_eq!(
             parse("\0\0\0\x50\0\0\0\x04Connection closed by authenticating user bob 127.0.0.1 port 5 [preauth]"),
             Some(AuthMessage::ClosedPreauth { user: "bob".into(), ip: "127.0.0.1".into(), port: 5 })
         );
-        assert!(matches!(parse("Invalid user mallory from 10.0.0.1 port 22"), Some(AuthMessage::Failed { .. })));
+        assert!(matches!(
+            parse("Invalid user mallory from 10.0.0.1 port 22"),
+            Some(AuthMessage::Failed { .. })
+        ));
         assert_eq!(parse("Server listening on 0.0.0.0 port 22."), None);
-        assert_eq!(parse("Accepted publickey for bob from 1.2.3.4 port 99999"), None);
+        assert_eq!(
+            parse("Accepted publickey for bob from 1.2.3.4 port 99999"),
+            None
+        );
     }
 }

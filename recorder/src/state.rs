@@ -35,7 +35,8 @@ impl StateDir {
     }
 
     pub fn save(&self, st: &LiveState) -> Result<()> {
-        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let tmp = self.dir.join(format!(".{}.tmp", st.conn_pid));
         fs::write(&tmp, serde_json::to_vec(st)?)?;
         fs::rename(&tmp, self.path(st.conn_pid))?;
@@ -60,19 +61,23 @@ impl StateDir {
     /// Unreadable files are skipped (and left for an administrator to inspect).
     pub fn stale(&self) -> Vec<LiveState> {
         let mut out = Vec::new();
-        let Ok(dir) = fs::read_dir(&self.dir) else { return out };
+        let Ok(dir) = fs::read_dir(&self.dir) else {
+            return out;
+        };
         for e in dir.flatten() {
             let p = e.path();
             if p.extension().and_then(|x| x.to_str()) != Some("json") {
                 continue;
             }
-            let Ok(st) = fs::read(&p).map_err(anyhow::Error::from).and_then(|b| {
-                serde_json::from_slice::<LiveState>(&b).map_err(anyhow::Error::from)
-            }) else {
+            let Ok(st) = fs::read(&p)
+                .map_err(anyhow::Error::from)
+                .and_then(|b| serde_json::from_slice::<LiveState>(&b).map_err(anyhow::Error::from))
+            else {
                 tracing::warn!("ignoring unreadable state file {}", p.display());
                 continue;
             };
-            let alive = crate::procfs::stat(st.conn_pid).is_some_and(|(_, s)| s == st.conn_start_ticks);
+            let alive =
+                crate::procfs::stat(st.conn_pid).is_some_and(|(_, s)| s == st.conn_start_ticks);
             if !alive {
                 let _ = fs::remove_file(&p);
                 out.push(st);
@@ -102,10 +107,17 @@ mod tests {
         };
         s.save(&live).unwrap();
         assert!(s.stale().is_empty(), "a running process is not stale");
-        assert_eq!(s.take(me, ticks + 1), None, "a reused pid is not the same connection");
+        assert_eq!(
+            s.take(me, ticks + 1),
+            None,
+            "a reused pid is not the same connection"
+        );
         assert_eq!(s.take(me, ticks), Some(live.clone()));
         assert_eq!(s.take(me, ticks), None, "taken once");
-        let dead = LiveState { conn_pid: u32::MAX - 1, ..live };
+        let dead = LiveState {
+            conn_pid: u32::MAX - 1,
+            ..live
+        };
         s.save(&dead).unwrap();
         assert_eq!(s.stale(), vec![dead]);
         assert!(s.stale().is_empty());

@@ -31,16 +31,25 @@ pub struct Clock {
 
 impl Clock {
     pub fn now() -> Self {
-        let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(ts_ns).unwrap_or(0);
-        let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).map(ts_ns).unwrap_or(0);
-        Clock { offset_ns: real - mono }
+        let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(ts_ns)
+            .unwrap_or(0);
+        let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+            .map(ts_ns)
+            .unwrap_or(0);
+        Clock {
+            offset_ns: real - mono,
+        }
     }
     pub fn wall(&self, mono_ns: u64) -> DateTime<Utc> {
         let ns = mono_ns as i128 + self.offset_ns;
-        DateTime::from_timestamp((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32).unwrap_or_else(Utc::now)
+        DateTime::from_timestamp((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32)
+            .unwrap_or_else(Utc::now)
     }
     pub fn mono_now() -> u64 {
-        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(|t| ts_ns(t) as u64).unwrap_or(0)
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(|t| ts_ns(t) as u64)
+            .unwrap_or(0)
     }
 }
 
@@ -87,6 +96,7 @@ pub struct SessionInfo {
 
 struct Command {
     argv: Vec<String>,
+    user: Option<String>,
     start_ns: u64,
 }
 
@@ -168,11 +178,19 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(opts: Options) -> Self {
         let state = StateDir::new(opts.log_dir.join("state"));
-        Tracker { conns: HashMap::new(), clock: Clock::now(), opts, state, stats: Stats::default() }
+        Tracker {
+            conns: HashMap::new(),
+            clock: Clock::now(),
+            opts,
+            state,
+            stats: Stats::default(),
+        }
     }
 
     fn conn(&mut self, h: &KHeader) -> &mut Conn {
-        self.conns.entry(h.conn).or_insert_with(|| Conn::new(h.conn, h.ts_ns))
+        self.conns
+            .entry(h.conn)
+            .or_insert_with(|| Conn::new(h.conn, h.ts_ns))
     }
 
     /// Registers a connection that was open before sshlogd started.
@@ -188,7 +206,10 @@ impl Tracker {
                     if let Some(rest) = title.strip_prefix("sshd: ") {
                         if let Some((user, tty)) = rest.split_once('@') {
                             c.user = Some(user.to_string());
-                            c.tty = Some(format!("/dev/{}", tty.split_whitespace().next().unwrap_or(tty)));
+                            c.tty = Some(format!(
+                                "/dev/{}",
+                                tty.split_whitespace().next().unwrap_or(tty)
+                            ));
                         } else if let Some(user) = rest.strip_suffix(" [priv]") {
                             c.user.get_or_insert(user.to_string());
                         }
@@ -239,14 +260,40 @@ impl Tracker {
         if let Some(n) = note {
             extra.insert("note".into(), serde_json::Value::String(n.into()));
         }
-        Record { schema: SCHEMA_VERSION, ts, session_id, event, extra }
+        Record {
+            schema: SCHEMA_VERSION,
+            ts,
+            session_id,
+            event,
+            extra,
+        }
     }
 
     /// Writes `event` to the connection's sidecar (if it has a recording) and the sink.
     fn emit(&mut self, conn_pid: u32, ts_ns: u64, event: SessionEvent, sink: &mut dyn Sink) {
+        self.emit_as(conn_pid, ts_ns, event, None, sink)
+    }
+
+    /// [`Tracker::emit`] with the acting user in the record's extras, for events
+    /// whose schema has no user field (command_finish).
+    fn emit_as(
+        &mut self,
+        conn_pid: u32,
+        ts_ns: u64,
+        event: SessionEvent,
+        user: Option<String>,
+        sink: &mut dyn Sink,
+    ) {
         let ts = self.clock.wall(ts_ns);
-        let session_id = self.conns.get(&conn_pid).and_then(|c| c.rec.as_ref().map(|r| r.id));
-        let rec = self.record(session_id, ts, event, None);
+        let session_id = self
+            .conns
+            .get(&conn_pid)
+            .and_then(|c| c.rec.as_ref().map(|r| r.id));
+        let mut rec = self.record(session_id, ts, event, None);
+        if let Some(u) = user {
+            rec.extra
+                .insert("user".into(), serde_json::Value::String(u));
+        }
         if let Some(r) = self.conns.get_mut(&conn_pid).and_then(|c| c.rec.as_mut()) {
             if let Err(e) = r.write_record(&rec) {
                 self.stats.write_errors += 1;
@@ -267,7 +314,9 @@ impl Tracker {
 
     /// Marks the connection as a logged-in session and opens its recording.
     fn establish(&mut self, conn_pid: u32, ts_ns: u64, uid_hint: Option<u32>, sink: &mut dyn Sink) {
-        let Some(c) = self.conns.get_mut(&conn_pid) else { return };
+        let Some(c) = self.conns.get_mut(&conn_pid) else {
+            return;
+        };
         if c.established {
             return;
         }
@@ -294,9 +343,13 @@ impl Tracker {
             segment: Some(segment),
             previous_segment: previous,
         };
-        let start_ns = if c.existing { ts_ns } else { c.start_ns.min(ts_ns) };
+        let start_ns = if c.existing {
+            ts_ns
+        } else {
+            c.start_ns.min(ts_ns)
+        };
         let wall = self.clock.wall(start_ns);
-        match Recording::create(&self.opts.log_dir, wall, start_ns, meta, self.opts.frame.clone()) {
+        match Recording::create(&self.opts.log_dir, wall, start_ns, meta, self.opts.frame) {
             Ok(r) => {
                 debug!("session {} for connection {conn_pid}", r.id);
                 let st = LiveState {
@@ -329,7 +382,10 @@ impl Tracker {
             existing_login: c.existing,
         };
         if let Some(prev) = previous {
-            let seg = SessionEvent::SegmentStart { previous_segment: Some(prev), segment };
+            let seg = SessionEvent::SegmentStart {
+                previous_segment: Some(prev),
+                segment,
+            };
             self.emit(conn_pid, ts_ns, seg, sink);
         }
         self.emit(conn_pid, ts_ns, ev, sink);
@@ -348,15 +404,31 @@ impl Tracker {
                     c.sshd_pids.insert(h.pid);
                 }
             }
-            KernelEvent::Exec { h, uid, comm, filename, argv, argv_truncated, cwd, .. } => {
-                self.on_exec(h, uid, comm, filename, argv, argv_truncated, cwd, sink)
-            }
+            KernelEvent::Exec {
+                h,
+                uid,
+                comm,
+                filename,
+                argv,
+                argv_truncated,
+                cwd,
+                ..
+            } => self.on_exec(h, uid, comm, filename, argv, argv_truncated, cwd, sink),
             KernelEvent::Exit { h, status } => self.on_exit(h, status, sink),
-            KernelEvent::Data { h, input, stream, pts, data, .. } => {
+            KernelEvent::Data {
+                h,
+                input,
+                stream,
+                pts,
+                data,
+                ..
+            } => {
                 if !self.conns.get(&h.conn).is_some_and(|c| c.established) {
                     self.establish_from_process(&h, sink);
                 }
-                let Some(c) = self.conns.get_mut(&h.conn) else { return };
+                let Some(c) = self.conns.get_mut(&h.conn) else {
+                    return;
+                };
                 c.last_activity_ns = h.ts_ns;
                 if stream == Stream::Pty && c.tty.is_none() {
                     c.tty = pts.map(|n| format!("/dev/pts/{n}"));
@@ -366,14 +438,24 @@ impl Tracker {
                 if !input {
                     self.stats.bytes_recorded += data.len() as u64;
                 }
-                let ev = if input { Event::Input { time_us: t, data } } else { Event::Output { time_us: t, data } };
+                let ev = if input {
+                    Event::Input { time_us: t, data }
+                } else {
+                    Event::Output { time_us: t, data }
+                };
                 if !input || self.opts.capture_input {
                     self.write_cast(h.conn, ev);
                 }
             }
-            KernelEvent::Resize { h, pts, cols, rows, .. } => {
+            KernelEvent::Resize {
+                h, pts, cols, rows, ..
+            } => {
                 // A client without a terminal of its own (ssh -tt < file) sends 0x0.
-                let (cols, rows) = if cols == 0 || rows == 0 { (80, 24) } else { (cols, rows) };
+                let (cols, rows) = if cols == 0 || rows == 0 {
+                    (80, 24)
+                } else {
+                    (cols, rows)
+                };
                 if let Some(c) = self.conns.get_mut(&h.conn) {
                     if c.tty.is_none() {
                         c.tty = pts.map(|n| format!("/dev/pts/{n}"));
@@ -382,10 +464,19 @@ impl Tracker {
                 if !self.conns.get(&h.conn).is_some_and(|c| c.established) {
                     self.establish_from_process(&h, sink);
                 }
-                let Some(r) = self.conns.get_mut(&h.conn).and_then(|c| c.rec.as_mut()) else { return };
+                let Some(r) = self.conns.get_mut(&h.conn).and_then(|c| c.rec.as_mut()) else {
+                    return;
+                };
                 if r.has_cast() {
                     let t = r.time_us(h.ts_ns);
-                    self.write_cast(h.conn, Event::Resize { time_us: t, cols, rows });
+                    self.write_cast(
+                        h.conn,
+                        Event::Resize {
+                            time_us: t,
+                            cols,
+                            rows,
+                        },
+                    );
                 } else if let Err(e) = r.ensure_cast(cols, rows) {
                     self.stats.write_errors += 1;
                     warn!("{e:#}");
@@ -396,13 +487,18 @@ impl Tracker {
                 let full = if path.starts_with('/') {
                     path
                 } else {
-                    let cwd = std::fs::read_link(format!("/proc/{}/cwd", h.pid)).unwrap_or_default();
+                    let cwd =
+                        std::fs::read_link(format!("/proc/{}/cwd", h.pid)).unwrap_or_default();
                     cwd.join(path).to_string_lossy().into_owned()
                 };
                 self.conn(&h).uploads.insert((h.pid, fd), full);
             }
             KernelEvent::FileClose { h, fd } => {
-                if let Some(path) = self.conns.get_mut(&h.conn).and_then(|c| c.uploads.remove(&(h.pid, fd))) {
+                if let Some(path) = self
+                    .conns
+                    .get_mut(&h.conn)
+                    .and_then(|c| c.uploads.remove(&(h.pid, fd)))
+                {
                     self.emit_upload(&h, path, sink);
                 }
             }
@@ -421,14 +517,31 @@ impl Tracker {
             Some(c) => (c.user.clone(), procfs::comm(h.pid).unwrap_or_default()),
             None => (None, String::new()),
         };
-        let program = if program.is_empty() { "scp/sftp-server".to_string() } else { program };
-        self.emit(h.conn, h.ts_ns, SessionEvent::FileUpload { path, size, user, pid: h.pid, program }, sink);
+        let program = if program.is_empty() {
+            "scp/sftp-server".to_string()
+        } else {
+            program
+        };
+        self.emit(
+            h.conn,
+            h.ts_ns,
+            SessionEvent::FileUpload {
+                path,
+                size,
+                user,
+                pid: h.pid,
+                program,
+            },
+            sink,
+        );
     }
 
     /// A process of the connection did something only a logged-in session does.
     fn establish_from_process(&mut self, h: &KHeader, sink: &mut dyn Sink) {
         self.conn(h);
-        let uid = procfs::uid(h.pid).filter(|&u| u != 0).or_else(|| procfs::uid(h.pid));
+        let uid = procfs::uid(h.pid)
+            .filter(|&u| u != 0)
+            .or_else(|| procfs::uid(h.pid));
         self.establish(h.conn, h.ts_ns, uid, sink);
     }
 
@@ -455,25 +568,49 @@ impl Tracker {
         if !c.established {
             self.establish(h.conn, h.ts_ns, Some(uid), sink);
         }
-        let Some(c) = self.conns.get_mut(&h.conn) else { return };
+        let Some(c) = self.conns.get_mut(&h.conn) else {
+            return;
+        };
         if from_sshd && c.shell_pid.is_none() {
             c.shell_pid = Some(h.pid);
         }
         let interactive = c.shell_pid == Some(h.ppid);
         let user = procfs::user_name(uid).or_else(|| c.user.clone());
-        c.commands.insert(h.pid, Command { argv: argv.clone(), start_ns: h.ts_ns });
+        c.commands.insert(
+            h.pid,
+            Command {
+                argv: argv.clone(),
+                user: user.clone(),
+                start_ns: h.ts_ns,
+            },
+        );
         c.last_activity_ns = h.ts_ns;
         let line = argv.join(" ");
         if interactive {
             c.last_command = Some(line.clone());
             if let Some(r) = c.rec.as_mut() {
                 let t = r.time_us(h.ts_ns);
-                self.write_cast(h.conn, Event::Marker { time_us: t, label: line });
+                self.write_cast(
+                    h.conn,
+                    Event::Marker {
+                        time_us: t,
+                        label: line,
+                    },
+                );
             }
         } else if c.last_command.is_none() {
             c.last_command = Some(line);
         }
-        let ev = SessionEvent::CommandStart { pid: h.pid, ppid: h.ppid, uid, user, argv, argv_truncated, filename, cwd };
+        let ev = SessionEvent::CommandStart {
+            pid: h.pid,
+            ppid: h.ppid,
+            uid,
+            user,
+            argv,
+            argv_truncated,
+            filename,
+            cwd,
+        };
         self.emit(h.conn, h.ts_ns, ev, sink);
     }
 
@@ -482,18 +619,28 @@ impl Tracker {
             self.close(h.conn, h.ts_ns, sink);
             return;
         }
-        let Some(c) = self.conns.get_mut(&h.conn) else { return };
+        let Some(c) = self.conns.get_mut(&h.conn) else {
+            return;
+        };
         c.sshd_pids.remove(&h.pid);
-        let uploads: Vec<(i32, String)> =
-            c.uploads.iter().filter(|((p, _), _)| *p == h.pid).map(|((_, fd), path)| (*fd, path.clone())).collect();
+        let uploads: Vec<(i32, String)> = c
+            .uploads
+            .iter()
+            .filter(|((p, _), _)| *p == h.pid)
+            .map(|((_, fd), path)| (*fd, path.clone()))
+            .collect();
         for (fd, _) in &uploads {
             c.uploads.remove(&(h.pid, *fd));
         }
         for (_, path) in uploads {
             self.emit_upload(&h, path, sink);
         }
-        let Some(c) = self.conns.get_mut(&h.conn) else { return };
-        let Some(cmd) = c.commands.remove(&h.pid) else { return };
+        let Some(c) = self.conns.get_mut(&h.conn) else {
+            return;
+        };
+        let Some(cmd) = c.commands.remove(&h.pid) else {
+            return;
+        };
         let signal = status & 0x7f;
         let ev = SessionEvent::CommandFinish {
             pid: h.pid,
@@ -502,11 +649,13 @@ impl Tracker {
             duration_ms: h.ts_ns.saturating_sub(cmd.start_ns) / 1_000_000,
             argv: cmd.argv,
         };
-        self.emit(h.conn, h.ts_ns, ev, sink);
+        self.emit_as(h.conn, h.ts_ns, ev, cmd.user, sink);
     }
 
     fn on_log(&mut self, h: KHeader, text: String, sink: &mut dyn Sink) {
-        let Some(msg) = sshd_log::parse(&text) else { return };
+        let Some(msg) = sshd_log::parse(&text) else {
+            return;
+        };
         let c = self.conn(&h);
         // The same message is seen twice when a privilege-separated child forwards
         // it to its monitor which then logs it.
@@ -527,7 +676,12 @@ impl Tracker {
                 }
                 c.accepted = true;
             }
-            AuthMessage::Failed { method, user, ip, port } => {
+            AuthMessage::Failed {
+                method,
+                user,
+                ip,
+                port,
+            } => {
                 c.auth_failures += 1;
                 c.preauth_user = Some(user.clone());
                 let ev = SessionEvent::ConnectionAuthFailed {
@@ -548,11 +702,17 @@ impl Tracker {
     }
 
     fn close(&mut self, conn_pid: u32, ts_ns: u64, sink: &mut dyn Sink) {
-        if self.conns.get(&conn_pid).is_some_and(|c| c.accepted && !c.established) {
+        if self
+            .conns
+            .get(&conn_pid)
+            .is_some_and(|c| c.accepted && !c.established)
+        {
             // Logged in but never used a pty or ran a command (e.g. ssh -N).
             self.establish(conn_pid, ts_ns, None, sink);
         }
-        let Some(c) = self.conns.get(&conn_pid) else { return };
+        let Some(c) = self.conns.get(&conn_pid) else {
+            return;
+        };
         if !c.established {
             // Never logged in: a failed or abandoned authentication.
             if c.auth_failures == 0 && c.preauth_user.is_some() {

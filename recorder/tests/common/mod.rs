@@ -18,8 +18,15 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn start() -> Recorder {
-        let dir = tempfile::Builder::new().prefix("sshlogd-test-").tempdir().expect("tempdir");
-        let mut r = Recorder { socket: dir.path().join("sshlogd.sock"), dir, child: None };
+        let dir = tempfile::Builder::new()
+            .prefix("sshlogd-test-")
+            .tempdir()
+            .expect("tempdir");
+        let mut r = Recorder {
+            socket: dir.path().join("sshlogd.sock"),
+            dir,
+            child: None,
+        };
         r.spawn();
         r
     }
@@ -32,7 +39,8 @@ impl Recorder {
     pub fn spawn(&mut self) {
         let settings = self.dir.path().join("sshlogd.yaml");
         std::fs::write(&settings, "# test settings: defaults\n").expect("settings");
-        let log = std::fs::File::create(self.dir.path().join(format!("daemon-{}.log", now_ms()))).expect("log");
+        let log = std::fs::File::create(self.dir.path().join(format!("daemon-{}.log", now_ms())))
+            .expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_sshlogd"))
             .arg("--log-dir")
             .arg(self.dir.path())
@@ -55,10 +63,17 @@ impl Recorder {
             }
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(st)) = c.try_wait() {
-                    panic!("sshlogd exited during start-up ({st}): {}", self.daemon_logs());
+                    panic!(
+                        "sshlogd exited during start-up ({st}): {}",
+                        self.daemon_logs()
+                    );
                 }
             }
-            assert!(Instant::now() < deadline, "sshlogd did not answer within 30 s: {}", self.daemon_logs());
+            assert!(
+                Instant::now() < deadline,
+                "sshlogd did not answer within 30 s: {}",
+                self.daemon_logs()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -118,11 +133,20 @@ impl Recorder {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let records: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-            let established = records.iter().find(|r| r["type"] == "connection_established");
+            let records: Vec<Value> = text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            let established = records
+                .iter()
+                .find(|r| r["type"] == "connection_established");
             if established.is_some_and(|r| r["user"] == user) {
                 let cast = PathBuf::from(name.replace(".events.jsonl", ".cast.zst"));
-                out.push(Session { records, cast, events: path });
+                out.push(Session {
+                    records,
+                    cast,
+                    events: path,
+                });
             }
         }
         out.sort_by(|a, b| a.events.cmp(&b.events));
@@ -134,7 +158,11 @@ impl Recorder {
         let deadline = Instant::now() + timeout;
         loop {
             let s = self.sessions_of(user);
-            if s.iter().filter(|s| s.of_type("connection_close").next().is_some()).count() >= n {
+            if s.iter()
+                .filter(|s| s.of_type("connection_close").next().is_some())
+                .count()
+                >= n
+            {
                 return s;
             }
             assert!(
@@ -205,7 +233,10 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn now_ms() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {

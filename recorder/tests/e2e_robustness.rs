@@ -1,0 +1,203 @@
+//! End-to-end robustness of the capture: large output byte for byte, many
+//! concurrent sessions kept apart, and a `kill -9` of sshlogd in mid-session.
+
+mod common;
+
+use common::{contains, Recorder};
+use sshlog_harness::{random_suffix, require_root_or_skip, Sshd, TestUser};
+use std::io::Write;
+use std::os::unix::fs::chown;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// 50 MB of random printable ASCII in lines, written into the user's home.
+fn printable_file(user: &TestUser, bytes: usize) -> std::path::PathBuf {
+    let path = user.home().join("big.txt");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut line = Vec::with_capacity(101);
+    let mut written = 0;
+    while written < bytes {
+        line.clear();
+        for _ in 0..100 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            line.push(b' ' + (x % 95) as u8);
+        }
+        line.push(b'\n');
+        f.write_all(&line).expect("write");
+        written += line.len();
+    }
+    f.flush().expect("flush");
+    chown(&path, Some(user.uid()), Some(user.gid())).expect("chown");
+    path
+}
+
+#[test]
+fn fifty_megabytes_through_a_pty_are_recorded_byte_for_byte() {
+    if !require_root_or_skip("fifty_megabytes") {
+        return;
+    }
+    let rec = Recorder::start();
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let path = printable_file(&user, 50 * 1024 * 1024);
+    let out = sshd
+        .ssh(&user)
+        .timeout(Duration::from_secs(240))
+        .run(&format!("cat {}", path.display()))
+        .expect("ssh cat");
+    assert_eq!(out.code(), Some(0));
+    assert!(
+        out.stdout.len() > 50 * 1024 * 1024,
+        "client got {} bytes",
+        out.stdout.len()
+    );
+    let sessions = rec.wait_closed(user.name(), 1, WAIT);
+    let recorded = sessions[0].output();
+    assert_eq!(
+        recorded.len(),
+        out.stdout.len(),
+        "recorded length differs from what the client got"
+    );
+    assert!(
+        recorded == out.stdout,
+        "recorded bytes differ from what the client got"
+    );
+    assert!(
+        sessions[0].of_type("data_loss").next().is_none(),
+        "data loss reported"
+    );
+    let stats = rec.request(r#"{"cmd":"stats"}"#).expect("stats");
+    assert_eq!(stats["stats"]["kernel_dropped_bytes"], 0, "{stats}");
+    assert!(
+        stats["stats"]["bytes_recorded"].as_u64() >= Some(out.stdout.len() as u64),
+        "{stats}"
+    );
+}
+
+#[test]
+fn twenty_concurrent_sessions_are_recorded_completely_and_separately() {
+    if !require_root_or_skip("twenty_concurrent_sessions") {
+        return;
+    }
+    let rec = Recorder::start();
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let tag = random_suffix(6);
+    let outputs: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|k| {
+                let cmd = sshd.ssh(&user).timeout(Duration::from_secs(120));
+                let tag = tag.clone();
+                s.spawn(move || {
+                    let out = cmd
+                        .run(&format!(
+                            "for i in $(seq 1 300); do echo {tag}-s{k}-line-$i; done"
+                        ))
+                        .expect("ssh");
+                    assert_eq!(out.code(), Some(0));
+                    out.stdout
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let sessions = rec.wait_closed(user.name(), 20, WAIT);
+    assert_eq!(sessions.len(), 20);
+    for (k, client_out) in outputs.iter().enumerate() {
+        let mine = format!("{tag}-s{k}-line-1\r");
+        let s = sessions
+            .iter()
+            .find(|s| contains(&s.output(), mine.as_bytes()))
+            .unwrap_or_else(|| panic!("no recording holds session {k}"));
+        assert_eq!(&s.output(), client_out, "session {k} not recorded exactly");
+    }
+}
+
+#[test]
+fn kill_9_of_sshlogd_mid_session_then_restart_continues_in_a_linked_segment() {
+    if !require_root_or_skip("kill_9_restart") {
+        return;
+    }
+    let mut rec = Recorder::start();
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let before = format!("before-{}", random_suffix(8));
+    let after = format!("after-{}", random_suffix(8));
+    let mut session = sshd
+        .ssh(&user)
+        .timeout(Duration::from_secs(60))
+        .spawn(None)
+        .expect("ssh");
+    session.send_line(&format!("echo {before}")).expect("type");
+    session
+        .wait_for_stdout(
+            format!("\r{before}\r\n").as_bytes(),
+            Duration::from_secs(10),
+        )
+        .expect("echo before");
+
+    // Wait until the first segment's cast holds the output (frames are written every second).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let first = loop {
+        let s = rec.sessions_of(user.name());
+        if let Some(s) = s
+            .into_iter()
+            .find(|s| s.cast.exists() && contains(&s.output(), before.as_bytes()))
+        {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "first segment never held the output: {}",
+            rec.daemon_logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    rec.kill9();
+    rec.spawn();
+
+    session.send_line(&format!("echo {after}")).expect("type");
+    session
+        .wait_for_stdout(format!("\r{after}\r\n").as_bytes(), Duration::from_secs(10))
+        .expect("echo after");
+    session.send_line("exit 0").expect("exit");
+    let out = session
+        .wait_timeout(Duration::from_secs(20))
+        .expect("session ends");
+    assert_eq!(out.code(), Some(0));
+
+    let sessions = rec.wait_closed(user.name(), 1, WAIT);
+    assert_eq!(sessions.len(), 2, "two segments");
+    let first_id = first.records[0]["session_id"].clone();
+    let second = sessions
+        .iter()
+        .find(|s| s.events != first.events)
+        .expect("second segment");
+    let seg = second
+        .of_type("segment_start")
+        .next()
+        .expect("segment_start");
+    assert_eq!(seg["previous_segment"], first_id);
+    let est = second
+        .of_type("connection_established")
+        .next()
+        .expect("established");
+    assert_eq!(est["existing_login"], true);
+    let (header, _) = second.cast_events();
+    let meta = header.sshlog_meta().expect("sshlog meta");
+    assert_eq!(meta.segment, Some(1));
+    assert_eq!(serde_json::json!(meta.previous_segment), first_id);
+    assert!(
+        contains(&second.output(), after.as_bytes()),
+        "rest of the session recorded"
+    );
+    // The first segment, cut by kill -9, still decodes.
+    assert!(contains(&first.output(), before.as_bytes()));
+}
