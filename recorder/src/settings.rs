@@ -73,8 +73,29 @@ impl Settings {
         if text.trim().is_empty() {
             return Ok(Settings::default());
         }
-        Ok(serde_yaml::from_str(text)?)
+        serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!(with_line(text, &e)))
     }
+}
+
+/// `line L column C: message`; for an unknown key (which serde_yaml reports
+/// without a position) the line is found by looking for the key.
+fn with_line(text: &str, e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    if let Some(loc) = e.location() {
+        return format!("line {} column {}: {msg}", loc.line(), loc.column());
+    }
+    let key = msg
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next());
+    if let Some(key) = key {
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim_start();
+            if t.starts_with(key) && t[key.len()..].trim_start().starts_with(':') {
+                return format!("line {} column {}: {msg}", i + 1, line.len() - t.len() + 1);
+            }
+        }
+    }
+    msg
 }
 
 #[cfg(test)]
@@ -89,7 +110,7 @@ mod tests {
         assert_eq!(s.event_log.number_of_log_files, 5);
         let err = Settings::parse("log_dri: /tmp\n").unwrap_err().to_string();
         assert!(err.contains("unknown field `log_dri`"), "{err}");
-        assert!(err.contains("line 1"), "{err}");
+        assert!(err.starts_with("line 1 column 1: "), "{err}");
         assert!(Settings::load(Path::new("/nonexistent/sshlogd.yaml"), true).is_err());
         assert_eq!(
             Settings::load(Path::new("/nonexistent/sshlogd.yaml"), false).unwrap(),

@@ -1,0 +1,183 @@
+//! Capture benchmark (run by `tools/bench-capture`): throughput of `cat` of a large
+//! file through `ssh -tt` to a local sshd, without and with sshlogd recording, and
+//! sshlogd's CPU time and peak RSS while it records. Prints a Markdown table.
+//!
+//! Usage: bench_capture SSHLOGD_BINARY [MEGABYTES] [RUNS]
+
+use anyhow::{bail, Context, Result};
+use sshlog_harness::{require_root_or_skip, Sshd, TestUser};
+use std::io::Write;
+use std::os::unix::fs::chown;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn printable_file(user: &TestUser, bytes: usize) -> Result<std::path::PathBuf> {
+    let path = user.home().join("bench.txt");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut written = 0;
+    let mut line = Vec::with_capacity(101);
+    while written < bytes {
+        line.clear();
+        for _ in 0..100 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            line.push(b' ' + (x % 95) as u8);
+        }
+        line.push(b'\n');
+        f.write_all(&line)?;
+        written += line.len();
+    }
+    f.flush()?;
+    chown(&path, Some(user.uid()), Some(user.gid()))?;
+    Ok(path)
+}
+
+/// Median seconds of `runs` transfers.
+fn transfer(
+    sshd: &Sshd,
+    user: &TestUser,
+    path: &std::path::Path,
+    runs: usize,
+) -> Result<(f64, usize)> {
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = sshd
+            .ssh(user)
+            .timeout(Duration::from_secs(600))
+            .run(&format!("cat {}", path.display()))?;
+        times.push(t.elapsed().as_secs_f64());
+        if out.code() != Some(0) {
+            bail!("ssh cat failed: {}", out.stderr_text());
+        }
+        bytes = out.stdout.len();
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Ok((times[times.len() / 2], bytes))
+}
+
+/// (user+system CPU seconds, peak RSS KiB, current RSS KiB) of a process.
+fn usage(pid: u32) -> Result<(f64, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = &stat[stat.rfind(')').context("stat")? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu = (f[11].parse::<f64>()? + f[12].parse::<f64>()?) / ticks;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((cpu, kib("VmHWM:"), kib("VmRSS:")))
+}
+
+fn start_sshlogd(bin: &str, dir: &std::path::Path) -> Result<Child> {
+    let sock = dir.join("sock");
+    std::fs::write(dir.join("settings.yaml"), "")?;
+    let child = Command::new(bin)
+        .args([
+            "--log-dir",
+            &dir.to_string_lossy(),
+            "--socket",
+            &sock.to_string_lossy(),
+        ])
+        .args(["--config", &dir.join("settings.yaml").to_string_lossy()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("start {bin}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sock.exists() {
+        if Instant::now() > deadline {
+            bail!("sshlogd did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(child)
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let bin = args
+        .get(1)
+        .context("usage: bench_capture SSHLOGD [MB] [RUNS]")?;
+    let mb: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(50);
+    let runs: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(3);
+    if !require_root_or_skip("bench_capture") {
+        bail!("needs root");
+    }
+    let sshd = Sshd::start()?;
+    let user = TestUser::create()?;
+    let path = printable_file(&user, mb * 1024 * 1024)?;
+    let (base, bytes) = transfer(&sshd, &user, &path, runs)?;
+
+    let dir = tempfile::tempdir()?;
+    let mut daemon = start_sshlogd(bin, dir.path())?;
+    let (cpu0, _, rss_idle) = usage(daemon.id())?;
+    let (rec, _) = transfer(&sshd, &user, &path, runs)?;
+    std::thread::sleep(Duration::from_millis(1500)); // let the last frames land
+    let (cpu1, hwm, _) = usage(daemon.id())?;
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let _ = daemon.wait();
+    let mut stored = 0u64;
+    for e in walkdir(dir.path()) {
+        if e.to_string_lossy().ends_with(".cast.zst") {
+            stored += std::fs::metadata(&e)?.len();
+        }
+    }
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| output per session | {mib:.1} MiB through `ssh -tt host cat FILE` |");
+    println!(
+        "| throughput without sshlogd (median of {runs}) | {:.1} MiB/s ({base:.2} s) |",
+        mib / base
+    );
+    println!(
+        "| throughput with sshlogd recording (median of {runs}) | {:.1} MiB/s ({rec:.2} s) |",
+        mib / rec
+    );
+    println!("| ratio with/without | {:.2} |", base / rec);
+    println!(
+        "| sshlogd CPU for {runs} sessions | {:.2} s ({:.2} s per {mib:.0} MiB) |",
+        cpu1 - cpu0,
+        (cpu1 - cpu0) / runs as f64
+    );
+    println!(
+        "| sshlogd RSS idle / peak | {:.1} MiB / {:.1} MiB |",
+        rss_idle as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    println!(
+        "| compressed casts on disk | {:.1} MiB for {:.1} MiB recorded ({:.1}x) |",
+        stored as f64 / 1048576.0,
+        mib * runs as f64,
+        mib * runs as f64 * 1048576.0 / stored.max(1) as f64
+    );
+    Ok(())
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
