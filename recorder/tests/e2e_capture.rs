@@ -184,3 +184,45 @@ fn scp_upload_is_recorded() {
         assert_eq!(up["user"], user.name());
     }
 }
+
+#[test]
+fn session_without_a_pty_records_stdout_and_stderr() {
+    if !require_root_or_skip("session_without_a_pty") {
+        return;
+    }
+    let rec = Recorder::start();
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let tag = random_suffix(8);
+    let out = sshd
+        .ssh(&user)
+        .no_tty()
+        .run(&format!("echo out-{tag}; echo err-{tag} >&2; exit 5"))
+        .expect("ssh -T");
+    assert_eq!(out.code(), Some(5));
+    let sessions = rec.wait_closed(user.name(), 1, WAIT);
+    let s = &sessions[0];
+    let recorded = s.output();
+    assert!(
+        contains(&recorded, format!("out-{tag}\n").as_bytes()),
+        "{recorded:?}"
+    );
+    assert!(
+        contains(&recorded, format!("err-{tag}\n").as_bytes()),
+        "{recorded:?}"
+    );
+    let est = s
+        .of_type("connection_established")
+        .next()
+        .expect("established");
+    assert_eq!(est["tty"], serde_json::Value::Null);
+    let bash = s
+        .of_type("command_start")
+        .find(|r| r["argv"][0] == "bash")
+        .expect("bash");
+    let fin = s
+        .of_type("command_finish")
+        .find(|r| r["pid"] == bash["pid"])
+        .expect("finish");
+    assert_eq!(fin["exit_code"], 5);
+}
