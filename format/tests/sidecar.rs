@@ -20,6 +20,7 @@ const EXAMPLES: &[&str] = &[
     r#"{"schema":1,"ts":"2023-11-28T10:58:30.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"terminal_update","text":"mapoo@host:~$ ls\nnotes.txt\n"}"#,
     r#"{"schema":1,"ts":"2023-11-28T10:59:00.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"data_loss","bytes_dropped":65536,"events_dropped":12,"reason":"ring buffer full"}"#,
     r#"{"schema":1,"ts":"2023-11-28T11:00:00.000000Z","session_id":"018c1623-0000-7000-8000-000000000001","type":"segment_start","previous_segment":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","segment":1}"#,
+    r#"{"schema":1,"ts":"2023-11-28T11:01:00.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"terminal_injection","by_uid":0,"by_user":"root","bytes":3}"#,
 ];
 
 const HUMAN: &[&str] = &[
@@ -32,6 +33,7 @@ const HUMAN: &[&str] = &[
     "2023-11-28 10:58:30 terminal_update mapoo@host:~$ ls\\nnotes.txt\\n",
     "2023-11-28 10:59:00 data_loss lost 12 events (65536 bytes): ring buffer full",
     "2023-11-28 11:00:00 segment_start segment 1 continues 018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e",
+    "2023-11-28 11:01:00 terminal_injection root (uid 0) injected 3 bytes",
 ];
 
 #[test]

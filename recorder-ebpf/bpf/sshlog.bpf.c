@@ -106,7 +106,8 @@ struct {
 
 /* Pipes created by a connection's monitor process (the per-connection sshd):
  * OpenSSH forwards the log messages of its privilege-separated children through
- * them. Keyed by pipe inode address; LRU so entries of old connections age out. */
+ * them. Keyed by pipe inode number (never reused in practice, unlike inode
+ * addresses); LRU so entries of old connections age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -226,7 +227,7 @@ static __always_inline __u8 classify_fd(__u32 fd, __s32 *pts)
 		return fd <= 2 ? CLS_STDIO : CLS_OTHER;
 	}
 	if (fmt == S_IFIFO) {
-		__u64 key = (__u64)ino;
+		__u64 key = BPF_CORE_READ(ino, i_ino);
 		if (bpf_map_lookup_elem(&monitor_pipes, &key))
 			return CLS_LOGPIPE;
 		return fd <= 2 ? CLS_STDIO : CLS_PIPE;
@@ -619,7 +620,9 @@ static __always_inline int pipe_exit(struct trace_event_raw_sys_exit *ctx)
 	struct file *f = fd_file(fds[0]);
 	if (!f)
 		return 0;
-	__u64 key = (__u64)BPF_CORE_READ(f, f_inode);
+	/* pipefs inode numbers come from a counter: never reused in practice,
+	 * unlike inode addresses. */
+	__u64 key = BPF_CORE_READ(f, f_inode, i_ino);
 	__u8 one = 1;
 	bpf_map_update_elem(&monitor_pipes, &key, &one, BPF_ANY);
 	return 0;

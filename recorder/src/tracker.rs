@@ -224,6 +224,13 @@ impl Tracker {
         self.conns.insert(conn_pid, c);
         if logged_in {
             self.establish(conn_pid, now, None, sink);
+            let c = self.conns.get_mut(&conn_pid).expect("inserted above");
+            let size = c.tty.as_deref().and_then(procfs::tty_size);
+            if let (Some((cols, rows)), Some(r)) = (size, c.rec.as_mut()) {
+                if let Err(e) = r.ensure_cast(cols, rows) {
+                    warn!("{e:#}");
+                }
+            }
         }
     }
 

@@ -120,6 +120,15 @@ pub enum SessionEvent {
         /// Segment number (0 for the first).
         segment: u32,
     },
+    /// Keystrokes injected into the session by an administrator (`sshlog attach`).
+    TerminalInjection {
+        /// Uid of the injecting client (from the control socket's peer credentials).
+        by_uid: u32,
+        /// Its user name, when known.
+        by_user: Option<String>,
+        /// Bytes injected.
+        bytes: u64,
+    },
     /// A type this version does not know; all its fields, verbatim.
     #[serde(skip)]
     Unknown {
@@ -142,6 +151,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "terminal_update",
     "data_loss",
     "segment_start",
+    "terminal_injection",
 ];
 
 impl SessionEvent {
@@ -157,6 +167,7 @@ impl SessionEvent {
             SessionEvent::TerminalUpdate { .. } => "terminal_update",
             SessionEvent::DataLoss { .. } => "data_loss",
             SessionEvent::SegmentStart { .. } => "segment_start",
+            SessionEvent::TerminalInjection { .. } => "terminal_injection",
             SessionEvent::Unknown { kind, .. } => kind,
         }
     }

@@ -148,6 +148,17 @@ fn describe(record: &Record) -> String {
             Some(p) => format!("segment {segment} continues {p}"),
             None => format!("segment {segment}"),
         },
+        SessionEvent::TerminalInjection {
+            by_uid,
+            by_user,
+            bytes,
+        } => format!(
+            "{} (uid {by_uid}) injected {bytes} bytes",
+            by_user
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| "?".to_owned())
+        ),
         SessionEvent::Unknown { fields, .. } => {
             clean(&serde_json::Value::Object(fields.clone()).to_string())
         }
