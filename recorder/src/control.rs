@@ -6,11 +6,19 @@
 //! - `{"cmd":"stats"}` → `{"ok":true,"stats":{…}}`
 //! - `{"cmd":"watch","user":"bob","types":["command_start"]}` → `{"ok":true}` then one
 //!   `{"record":{…},"line":"…"}` per event until the client hangs up.
+//! - `{"cmd":"follow","target":"pts/3"}` → `{"ok":true,"session_id","cast","offset",
+//!   "cols","rows","user","tty"}`, then `{"o":"<base64>","offset":N}` output chunks,
+//!   `{"r":[cols,rows]}` resizes and finally `{"end":true}`. The cast file already holds
+//!   every output byte before the first `offset`.
+//! - `{"cmd":"inject","target":"pts/3","data":"<base64>"}` → `{"ok":true}` when
+//!   `allow_injection` is set; the injection is logged with the caller's uid.
 //!
 //! Anything else gets `{"ok":false,"error":"…"}`. See docs/architecture.md.
 
 use crate::daemon::Shared;
+use crate::live::{FollowStart, Live, Target};
 use anyhow::{Context, Result};
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 use sshlog_format::sidecar::Record;
@@ -32,6 +40,13 @@ enum Request {
         user: Option<String>,
         #[serde(default)]
         types: Vec<String>,
+    },
+    Follow {
+        target: String,
+    },
+    Inject {
+        target: String,
+        data: String,
     },
 }
 
@@ -88,6 +103,7 @@ async fn client(
     shared: Arc<Mutex<Shared>>,
     mut rx: broadcast::Receiver<Broadcast>,
 ) -> Result<()> {
+    let peer_uid = stream.peer_cred().map(|c| c.uid()).unwrap_or(u32::MAX);
     let (r, mut w) = stream.into_split();
     let mut lines = BufReader::new(r).lines();
     let Some(line) = lines.next_line().await? else {
@@ -115,6 +131,36 @@ async fn client(
                 .map_err(|_| anyhow::anyhow!("state poisoned"))?;
             json!({"ok": true, "stats": s.stats_json()})
         }
+        Request::Follow { target } => {
+            let start = {
+                let mut s = shared
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("state poisoned"))?;
+                s.tracker.follow(&Target::parse(&target))
+            };
+            match start {
+                Ok(start) => return follow(start, w, lines).await,
+                Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
+            }
+        }
+        Request::Inject { target, data } => {
+            let bytes = match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
+                Ok(b) => b,
+                Err(e) => {
+                    let msg = json!({"ok": false, "error": format!("data is not base64: {e}")});
+                    w.write_all(format!("{msg}\n").as_bytes()).await?;
+                    return Ok(());
+                }
+            };
+            let mut s = shared
+                .lock()
+                .map_err(|_| anyhow::anyhow!("state poisoned"))?;
+            let Shared { tracker, sink, .. } = &mut *s;
+            match tracker.inject(&Target::parse(&target), &bytes, peer_uid, sink) {
+                Ok(()) => json!({"ok": true}),
+                Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
+            }
+        }
         Request::Watch { user, types } => {
             w.write_all(b"{\"ok\":true}\n").await?;
             loop {
@@ -139,6 +185,58 @@ async fn client(
     };
     w.write_all(format!("{reply}\n").as_bytes()).await?;
     Ok(())
+}
+
+/// Streams a followed session until it ends or the client hangs up.
+async fn follow(
+    start: FollowStart,
+    mut w: tokio::net::unix::OwnedWriteHalf,
+    mut lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+) -> Result<()> {
+    let FollowStart {
+        session_id,
+        cast,
+        offset,
+        cols,
+        rows,
+        user,
+        tty,
+        mut rx,
+    } = start;
+    let hello = json!({"ok": true, "session_id": session_id, "cast": cast, "offset": offset,
+        "cols": cols, "rows": rows, "user": user, "tty": tty});
+    w.write_all(format!("{hello}\n").as_bytes()).await?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    loop {
+        tokio::select! {
+            item = rx.recv() => match item {
+                Ok(item) => {
+                    let (id, live) = &*item;
+                    if *id != session_id { continue; }
+                    let out = match live {
+                        Live::Output { offset: o, data } => {
+                            let end = o + data.len() as u64;
+                            if end <= offset { continue; }
+                            let skip = offset.saturating_sub(*o) as usize;
+                            json!({"o": b64.encode(&data[skip..]), "offset": o + skip as u64})
+                        }
+                        Live::Resize { cols, rows } => json!({"r": [cols, rows]}),
+                        Live::End => {
+                            w.write_all(b"{\"end\":true}\n").await?;
+                            return Ok(());
+                        }
+                    };
+                    w.write_all(format!("{out}\n").as_bytes()).await?;
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    let out = json!({"lagged": n});
+                    w.write_all(format!("{out}\n").as_bytes()).await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            l = lines.next_line() => if l?.is_none() { return Ok(()) },
+        }
+    }
 }
 
 fn watch_matches(rec: &Record, user: Option<&str>, types: &[String]) -> bool {

@@ -101,6 +101,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         log_dir: settings.log_dir.clone(),
         frame,
         capture_input: settings.capture_input,
+        allow_injection: settings.allow_injection,
     });
 
     let mut by_conn: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();

@@ -5,6 +5,7 @@ pub mod control;
 pub mod daemon;
 pub mod event_log;
 pub mod kernel_events;
+pub mod live;
 pub mod loader;
 pub mod preflight;
 pub mod procfs;

@@ -171,6 +171,28 @@ pub fn scan_sshd_trees() -> Vec<Existing> {
     out
 }
 
+/// The window size of a terminal device (for sessions adopted at start-up, whose
+/// last resize happened before sshlogd ran). Opened without becoming its
+/// controlling terminal.
+pub fn tty_size(path: &str) -> Option<(u16, u16)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one struct winsize into `ws`, which outlives the call.
+    let rc = unsafe { libc::ioctl(f.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0 && ws.ws_row > 0).then_some((ws.ws_col, ws.ws_row))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,26 +221,4 @@ mod tests {
         assert_eq!(uid(me), Some(nix::unistd::getuid().as_raw()));
         assert!(comm(me).is_some());
     }
-}
-
-/// The window size of a terminal device (for sessions adopted at start-up, whose
-/// last resize happened before sshlogd ran). Opened without becoming its
-/// controlling terminal.
-pub fn tty_size(path: &str) -> Option<(u16, u16)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::io::AsRawFd;
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one struct winsize into `ws`, which outlives the call.
-    let rc = unsafe { libc::ioctl(f.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col > 0 && ws.ws_row > 0).then_some((ws.ws_col, ws.ws_row))
 }

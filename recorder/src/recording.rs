@@ -25,6 +25,10 @@ pub struct Recording {
     sidecar: File,
     frame: FrameOptions,
     last_time_us: u64,
+    /// Output bytes written to the cast so far (the offset `follow` resumes at).
+    pub output_bytes: u64,
+    /// Current terminal size (cols, rows).
+    size: (u16, u16),
 }
 
 fn create_file(path: &Path) -> Result<File> {
@@ -66,6 +70,8 @@ impl Recording {
             sidecar,
             frame,
             last_time_us: 0,
+            output_bytes: 0,
+            size: (80, 24),
         })
     }
 
@@ -86,7 +92,8 @@ impl Recording {
         if self.cast.is_some() {
             return Ok(());
         }
-        let mut header = Header::new(CastVersion::V2, cols.max(1), rows.max(1));
+        self.size = (cols.max(1), rows.max(1));
+        let mut header = Header::new(CastVersion::V2, self.size.0, self.size.1);
         header.timestamp = Some(self.started_wall.timestamp());
         header.env.insert("SHELL".into(), "/bin/sh".into());
         header.env.insert("TERM".into(), "xterm-256color".into());
@@ -109,7 +116,24 @@ impl Recording {
         if let Some(c) = self.cast.as_mut() {
             c.write_event(ev)?;
         }
+        match ev {
+            Event::Output { data, .. } => self.output_bytes += data.len() as u64,
+            Event::Resize { cols, rows, .. } => self.size = (*cols, *rows),
+            _ => {}
+        }
         Ok(())
+    }
+
+    /// Writes out everything buffered, so the file holds all output so far.
+    pub fn flush_frame(&mut self) -> Result<()> {
+        if let Some(c) = self.cast.as_mut() {
+            c.flush_frame()?;
+        }
+        Ok(())
+    }
+
+    pub fn size(&self) -> Option<(u16, u16)> {
+        self.cast.as_ref().map(|_| self.size)
     }
 
     pub fn write_record(&mut self, rec: &Record) -> Result<()> {

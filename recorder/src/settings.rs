@@ -20,6 +20,8 @@ pub struct Settings {
     pub ring_buffer_mb: u32,
     /// Record keystrokes ("i" events) too. Off: passwords typed at prompts would be kept.
     pub capture_input: bool,
+    /// Let `sshlog attach` type into live sessions (every injection is logged).
+    pub allow_injection: bool,
     /// A cast frame is written at least this often (bounds loss on a crash).
     pub frame_seconds: f64,
     /// ... or when this many KiB of cast text are buffered.
@@ -41,6 +43,7 @@ impl Default for Settings {
             socket: DEFAULT_SOCKET.into(),
             ring_buffer_mb: 64,
             capture_input: false,
+            allow_injection: false,
             frame_seconds: 1.0,
             frame_kib: 64,
             event_log: EventLogSettings::default(),

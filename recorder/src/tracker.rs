@@ -7,6 +7,7 @@
 //! (CLOCK_MONOTONIC) and are turned into wall-clock time with [`Clock`].
 
 use crate::kernel_events::{Header as KHeader, KernelEvent, Stream};
+use crate::live::{self, FollowStart, Live, LiveItem, Target};
 use crate::procfs;
 use crate::recording::Recording;
 use crate::sshd_log::{self, AuthMessage};
@@ -19,7 +20,9 @@ use sshlog_format::sidecar::{Record, SessionEvent, SCHEMA_VERSION};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::broadcast;
 use tracing::{debug, warn};
 use uuid::Uuid;
 
@@ -118,6 +121,8 @@ struct Conn {
     shell_pid: Option<u32>,
     commands: HashMap<u32, Command>,
     uploads: HashMap<(u32, i32), String>,
+    /// (pid, fd) of the pty master sshd reads the session's output from.
+    pty_master: Option<(u32, u32)>,
     rec: Option<Recording>,
     previous: Option<LiveState>,
     last_activity_ns: u64,
@@ -145,6 +150,7 @@ impl Conn {
             shell_pid: None,
             commands: HashMap::new(),
             uploads: HashMap::new(),
+            pty_master: None,
             rec: None,
             previous: None,
             last_activity_ns: start_ns,
@@ -164,14 +170,16 @@ pub struct Options {
     pub log_dir: PathBuf,
     pub frame: FrameOptions,
     pub capture_input: bool,
+    /// `sshlog attach` may type into sessions (off unless configured).
+    pub allow_injection: bool,
 }
 
 pub struct Tracker {
     conns: HashMap<u32, Conn>,
-    /// pid -> connection, for processes whose records carry a stale conn id.
     clock: Clock,
     opts: Options,
     state: StateDir,
+    live_tx: broadcast::Sender<LiveItem>,
     pub stats: Stats,
 }
 
@@ -183,6 +191,7 @@ impl Tracker {
             clock: Clock::now(),
             opts,
             state,
+            live_tx: broadcast::channel(1024).0,
             stats: Stats::default(),
         }
     }
@@ -424,11 +433,11 @@ impl Tracker {
             KernelEvent::Exit { h, status } => self.on_exit(h, status, sink),
             KernelEvent::Data {
                 h,
+                fd,
                 input,
                 stream,
                 pts,
                 data,
-                ..
             } => {
                 if !self.conns.get(&h.conn).is_some_and(|c| c.established) {
                     self.establish_from_process(&h, sink);
@@ -437,21 +446,29 @@ impl Tracker {
                     return;
                 };
                 c.last_activity_ns = h.ts_ns;
-                if stream == Stream::Pty && c.tty.is_none() {
-                    c.tty = pts.map(|n| format!("/dev/pts/{n}"));
+                if stream == Stream::Pty && !input {
+                    c.pty_master = Some((h.pid, fd));
+                    if c.tty.is_none() {
+                        c.tty = pts.map(|n| format!("/dev/pts/{n}"));
+                    }
+                }
+                if input && !self.opts.capture_input {
+                    return;
                 }
                 let Some(r) = c.rec.as_mut() else { return };
                 let t = r.time_us(h.ts_ns);
-                if !input {
-                    self.stats.bytes_recorded += data.len() as u64;
+                let (id, offset) = (r.id, r.output_bytes);
+                if input {
+                    self.write_cast(h.conn, Event::Input { time_us: t, data });
+                    return;
                 }
-                let ev = if input {
-                    Event::Input { time_us: t, data }
-                } else {
-                    Event::Output { time_us: t, data }
-                };
-                if !input || self.opts.capture_input {
-                    self.write_cast(h.conn, ev);
+                self.stats.bytes_recorded += data.len() as u64;
+                let live = (self.live_tx.receiver_count() > 0).then(|| data.clone());
+                self.write_cast(h.conn, Event::Output { time_us: t, data });
+                if let Some(data) = live {
+                    let _ = self
+                        .live_tx
+                        .send(Arc::new((id, Live::Output { offset, data })));
                 }
             }
             KernelEvent::Resize {
@@ -476,6 +493,10 @@ impl Tracker {
                 };
                 if r.has_cast() {
                     let t = r.time_us(h.ts_ns);
+                    let id = r.id;
+                    let _ = self
+                        .live_tx
+                        .send(Arc::new((id, Live::Resize { cols, rows })));
                     self.write_cast(
                         h.conn,
                         Event::Resize {
@@ -746,6 +767,7 @@ impl Tracker {
         self.emit(conn_pid, ts_ns, ev, sink);
         if let Some(c) = self.conns.remove(&conn_pid) {
             if let Some(r) = c.rec {
+                let _ = self.live_tx.send(Arc::new((r.id, Live::End)));
                 self.state.remove(conn_pid);
                 if let Err(e) = r.finish() {
                     self.stats.write_errors += 1;
@@ -809,6 +831,72 @@ impl Tracker {
         }
     }
 
+    fn find(&self, target: &Target) -> anyhow::Result<u32> {
+        let found = self
+            .conns
+            .values()
+            .filter(|c| c.established)
+            .find(|c| match target {
+                Target::Session(id) => c.rec.as_ref().is_some_and(|r| r.id == *id),
+                Target::Tty(t) => c.tty.as_deref() == Some(t.as_str()),
+                Target::Pid(p) => c.pid == *p,
+            });
+        found
+            .map(|c| c.pid)
+            .ok_or_else(|| anyhow::anyhow!("no live session matches {target:?}"))
+    }
+
+    /// Starts following a live session: its cast is flushed so the file holds
+    /// every output byte before `offset`, and the returned receiver gets what follows.
+    pub fn follow(&mut self, target: &Target) -> anyhow::Result<FollowStart> {
+        let pid = self.find(target)?;
+        let rx = self.live_tx.subscribe();
+        let c = self.conns.get_mut(&pid).expect("found above");
+        let (user, tty) = (c.user.clone(), c.tty.clone());
+        let r = c
+            .rec
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("session {pid} has no recording"))?;
+        r.ensure_cast(80, 24)?;
+        r.flush_frame()?;
+        let (cols, rows) = r.size().unwrap_or((80, 24));
+        Ok(FollowStart {
+            session_id: r.id,
+            cast: r.paths.cast.clone(),
+            offset: r.output_bytes,
+            cols,
+            rows,
+            user,
+            tty,
+            rx,
+        })
+    }
+
+    /// Types `data` into a live session, if injection is allowed, and records who did.
+    pub fn inject(
+        &mut self,
+        target: &Target,
+        data: &[u8],
+        by_uid: u32,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<()> {
+        if !self.opts.allow_injection {
+            anyhow::bail!("injection is disabled; set `allow_injection: true` in sshlogd.yaml to let `sshlog attach` type");
+        }
+        let pid = self.find(target)?;
+        let (mpid, fd) = self.conns[&pid]
+            .pty_master
+            .ok_or_else(|| anyhow::anyhow!("the session has no pty (yet) to type into"))?;
+        live::inject(mpid, fd, data)?;
+        let ev = SessionEvent::TerminalInjection {
+            by_uid,
+            by_user: procfs::user_name(by_uid),
+            bytes: data.len() as u64,
+        };
+        self.emit(pid, Clock::mono_now(), ev, sink);
+        Ok(())
+    }
+
     pub fn sessions(&self) -> Vec<SessionInfo> {
         let mut v: Vec<SessionInfo> = self
             .conns
@@ -861,6 +949,7 @@ mod tests {
             log_dir: dir.to_path_buf(),
             frame: FrameOptions::default(),
             capture_input: false,
+            allow_injection: false,
         })
     }
 

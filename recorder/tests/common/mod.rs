@@ -18,10 +18,17 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn start() -> Recorder {
+        Self::start_with("# test settings: defaults\n")
+    }
+
+    /// Starts sshlogd with this settings file content (log dir and socket are
+    /// always the test's own).
+    pub fn start_with(settings: &str) -> Recorder {
         let dir = tempfile::Builder::new()
             .prefix("sshlogd-test-")
             .tempdir()
             .expect("tempdir");
+        std::fs::write(dir.path().join("sshlogd.yaml"), settings).expect("settings");
         let mut r = Recorder {
             socket: dir.path().join("sshlogd.sock"),
             dir,
@@ -38,7 +45,6 @@ impl Recorder {
     /// Starts sshlogd (again) on the same directories and waits until it answers.
     pub fn spawn(&mut self) {
         let settings = self.dir.path().join("sshlogd.yaml");
-        std::fs::write(&settings, "# test settings: defaults\n").expect("settings");
         let log = std::fs::File::create(self.dir.path().join(format!("daemon-{}.log", now_ms())))
             .expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_sshlogd"))
