@@ -1,1 +1,22 @@
+//! `sshlog` (admin CLI) and `sshlog-play` (player) for recordings made by
+//! sshlogd.
+//!
+//! Modules, one job each:
+//! - [`cli`]: the command-line definitions;
+//! - [`app`]: the binaries' entry points and error reporting;
+//! - [`control`]: the client of sshlogd's control socket;
+//! - [`sessions`], [`watch`], [`stats`]: the daemon subcommands;
+//! - [`play`]: timed playback of casts, [`locate`]: session id → file;
+//! - [`table`], [`style`], [`timefmt`]: output formatting and time syntax.
 
+pub mod app;
+pub mod cli;
+pub mod control;
+pub mod locate;
+pub mod play;
+pub mod sessions;
+pub mod stats;
+pub mod style;
+pub mod table;
+pub mod timefmt;
+pub mod watch;

@@ -10,7 +10,7 @@ use crate::loader;
 use crate::preflight;
 use crate::procfs;
 use crate::settings::Settings;
-use crate::tracker::{Options, Sink, Tracker};
+use crate::tracker::{Options, SessionContext, Sink, Tracker};
 use anyhow::{Context, Result};
 use sshlog_format::framed::FrameOptions;
 use sshlog_format::sidecar::{human_line, Record};
@@ -30,7 +30,7 @@ pub struct DaemonSink {
 }
 
 impl Sink for DaemonSink {
-    fn emit(&mut self, rec: &Record) {
+    fn emit(&mut self, rec: &Record, _ctx: &SessionContext) {
         let line = human_line(rec);
         if let Err(e) = self.event_log.write_line(&line) {
             self.log_errors += 1;

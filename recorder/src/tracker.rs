@@ -26,6 +26,9 @@ use tokio::sync::broadcast;
 use tracing::{debug, warn};
 use uuid::Uuid;
 
+/// At most this much output text is batched into one terminal_update.
+const PENDING_TEXT_MAX: usize = 64 * 1024;
+
 /// Converts CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns) to wall-clock time.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
@@ -123,6 +126,8 @@ struct Conn {
     uploads: HashMap<(u32, i32), String>,
     /// (pid, fd) of the pty master sshd reads the session's output from.
     pty_master: Option<(u32, u32)>,
+    /// Output not yet reported as terminal_update (only kept when wanted).
+    pending_text: Vec<u8>,
     rec: Option<Recording>,
     previous: Option<LiveState>,
     last_activity_ns: u64,
@@ -151,6 +156,7 @@ impl Conn {
             commands: HashMap::new(),
             uploads: HashMap::new(),
             pty_master: None,
+            pending_text: Vec::new(),
             rec: None,
             previous: None,
             last_activity_ns: start_ns,
@@ -162,8 +168,29 @@ impl Conn {
 }
 
 /// Where finished records go besides the session's sidecar.
+/// What is known about the session an event belongs to (for action filters such
+/// as client_ip or tty, which most records do not carry themselves).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionContext {
+    pub session_id: Option<Uuid>,
+    pub sshd_pid: Option<u32>,
+    pub user: Option<String>,
+    pub client: Option<SocketAddr>,
+    pub tty: Option<String>,
+    pub existing_login: bool,
+}
+
+/// Where records go besides the session's sidecar: the event log, watchers, actions.
 pub trait Sink {
-    fn emit(&mut self, rec: &Record);
+    /// A record that was also written to the session's sidecar (or has no session).
+    fn emit(&mut self, rec: &Record, ctx: &SessionContext);
+    /// Whether anything consumes this event type; transient events such as
+    /// terminal_update are only produced when it does.
+    fn wants(&self, _event_type: &str) -> bool {
+        false
+    }
+    /// An event that is not stored (terminal_update): actions only.
+    fn emit_transient(&mut self, _rec: &Record, _ctx: &SessionContext) {}
 }
 
 pub struct Options {
@@ -261,7 +288,13 @@ impl Tracker {
             if let Err(e) = Recording::append_record(&st.events_path, &rec) {
                 warn!("cannot close stale session {}: {e:#}", st.session_id);
             }
-            sink.emit(&rec);
+            let ctx = SessionContext {
+                session_id: Some(st.session_id),
+                sshd_pid: Some(st.conn_pid),
+                user: st.user.clone(),
+                ..Default::default()
+            };
+            sink.emit(&rec, &ctx);
         }
     }
 
@@ -316,7 +349,24 @@ impl Tracker {
                 warn!("{e:#}");
             }
         }
-        sink.emit(&rec);
+        sink.emit(&rec, &self.context(conn_pid));
+    }
+
+    fn context(&self, conn_pid: u32) -> SessionContext {
+        match self.conns.get(&conn_pid) {
+            Some(c) => SessionContext {
+                session_id: c.rec.as_ref().map(|r| r.id),
+                sshd_pid: Some(c.pid),
+                user: c.user.clone(),
+                client: c.client,
+                tty: c.tty.clone(),
+                existing_login: c.existing,
+            },
+            None => SessionContext {
+                sshd_pid: Some(conn_pid),
+                ..Default::default()
+            },
+        }
     }
 
     fn write_cast(&mut self, conn_pid: u32, ev: Event) {
@@ -463,6 +513,11 @@ impl Tracker {
                     return;
                 }
                 self.stats.bytes_recorded += data.len() as u64;
+                if sink.wants("terminal_update") && c.pending_text.len() < PENDING_TEXT_MAX {
+                    let room = PENDING_TEXT_MAX - c.pending_text.len();
+                    c.pending_text
+                        .extend_from_slice(&data[..data.len().min(room)]);
+                }
                 let live = (self.live_tx.receiver_count() > 0).then(|| data.clone());
                 self.write_cast(h.conn, Event::Output { time_us: t, data });
                 if let Some(data) = live {
@@ -810,6 +865,7 @@ impl Tracker {
                     self.emit(pid, now_ns, ev, sink);
                 }
             }
+            self.flush_terminal_update(pid, now_ns, sink);
             if let Some(r) = self.conns.get_mut(&pid).and_then(|c| c.rec.as_mut()) {
                 if let Err(e) = r.maybe_flush(Instant::now()) {
                     self.stats.write_errors += 1;
@@ -817,6 +873,23 @@ impl Tracker {
                 }
             }
         }
+    }
+
+    /// Reports the output batched since the last tick as one terminal_update
+    /// (escape sequences stripped, lossy UTF-8), to consumers that want it.
+    fn flush_terminal_update(&mut self, pid: u32, now_ns: u64, sink: &mut dyn Sink) {
+        let Some(c) = self.conns.get_mut(&pid) else {
+            return;
+        };
+        if c.pending_text.is_empty() {
+            return;
+        }
+        let raw = std::mem::take(&mut c.pending_text);
+        let session_id = c.rec.as_ref().map(|r| r.id);
+        let text = strip_escapes(&String::from_utf8_lossy(&raw));
+        let ts = self.clock.wall(now_ns);
+        let rec = self.record(session_id, ts, SessionEvent::TerminalUpdate { text }, None);
+        sink.emit_transient(&rec, &self.context(pid));
     }
 
     /// Closes every recording cleanly (daemon shutdown); live state stays so a
@@ -920,15 +993,57 @@ impl Tracker {
     }
 }
 
+/// Removes ANSI escape sequences (CSI, OSC, two-byte ESC sequences) and carriage
+/// returns, keeping the text a person would read.
+pub fn strip_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '\x1b' => match it.next() {
+                Some('[') => {
+                    // CSI: parameters then one final byte in 0x40..=0x7e.
+                    for d in it.by_ref() {
+                        if ('\x40'..='\x7e').contains(&d) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    // OSC: until BEL or ESC \.
+                    while let Some(d) = it.next() {
+                        if d == '\x07' || (d == '\x1b' && it.peek() == Some(&'\\')) {
+                            if d == '\x1b' {
+                                it.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernel_events::Header as KHeader;
 
+    #[test]
+    fn strips_terminal_escapes() {
+        let s = "\x1b[?2004h\x1b]0;bob@vm: ~\x07bob@vm:~$ ls\r\n\x1b[01;34mdir\x1b[0m\r\n";
+        assert_eq!(strip_escapes(s), "bob@vm:~$ ls\ndir\n");
+    }
+
     #[derive(Default)]
     struct VecSink(Vec<Record>);
     impl Sink for VecSink {
-        fn emit(&mut self, rec: &Record) {
+        fn emit(&mut self, rec: &Record, _ctx: &SessionContext) {
             self.0.push(rec.clone());
         }
     }

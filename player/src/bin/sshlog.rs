@@ -1,1 +1,5 @@
-fn main() {}
+//! `sshlog`: inspect the live sessions of sshlogd and replay recordings.
+
+fn main() -> std::process::ExitCode {
+    sshlog_player::app::sshlog_main()
+}

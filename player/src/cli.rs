@@ -1,0 +1,274 @@
+//! Command-line definitions (clap derive) for `sshlog` and `sshlog-play`.
+//!
+//! The `play` arguments are defined once ([`PlayArgs`]) and used by both
+//! `sshlog play` and `sshlog-play`.
+
+use crate::timefmt::{parse_speed, parse_time_arg, parse_time_limit};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default control socket of sshlogd.
+pub const DEFAULT_SOCKET: &str = "/run/sshlog/sshlogd.sock";
+/// Default log directory of sshlogd.
+pub const DEFAULT_LOG_DIR: &str = "/var/log/sshlog";
+
+const SSHLOG_AFTER_HELP: &str = "\
+EXAMPLES:
+  sshlog sessions                       who is logged in over SSH right now
+  sshlog watch --type command_start     follow every command run in any session
+  sshlog watch --user alice --json      alice's events as JSON, one per line
+  sshlog play 018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e --speed 4
+  sshlog play /var/log/sshlog/sessions/2024/05/01/ID.cast.zst --from 1:30
+
+ENVIRONMENT:
+  SSHLOG_SOCKET    control socket (like --socket)
+  SSHLOG_LOG_DIR   log directory (like --log-dir)
+  NO_COLOR         disables colours (colours are only used on a terminal anyway)
+
+EXIT STATUS:
+  0 on success, 1 on any error (the reason is printed as one line on stderr).";
+
+/// Inspect and replay SSH sessions recorded by sshlogd.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sshlog",
+    version,
+    about = "Inspect and replay SSH sessions recorded by sshlogd",
+    long_about = "Inspect and replay SSH sessions recorded by sshlogd.\n\n\
+        `sshlog sessions`, `sshlog watch` and `sshlog stats` ask the running daemon over \
+        its control socket (a Unix socket, by default /run/sshlog/sshlogd.sock; root or \
+        members of the `sshlog` group may connect). `sshlog play` reads recordings \
+        (asciicast v1/v2/v3, plain or zstd-compressed) straight from disk and needs no \
+        daemon.",
+    after_help = SSHLOG_AFTER_HELP
+)]
+pub struct SshlogCli {
+    /// Control socket of sshlogd.
+    #[arg(
+        long,
+        global = true,
+        display_order = 100,
+        value_name = "PATH",
+        env = "SSHLOG_SOCKET",
+        default_value = DEFAULT_SOCKET
+    )]
+    pub socket: PathBuf,
+
+    /// Log directory of sshlogd (where session ids are looked up).
+    #[arg(
+        long,
+        global = true,
+        display_order = 101,
+        value_name = "DIR",
+        env = "SSHLOG_LOG_DIR",
+        default_value = DEFAULT_LOG_DIR
+    )]
+    pub log_dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `sshlog`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the live SSH sessions.
+    #[command(
+        long_about = "List the live SSH sessions known to sshlogd.\n\n\
+            One row per session: the user, how long ago the session last did something \
+            (output, input or a command), the last command run, when the session \
+            started (local time), the client address, the terminal and the pid of the \
+            session's sshd process. A `*` after the user marks a login that was already \
+            open when sshlogd started (its beginning was not recorded).",
+        after_help = "EXAMPLES:\n  sshlog sessions\n  sshlog sessions --json | jq -r '.[].user'"
+    )]
+    Sessions(SessionsArgs),
+
+    /// Print the daemon's events as they happen.
+    #[command(
+        long_about = "Print sshlogd's events as they happen, one line per event, in the \
+            format of event.log (local time, type, description). Runs until interrupted \
+            (Ctrl+C, exit status 0) or until the daemon goes away (exit status 1).\n\n\
+            Event types: connection_established, connection_auth_failed, \
+            connection_close, command_start, command_finish, file_upload, \
+            terminal_update, data_loss, segment_start.",
+        after_help = "EXAMPLES:\n  sshlog watch\n  sshlog watch --type command_start --type file_upload\n  \
+            sshlog watch --user alice --type connection_established,connection_close\n  \
+            sshlog watch --json | jq -c 'select(.type == \"command_start\") | .argv'"
+    )]
+    Watch(WatchArgs),
+
+    /// Print the daemon's counters.
+    #[command(
+        long_about = "Print sshlogd's counters: kernel events processed, bytes recorded, \
+            data lost because a buffer was full, write errors, live sessions, ...",
+        after_help = "EXAMPLES:\n  sshlog stats\n  sshlog stats --json | jq .bytes_dropped"
+    )]
+    Stats(StatsArgs),
+
+    /// Replay a recorded session in the terminal.
+    #[command(long_about = PLAY_LONG_ABOUT, after_help = PLAY_AFTER_HELP)]
+    Play(PlayArgs),
+}
+
+/// Arguments of `sshlog sessions`.
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    /// Print the daemon's answer as a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `sshlog stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print the counters as a JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `sshlog watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only events of this user.
+    #[arg(long, short = 'u', value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Only events of this type (repeat or separate with commas for several).
+    #[arg(long = "type", short = 't', value_name = "TYPE", value_delimiter = ',')]
+    pub types: Vec<String>,
+
+    /// Print each event's record as one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const PLAY_LONG_ABOUT: &str = "Replay a recorded session in the terminal.\n\n\
+    Writes the recorded terminal output to stdout, byte for byte, with the recorded \
+    timing. FILE is a `.cast` or `.cast.zst` file (asciicast v1, v2 or v3), or the id \
+    of a session (a UUID), which is looked up as \
+    LOG_DIR/sessions/YYYY/MM/DD/ID.cast.zst. Recordings still being written play up \
+    to their last complete frame.\n\n\
+    TIME values are seconds (`90`, `2.5`), [[H:]M:]S (`1:30`, `1:02:03`) or units \
+    (`1m30s`, `2h`, `500ms`), measured from the start of the recording.";
+
+const PLAY_AFTER_HELP: &str = "\
+EXAMPLES:
+  sshlog play 018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e
+  sshlog play session.cast.zst --speed 2 --idle-time-limit 1
+  sshlog play session.cast.zst --from 1:30 --to 2m
+  sshlog-play demo.cast";
+
+/// Arguments of `sshlog play` and `sshlog-play`.
+#[derive(Debug, Clone, Args)]
+pub struct PlayArgs {
+    /// A `.cast` / `.cast.zst` file, or a session id (UUID).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+
+    /// Playback speed factor (2 = twice as fast, 0.5 = half speed).
+    #[arg(long, short = 's', value_name = "X", default_value = "1", value_parser = parse_speed)]
+    pub speed: f64,
+
+    /// Cap pauses longer than SECS to SECS (default: the recording's own
+    /// `idle_time_limit`, if any).
+    #[arg(long, short = 'i', value_name = "SECS", value_parser = parse_time_limit)]
+    pub idle_time_limit: Option<Duration>,
+
+    /// Start playback at TIME; earlier output is skipped.
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    pub from: Option<Duration>,
+
+    /// Stop playback at TIME.
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    pub to: Option<Duration>,
+}
+
+/// `sshlog-play`: the same as `sshlog play`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sshlog-play",
+    version,
+    about = "Replay a recorded SSH session in the terminal (same as `sshlog play`)",
+    long_about = PLAY_LONG_ABOUT,
+    after_help = PLAY_AFTER_HELP
+)]
+pub struct PlayCli {
+    /// Log directory of sshlogd (where session ids are looked up).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SSHLOG_LOG_DIR",
+        default_value = DEFAULT_LOG_DIR
+    )]
+    pub log_dir: PathBuf,
+
+    #[command(flatten)]
+    pub play: PlayArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        SshlogCli::command().debug_assert();
+        PlayCli::command().debug_assert();
+    }
+
+    #[test]
+    fn play_args_parse_the_same_in_both_binaries() {
+        let a = SshlogCli::try_parse_from([
+            "sshlog", "play", "x.cast", "--speed", "2", "--from", "1:30", "-i", "0.5",
+        ])
+        .expect("parses");
+        let Command::Play(a) = a.command else {
+            panic!("not play")
+        };
+        let b = PlayCli::try_parse_from([
+            "sshlog-play",
+            "x.cast",
+            "--speed",
+            "2",
+            "--from",
+            "1:30",
+            "-i",
+            "0.5",
+        ])
+        .expect("parses")
+        .play;
+        assert_eq!(a.file, b.file);
+        assert_eq!(a.speed, 2.0);
+        assert_eq!(a.from, Some(Duration::from_secs(90)));
+        assert_eq!(a.from, b.from);
+        assert_eq!(a.idle_time_limit, Some(Duration::from_millis(500)));
+        assert_eq!(a.idle_time_limit, b.idle_time_limit);
+    }
+
+    #[test]
+    fn watch_types_accept_repeats_and_commas() {
+        let cli = SshlogCli::try_parse_from([
+            "sshlog",
+            "watch",
+            "--type",
+            "command_start,command_finish",
+            "-t",
+            "file_upload",
+        ])
+        .expect("parses");
+        let Command::Watch(w) = cli.command else {
+            panic!("not watch")
+        };
+        assert_eq!(w.types, ["command_start", "command_finish", "file_upload"]);
+    }
+
+    #[test]
+    fn bad_speed_is_rejected() {
+        assert!(SshlogCli::try_parse_from(["sshlog", "play", "x", "--speed", "0"]).is_err());
+        assert!(SshlogCli::try_parse_from(["sshlog", "play", "x", "--speed", "-1"]).is_err());
+        assert!(SshlogCli::try_parse_from(["sshlog", "play", "x", "--from", "soon"]).is_err());
+    }
+}
