@@ -3,7 +3,7 @@
 
 use crate::cli::{Command, PlayCli, SshlogCli};
 use crate::style::Style;
-use crate::{play, sessions, stats, watch};
+use crate::{attach, follow, play, sessions, stats, watch};
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::io::{self, Write};
@@ -37,6 +37,14 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             watch::run(&cli.socket, a, &mut out, &stop, Style::detect())
         }
         Command::Play(a) => play::run(a, &cli.log_dir, &mut out).map(drop),
+        Command::Follow(a) => {
+            drop(out);
+            follow::run(&cli.socket, &a.target, &stop_flag()?)
+        }
+        Command::Attach(a) => {
+            drop(out);
+            attach::run(&cli.socket, &a.target, &stop_flag()?)
+        }
     }
 }
 

@@ -110,6 +110,37 @@ pub enum Command {
     /// Replay a recorded session in the terminal.
     #[command(long_about = PLAY_LONG_ABOUT, after_help = PLAY_AFTER_HELP)]
     Play(PlayArgs),
+
+    /// Follow a live session's terminal, read-only.
+    #[command(
+        long_about = "Follow a live session's terminal, read-only.\n\n\
+            sshlog first draws the session's current screen (rebuilt from its recording \
+            so far), then copies its output as it happens, until the session ends or \
+            you press Ctrl+C. TARGET is the session's tty (`pts/3`, `/dev/pts/3` or \
+            `3`), its session id, or `pid:N` with the sshd pid shown by `sshlog \
+            sessions`.",
+        after_help = "EXAMPLES:\n  sshlog follow pts/3\n  sshlog follow 018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e"
+    )]
+    Follow(TargetArgs),
+
+    /// Attach to a live session: follow it and, if allowed, type into it.
+    #[command(
+        long_about = "Attach to a live session: like `follow`, and your keystrokes are \
+            typed into the session when sshlogd's settings allow it (`allow_injection: \
+            true`; off by default, then attach stays read-only and says so). Every \
+            injection is recorded as a terminal_injection event naming your user. \
+            Ctrl+Q detaches.",
+        after_help = "EXAMPLES:\n  sshlog attach pts/3"
+    )]
+    Attach(TargetArgs),
+}
+
+/// Arguments of `sshlog follow` and `sshlog attach`.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The session: tty (`pts/3`), session id, or `pid:SSHD_PID`.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
 }
 
 /// Arguments of `sshlog sessions`.

@@ -10,8 +10,10 @@
 //! - [`table`], [`style`], [`timefmt`]: output formatting and time syntax.
 
 pub mod app;
+pub mod attach;
 pub mod cli;
 pub mod control;
+pub mod follow;
 pub mod locate;
 pub mod play;
 pub mod sessions;

@@ -960,6 +960,9 @@ impl Tracker {
         let (mpid, fd) = self.conns[&pid]
             .pty_master
             .ok_or_else(|| anyhow::anyhow!("the session has no pty (yet) to type into"))?;
+        if data.is_empty() {
+            return Ok(()); // a probe: injection would be accepted
+        }
         live::inject(mpid, fd, data)?;
         let ev = SessionEvent::TerminalInjection {
             by_uid,
