@@ -1,11 +1,13 @@
 //! sshlog on-disk formats: asciicast v1/v2/v3 casts ([`cast`]), zstd-framed
 //! `.cast.zst` files with a seek index ([`framed`]), the `.events.jsonl`
-//! sidecar ([`sidecar`]) and the directory layout ([`layout`]).
+//! sidecar ([`sidecar`]), the directory layout ([`layout`]) and the
+//! recordings index ([`index`]).
 //! See `docs/formats.md` for the specification.
 
 pub mod cast;
 pub mod error;
 pub mod framed;
+pub mod index;
 pub mod layout;
 pub mod sidecar;
 

@@ -21,6 +21,8 @@ const EXAMPLES: &[&str] = &[
     r#"{"schema":1,"ts":"2023-11-28T10:59:00.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"data_loss","bytes_dropped":65536,"events_dropped":12,"reason":"ring buffer full"}"#,
     r#"{"schema":1,"ts":"2023-11-28T11:00:00.000000Z","session_id":"018c1623-0000-7000-8000-000000000001","type":"segment_start","previous_segment":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","segment":1}"#,
     r#"{"schema":1,"ts":"2023-11-28T11:01:00.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"terminal_injection","by_uid":0,"by_user":"root","bytes":3}"#,
+    r#"{"schema":1,"ts":"2023-11-28T11:03:00.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"outbound_connection_start","connection_id":"018c1624-0000-7000-8000-000000000002","pid":1900,"ppid":1802,"uid":1000,"user":"mapoo","ancestry":[{"pid":1900,"comm":"ssh","argv":["ssh","db1"]},{"pid":1802,"comm":"bash","argv":["-bash"]},{"pid":1801,"comm":"sshd","argv":["sshd: mapoo@pts/3"]},{"pid":1,"comm":"systemd","argv":["/sbin/init"]}],"dest_ip":"192.0.2.20","dest_port":22,"dest_host":"db1","result":"connected","inbound_session":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e"}"#,
+    r#"{"schema":1,"ts":"2023-11-28T11:04:00.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"outbound_connection_end","connection_id":"018c1624-0000-7000-8000-000000000002","pid":1900,"user":"mapoo","duration_ms":60000,"exit_code":0,"signal":null,"inbound_session":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e"}"#,
 ];
 
 const HUMAN: &[&str] = &[
@@ -34,6 +36,8 @@ const HUMAN: &[&str] = &[
     "2023-11-28 10:59:00 data_loss lost 12 events (65536 bytes): ring buffer full",
     "2023-11-28 11:00:00 segment_start segment 1 continues 018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e",
     "2023-11-28 11:01:00 terminal_injection root (uid 0) injected 3 bytes",
+    "2023-11-28 11:03:00 outbound_connection_start (1900) mapoo connected to db1 192.0.2.20:22 via systemd > sshd > bash > ssh: connected",
+    "2023-11-28 11:04:00 outbound_connection_end (1900) mapoo outbound connection ended after 60000ms: exited with 0",
 ];
 
 #[test]

@@ -122,6 +122,43 @@ struct {
 	__type(value, __u64);
 } pending_pipes SEC(".maps");
 
+/* Outbound SSH: destination ports to watch (filled by user space, default 22). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} watch_ports SEC(".maps");
+
+struct pending_connect {
+	__s32 fd;
+	__u16 family;
+	__u16 dport;
+	__u8 daddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct pending_connect);
+} pending_connects SEC(".maps");
+
+/* Sockets of outbound connections (sock address -> pid) and their processes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} out_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} out_procs SEC(".maps");
+
 /* index 0: dropped bytes, 1: dropped events, 2: captured bytes, 3: events */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -393,9 +430,17 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 		return 0;
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct proc *p = bpf_map_lookup_elem(&procs, &tgid);
-	if (!p)
+	__u32 conn = 0, found = 0;
+	if (p) {
+		conn = p->conn;
+		found |= 1;
+	}
+	if (bpf_map_lookup_elem(&out_procs, &tgid)) {
+		found |= 2;
+		bpf_map_delete_elem(&out_procs, &tgid);
+	}
+	if (!found)
 		return 0;
-	__u32 conn = p->conn;
 	struct ev_exit *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e) {
 		fill_hdr(&e->h, EV_EXIT, tgid, conn, BPF_CORE_READ(task, real_parent, tgid));
@@ -406,7 +451,8 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 	} else {
 		count_drop(conn, 0);
 	}
-	bpf_map_delete_elem(&procs, &tgid);
+	if (found & 1)
+		bpf_map_delete_elem(&procs, &tgid);
 	return 0;
 }
 
@@ -742,6 +788,134 @@ int on_close_enter(struct trace_event_raw_sys_enter *ctx)
 	e->fd = k.fd;
 	e->flags = 0;
 	e->path[0] = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ------------------------------------------------------- outbound SSH */
+
+#define EINPROGRESS 115
+
+static __always_inline int comm_is(const char *c, const char *want, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (c[i] != want[i])
+			return 0;
+	return 1;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int on_connect_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	char comm[TASK_COMM_LEN] = {};
+	bpf_get_current_comm(&comm, sizeof(comm));
+	if (comm_is_sshd(comm))
+		return 0;
+	void *uaddr = (void *)ctx->args[1];
+	__u16 family = 0;
+	if (bpf_probe_read_user(&family, sizeof(family), uaddr) != 0)
+		return 0;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	__u16 port_be = 0;
+	bpf_probe_read_user(&port_be, sizeof(port_be), uaddr + 2);
+	__u16 port = __builtin_bswap16(port_be);
+	int is_ssh = comm_is(comm, "ssh", 4);
+	if (!is_ssh && !bpf_map_lookup_elem(&watch_ports, &port))
+		return 0;
+	struct pending_connect pc = { .fd = ctx->args[0], .family = family, .dport = port };
+	if (family == AF_INET)
+		bpf_probe_read_user(&pc.daddr, 4, uaddr + 4);
+	else
+		bpf_probe_read_user(&pc.daddr, 16, uaddr + 8);
+	__u64 id = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&pending_connects, &id, &pc, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int on_connect_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending_connect *pcp = bpf_map_lookup_elem(&pending_connects, &id);
+	if (!pcp)
+		return 0;
+	struct pending_connect pc = *pcp;
+	bpf_map_delete_elem(&pending_connects, &id);
+	__u32 tgid = id >> 32;
+	struct proc *p = bpf_map_lookup_elem(&procs, &tgid);
+	__u32 conn = p ? p->conn : 0;
+
+	struct ev_out_connect *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(conn, 0);
+		return 0;
+	}
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	fill_hdr(&e->h, EV_OUT_CONNECT, tgid, conn, BPF_CORE_READ(task, real_parent, tgid));
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->ret = ctx->ret;
+	e->fd = pc.fd;
+	e->family = pc.family;
+	e->dport = pc.dport;
+	__builtin_memcpy(e->daddr, pc.daddr, 16);
+	e->sk = 0;
+	struct file *f = fd_file(pc.fd);
+	if (f) {
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+		e->sk = (__u64)BPF_CORE_READ(sock, sk);
+	}
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	struct task_struct *t = task;
+	for (int i = 0; i < ANCESTORS; i++) {
+		t = BPF_CORE_READ(t, real_parent);
+		__u32 pid = t ? BPF_CORE_READ(t, tgid) : 0;
+		e->anc_pid[i] = pid;
+		__builtin_memset(e->anc_comm[i], 0, TASK_COMM_LEN);
+		if (pid == 0)
+			continue;
+		BPF_CORE_READ_STR_INTO(&e->anc_comm[i], t, comm);
+	}
+	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 len = end > start ? end - start : 0;
+	if (len > OUT_ARGV_MAX)
+		len = OUT_ARGV_MAX;
+	e->argv_len = 0;
+	e->_pad = 0;
+	if (len > 0 &&
+	    bpf_probe_read_user(&e->argv, len & (OUT_ARGV_MAX - 1) ? len & (OUT_ARGV_MAX - 1) : OUT_ARGV_MAX,
+				(void *)start) == 0)
+		e->argv_len = len;
+	if (e->sk && (ctx->ret == 0 || ctx->ret == -EINPROGRESS)) {
+		__u64 sk = e->sk;
+		bpf_map_update_elem(&out_socks, &sk, &tgid, BPF_ANY);
+	}
+	__u8 one = 1;
+	bpf_map_update_elem(&out_procs, &tgid, &one, BPF_ANY);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->newstate != 1 && ctx->newstate != 7)
+		return 0;
+	__u64 sk = (__u64)ctx->skaddr;
+	__u32 *pidp = bpf_map_lookup_elem(&out_socks, &sk);
+	if (!pidp)
+		return 0;
+	__u32 pid = *pidp;
+	if (ctx->newstate == 7)
+		bpf_map_delete_elem(&out_socks, &sk);
+	struct ev_out_state *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, EV_OUT_STATE, pid, 0, 0);
+	e->sk = sk;
+	e->oldstate = ctx->oldstate;
+	e->newstate = ctx->newstate;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -24,6 +24,8 @@ enum ev_type {
 	EV_FILE_OPEN = 7, /* scp/sftp-server opened a file for writing */
 	EV_FILE_CLOSE = 8,
 	EV_FORK = 9,
+	EV_OUT_CONNECT = 10, /* a process connected to an SSH port (outbound) */
+	EV_OUT_STATE = 11,   /* that TCP connection was established or closed */
 };
 
 enum proc_kind {
@@ -103,6 +105,33 @@ struct ev_file {
 	char path[PATH_MAX_LEN];
 };
 
+#define ANCESTORS 8
+#define OUT_ARGV_MAX 1024
+
+struct ev_out_connect {
+	struct ev_hdr h;
+	__u32 uid;
+	__s32 ret;   /* connect(2) result: 0, -EINPROGRESS, -ECONNREFUSED, ... */
+	__s32 fd;
+	__u16 family;
+	__u16 dport; /* host byte order */
+	__u8 daddr[16];
+	__u64 sk;    /* struct sock address: matches ev_out_state */
+	char comm[TASK_COMM_LEN];
+	__u32 anc_pid[ANCESTORS];          /* parent, grandparent, ... (0 = none) */
+	char anc_comm[ANCESTORS][TASK_COMM_LEN];
+	__u32 argv_len;
+	__u32 _pad;
+	char argv[OUT_ARGV_MAX];
+};
+
+struct ev_out_state {
+	struct ev_hdr h;
+	__u64 sk;
+	__s32 oldstate;
+	__s32 newstate; /* TCP_ESTABLISHED = 1, TCP_CLOSE = 7 */
+};
+
 /* Per connection counters, read by user space (map conn_stats). */
 struct conn_stats {
 	__u64 net_in;
@@ -125,6 +154,14 @@ SSHLOG_ASSERT_OFF(ev_exec, argv, 2360);
 SSHLOG_ASSERT_OFF(ev_exit, exit_code, 24);
 SSHLOG_ASSERT_OFF(ev_log, text, 32);
 SSHLOG_ASSERT_OFF(ev_file, path, 32);
+SSHLOG_ASSERT_OFF(ev_out_connect, daddr, 40);
+SSHLOG_ASSERT_OFF(ev_out_connect, sk, 56);
+SSHLOG_ASSERT_OFF(ev_out_connect, comm, 64);
+SSHLOG_ASSERT_OFF(ev_out_connect, anc_pid, 80);
+SSHLOG_ASSERT_OFF(ev_out_connect, anc_comm, 112);
+SSHLOG_ASSERT_OFF(ev_out_connect, argv_len, 240);
+SSHLOG_ASSERT_OFF(ev_out_connect, argv, 248);
+SSHLOG_ASSERT_OFF(ev_out_state, newstate, 36);
 _Static_assert(sizeof(struct conn_stats) == 40, "conn_stats");
 
 #endif

@@ -74,6 +74,8 @@ pub async fn run(settings: Settings) -> Result<()> {
     )?;
     let existing = procfs::scan_sshd_trees();
     loader::seed(&mut ebpf, &existing).context("cannot seed running sshd sessions")?;
+    loader::set_watch_ports(&mut ebpf, &settings.outbound.ports)
+        .context("cannot set the outbound SSH ports")?;
 
     let event_log = EventLog::open(
         &settings.log_dir.join("event.log"),
@@ -102,6 +104,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         frame,
         capture_input: settings.capture_input,
         allow_injection: settings.allow_injection,
+        outbound_ignore: settings.outbound.ignore_processes.clone(),
     });
 
     let mut by_conn: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();

@@ -80,6 +80,26 @@ pub enum KernelEvent {
         h: Header,
         fd: i32,
     },
+    /// connect(2) to an SSH port (or by `ssh`), with the result and who did it.
+    OutConnect {
+        h: Header,
+        uid: u32,
+        /// 0, or a negative errno (`-EINPROGRESS` for non-blocking sockets).
+        ret: i32,
+        dest: std::net::SocketAddr,
+        sk: u64,
+        comm: String,
+        /// (pid, comm) of the parent, grandparent, ... as the kernel saw them.
+        ancestors: Vec<(u32, String)>,
+        argv: Vec<String>,
+    },
+    /// The TCP state of an outbound socket changed to established (1) or closed (7).
+    OutState {
+        h: Header,
+        sk: u64,
+        oldstate: i32,
+        newstate: i32,
+    },
 }
 
 impl KernelEvent {
@@ -92,7 +112,9 @@ impl KernelEvent {
             | KernelEvent::Resize { h, .. }
             | KernelEvent::Log { h, .. }
             | KernelEvent::FileOpen { h, .. }
-            | KernelEvent::FileClose { h, .. } => h,
+            | KernelEvent::FileClose { h, .. }
+            | KernelEvent::OutConnect { h, .. }
+            | KernelEvent::OutState { h, .. } => h,
         }
     }
 }
@@ -121,6 +143,18 @@ fn cstr(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
+/// NUL-separated arguments (the kernel's `arg_start..arg_end`).
+fn split_argv(raw: &[u8]) -> Vec<String> {
+    let mut argv: Vec<String> = raw
+        .split(|&c| c == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    if raw.last() == Some(&0) || raw.is_empty() {
+        argv.pop(); // the split after the final NUL
+    }
+    argv
+}
+
 fn pts(v: u32) -> Option<u32> {
     (v as i32 >= 0).then_some(v)
 }
@@ -157,14 +191,7 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
             let cwd_flags = u16_at(b, 38);
             let raw = &b[2360..2360 + argv_len];
             let argv_truncated = argv_len == 4096 && raw.last() != Some(&0);
-            let argv: Vec<String> = raw
-                .split(|&c| c == 0)
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect::<Vec<_>>();
-            let mut argv = argv;
-            if raw.last() == Some(&0) {
-                argv.pop(); // the split after the final NUL
-            }
+            let argv = split_argv(raw);
             let cwd = if cwd_flags & 1 != 0 {
                 None
             } else {
@@ -240,6 +267,43 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
                 }
             } else {
                 KernelEvent::FileClose { h, fd }
+            }
+        }
+        10 => {
+            need(1272)?;
+            let family = u16_at(b, 36);
+            let port = u16_at(b, 38);
+            let ip: std::net::IpAddr = if family == 10 {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&b[40..56]);
+                let v6 = std::net::Ipv6Addr::from(a);
+                v6.to_ipv4_mapped().map(Into::into).unwrap_or(v6.into())
+            } else {
+                std::net::Ipv4Addr::new(b[40], b[41], b[42], b[43]).into()
+            };
+            let ancestors = (0..8)
+                .map(|i| (u32_at(b, 80 + i * 4), cstr(&b[112 + i * 16..128 + i * 16])))
+                .take_while(|(p, _)| *p != 0)
+                .collect();
+            let argv_len = (u32_at(b, 240) as usize).min(1024);
+            KernelEvent::OutConnect {
+                h,
+                uid: u32_at(b, 24),
+                ret: u32_at(b, 28) as i32,
+                dest: std::net::SocketAddr::new(ip, port),
+                sk: u64_at(b, 56),
+                comm: cstr(&b[64..80]),
+                ancestors,
+                argv: split_argv(&b[248..248 + argv_len]),
+            }
+        }
+        11 => {
+            need(40)?;
+            KernelEvent::OutState {
+                h,
+                sk: u64_at(b, 24),
+                oldstate: u32_at(b, 32) as i32,
+                newstate: u32_at(b, 36) as i32,
             }
         }
         other => return Err(DecodeError::UnknownType(other)),

@@ -7,6 +7,7 @@ pub mod event_log;
 pub mod kernel_events;
 pub mod live;
 pub mod loader;
+pub mod outbound;
 pub mod preflight;
 pub mod procfs;
 pub mod recording;

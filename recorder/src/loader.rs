@@ -53,6 +53,9 @@ const TRACEPOINTS: &[(&str, &str, &str)] = &[
     ("on_pipe2_exit", "syscalls", "sys_exit_pipe2"),
     ("on_pipe_enter", "syscalls", "sys_enter_pipe"),
     ("on_pipe_exit", "syscalls", "sys_exit_pipe"),
+    ("on_connect_enter", "syscalls", "sys_enter_connect"),
+    ("on_connect_exit", "syscalls", "sys_exit_connect"),
+    ("on_sock_state", "sock", "inet_sock_set_state"),
 ];
 
 /// BTF tracepoints: (program, tracepoint).
@@ -131,6 +134,18 @@ pub fn seed(ebpf: &mut Ebpf, existing: &[Existing]) -> Result<()> {
             },
             0,
         )?;
+    }
+    Ok(())
+}
+
+/// Sets the destination ports whose connections are logged as outbound SSH.
+pub fn set_watch_ports(ebpf: &mut Ebpf, ports: &[u16]) -> Result<()> {
+    let mut map: BpfHashMap<_, u16, u8> = BpfHashMap::try_from(
+        ebpf.map_mut("watch_ports")
+            .ok_or_else(|| anyhow!("map watch_ports missing"))?,
+    )?;
+    for p in ports {
+        map.insert(p, 1, 0)?;
     }
     Ok(())
 }

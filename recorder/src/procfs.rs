@@ -41,6 +41,19 @@ pub fn cmdline(pid: u32) -> Option<String> {
     Some(s.join(" "))
 }
 
+/// The process's argv (NUL-separated /proc/PID/cmdline).
+pub fn cmdline_argv(pid: u32) -> Option<Vec<String>> {
+    let b = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut v: Vec<String> = b
+        .split(|&c| c == 0)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    if b.last() == Some(&0) {
+        v.pop();
+    }
+    Some(v)
+}
+
 pub fn user_name(uid: u32) -> Option<String> {
     nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()

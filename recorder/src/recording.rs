@@ -163,6 +163,14 @@ impl Recording {
 }
 
 impl Recording {
+    /// Appends one record to a JSON-lines file, creating it (0640) if needed.
+    pub fn append_or_create(path: &Path, rec: &Record) -> Result<()> {
+        let mut line = Vec::with_capacity(512);
+        write_record(&mut line, rec)?;
+        create_file(path)?.write_all(&line)?;
+        Ok(())
+    }
+
     /// Appends one record to an existing sidecar (closing a session left open by a
     /// previous sshlogd).
     pub fn append_record(events: &Path, rec: &Record) -> Result<()> {

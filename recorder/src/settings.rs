@@ -27,6 +27,26 @@ pub struct Settings {
     /// ... or when this many KiB of cast text are buffered.
     pub frame_kib: usize,
     pub event_log: EventLogSettings,
+    pub outbound: OutboundSettings,
+}
+
+/// Outbound SSH connections made from this host.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundSettings {
+    /// Connections to these destination ports are logged (any port for `ssh`).
+    pub ports: Vec<u16>,
+    /// Process names (comm) whose connections are not logged.
+    pub ignore_processes: Vec<String>,
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        OutboundSettings {
+            ports: vec![22],
+            ignore_processes: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -47,6 +67,7 @@ impl Default for Settings {
             frame_seconds: 1.0,
             frame_kib: 64,
             event_log: EventLogSettings::default(),
+            outbound: OutboundSettings::default(),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::kernel_events::{Header as KHeader, KernelEvent, Stream};
 use crate::live::{self, FollowStart, Live, LiveItem, Target};
+use crate::outbound::{self, OutConn};
 use crate::procfs;
 use crate::recording::Recording;
 use crate::sshd_log::{self, AuthMessage};
@@ -199,6 +200,8 @@ pub struct Options {
     pub capture_input: bool,
     /// `sshlog attach` may type into sessions (off unless configured).
     pub allow_injection: bool,
+    /// Process names whose outbound SSH connections are not logged.
+    pub outbound_ignore: Vec<String>,
 }
 
 pub struct Tracker {
@@ -207,7 +210,17 @@ pub struct Tracker {
     opts: Options,
     state: StateDir,
     live_tx: broadcast::Sender<LiveItem>,
+    /// Outbound connections by pid of the connecting process.
+    outbound: HashMap<u32, Vec<OutConn>>,
     pub stats: Stats,
+}
+
+/// An outbound_connection_start waiting for the TCP handshake's outcome.
+#[derive(Debug, Clone)]
+pub struct PendingStart {
+    pub ts_ns: u64,
+    pub event: SessionEvent,
+    pub conn: u32,
 }
 
 impl Tracker {
@@ -219,6 +232,7 @@ impl Tracker {
             opts,
             state,
             live_tx: broadcast::channel(1024).0,
+            outbound: HashMap::new(),
             stats: Stats::default(),
         }
     }
@@ -566,6 +580,22 @@ impl Tracker {
                 }
             }
             KernelEvent::Log { h, text } => self.on_log(h, text, sink),
+            KernelEvent::OutConnect {
+                h,
+                uid,
+                ret,
+                dest,
+                sk,
+                comm,
+                ancestors,
+                argv,
+            } => self.on_out_connect(h, uid, ret, dest, sk, comm, ancestors, argv, sink),
+            KernelEvent::OutState {
+                h,
+                sk,
+                oldstate,
+                newstate,
+            } => self.on_out_state(h, sk, oldstate, newstate, sink),
             KernelEvent::FileOpen { h, fd, path, .. } => {
                 let full = if path.starts_with('/') {
                     path
@@ -698,6 +728,14 @@ impl Tracker {
     }
 
     fn on_exit(&mut self, h: KHeader, status: i32, sink: &mut dyn Sink) {
+        if let Some(conns) = self.outbound.remove(&h.pid) {
+            for oc in conns {
+                self.end_outbound(oc, h.ts_ns, status, sink);
+            }
+        }
+        if h.conn == 0 {
+            return; // an outbound-only process outside any sshd tree
+        }
         if h.pid == h.conn {
             self.close(h.conn, h.ts_ns, sink);
             return;
@@ -830,6 +868,159 @@ impl Tracker {
                 }
             }
         }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_out_connect(
+        &mut self,
+        h: KHeader,
+        uid: u32,
+        ret: i32,
+        dest: SocketAddr,
+        sk: u64,
+        comm: String,
+        ancestors: Vec<(u32, String)>,
+        argv: Vec<String>,
+        sink: &mut dyn Sink,
+    ) {
+        if self.opts.outbound_ignore.contains(&comm) {
+            return;
+        }
+        let inbound_session = self
+            .conns
+            .get(&h.conn)
+            .and_then(|c| c.rec.as_ref().map(|r| r.id));
+        let user = procfs::user_name(uid);
+        let ancestry = outbound::ancestry(h.pid, &comm, &argv, &ancestors);
+        let id = Uuid::now_v7();
+        let result = match ret {
+            0 => "connected".to_string(),
+            r if r == -libc::EINPROGRESS => "connecting".to_string(),
+            r => outbound::connect_error(-r),
+        };
+        let event = SessionEvent::OutboundConnectionStart {
+            connection_id: id,
+            pid: h.pid,
+            ppid: h.ppid,
+            uid,
+            user: user.clone(),
+            ancestry,
+            dest_ip: dest.ip().to_string(),
+            dest_port: dest.port(),
+            dest_host: outbound::ssh_destination(&argv),
+            result,
+            inbound_session,
+        };
+        let pending = PendingStart {
+            ts_ns: h.ts_ns,
+            event,
+            conn: h.conn,
+        };
+        let mut oc = OutConn {
+            id,
+            pid: h.pid,
+            start_ns: h.ts_ns,
+            sk,
+            pending_start: None,
+            user,
+            inbound_session,
+        };
+        if ret == -libc::EINPROGRESS {
+            oc.pending_start = Some(pending); // wait for the handshake
+        } else {
+            self.emit_outbound(pending, sink);
+        }
+        self.outbound.entry(h.pid).or_default().push(oc);
+    }
+
+    fn on_out_state(
+        &mut self,
+        h: KHeader,
+        sk: u64,
+        oldstate: i32,
+        newstate: i32,
+        sink: &mut dyn Sink,
+    ) {
+        const ESTABLISHED: i32 = 1;
+        const SYN_SENT: i32 = 2;
+        let Some(oc) = self
+            .outbound
+            .get_mut(&h.pid)
+            .and_then(|v| v.iter_mut().find(|o| o.sk == sk))
+        else {
+            return;
+        };
+        let Some(mut p) = oc.pending_start.take() else {
+            return;
+        };
+        if let SessionEvent::OutboundConnectionStart { result, .. } = &mut p.event {
+            *result = if newstate == ESTABLISHED {
+                "connected".into()
+            } else if oldstate == SYN_SENT {
+                "connection refused or unreachable".into()
+            } else {
+                "closed".into()
+            };
+        }
+        self.emit_outbound(p, sink);
+    }
+
+    fn end_outbound(&mut self, mut oc: OutConn, ts_ns: u64, status: i32, sink: &mut dyn Sink) {
+        if let Some(mut p) = oc.pending_start.take() {
+            if let SessionEvent::OutboundConnectionStart { result, .. } = &mut p.event {
+                *result = "not established".into();
+            }
+            self.emit_outbound(p, sink);
+        }
+        let signal = status & 0x7f;
+        let event = SessionEvent::OutboundConnectionEnd {
+            connection_id: oc.id,
+            pid: oc.pid,
+            user: oc.user.clone(),
+            duration_ms: ts_ns.saturating_sub(oc.start_ns) / 1_000_000,
+            exit_code: (signal == 0).then_some((status >> 8) & 0xff),
+            signal: (signal != 0).then_some(signal),
+            inbound_session: oc.inbound_session,
+        };
+        let conn = self.conns.keys().copied().find(|c| {
+            self.conns[c].rec.as_ref().map(|r| r.id) == oc.inbound_session
+                && oc.inbound_session.is_some()
+        });
+        self.emit_outbound(
+            PendingStart {
+                ts_ns,
+                event,
+                conn: conn.unwrap_or(0),
+            },
+            sink,
+        );
+    }
+
+    /// Outbound events go to the inbound session's sidecar when there is one,
+    /// else to `outbound/YYYY-MM-DD.events.jsonl`.
+    fn emit_outbound(&mut self, p: PendingStart, sink: &mut dyn Sink) {
+        if self.conns.get(&p.conn).is_some_and(|c| c.rec.is_some()) {
+            self.emit(p.conn, p.ts_ns, p.event, sink);
+            return;
+        }
+        let ts = self.clock.wall(p.ts_ns);
+        let rec = self.record(None, ts, p.event, None);
+        let path = self
+            .opts
+            .log_dir
+            .join("outbound")
+            .join(format!("{}.events.jsonl", ts.format("%Y-%m-%d")));
+        if let Err(e) = path
+            .parent()
+            .map(std::fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .map_err(anyhow::Error::from)
+            .and_then(|_| Recording::append_or_create(&path, &rec))
+        {
+            self.stats.write_errors += 1;
+            warn!("cannot write {}: {e:#}", path.display());
+        }
+        sink.emit(&rec, &SessionContext::default());
     }
 
     /// Connections to be asked for kernel counters before the next [`Tracker::tick`].
@@ -1068,6 +1259,7 @@ mod tests {
             frame: FrameOptions::default(),
             capture_input: false,
             allow_injection: false,
+            outbound_ignore: Vec::new(),
         })
     }
 

@@ -129,6 +129,36 @@ pub enum SessionEvent {
         /// Bytes injected.
         bytes: u64,
     },
+    /// A process on this host opened an SSH connection to another host.
+    OutboundConnectionStart {
+        /// Shared by the start and end events of one connection (UUIDv7).
+        connection_id: Uuid,
+        /// The connecting process (usually `ssh`).
+        pid: u32,
+        ppid: u32,
+        uid: u32,
+        user: Option<String>,
+        /// The process and its ancestors, nearest first, up to init.
+        ancestry: Vec<Ancestor>,
+        dest_ip: String,
+        dest_port: u16,
+        /// The host name as written on the command line (`ssh bob@web1`), if any.
+        dest_host: Option<String>,
+        /// `connected`, or why not (`connection refused`, `timed out`, ...).
+        result: String,
+        /// The recorded inbound session the process runs in (jump-host auditing).
+        inbound_session: Option<Uuid>,
+    },
+    /// The process that opened an outbound connection ended.
+    OutboundConnectionEnd {
+        connection_id: Uuid,
+        pid: u32,
+        user: Option<String>,
+        duration_ms: u64,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        inbound_session: Option<Uuid>,
+    },
     /// A type this version does not know; all its fields, verbatim.
     #[serde(skip)]
     Unknown {
@@ -152,7 +182,19 @@ pub const KNOWN_TYPES: &[&str] = &[
     "data_loss",
     "segment_start",
     "terminal_injection",
+    "outbound_connection_start",
+    "outbound_connection_end",
 ];
+
+/// One process of an outbound connection's ancestry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub comm: String,
+    /// Empty when the process had already exited.
+    #[serde(default)]
+    pub argv: Vec<String>,
+}
 
 impl SessionEvent {
     /// The `"type"` tag.
@@ -168,6 +210,8 @@ impl SessionEvent {
             SessionEvent::DataLoss { .. } => "data_loss",
             SessionEvent::SegmentStart { .. } => "segment_start",
             SessionEvent::TerminalInjection { .. } => "terminal_injection",
+            SessionEvent::OutboundConnectionStart { .. } => "outbound_connection_start",
+            SessionEvent::OutboundConnectionEnd { .. } => "outbound_connection_end",
             SessionEvent::Unknown { kind, .. } => kind,
         }
     }

@@ -159,6 +159,46 @@ fn describe(record: &Record) -> String {
                 .map(clean)
                 .unwrap_or_else(|| "?".to_owned())
         ),
+        SessionEvent::OutboundConnectionStart {
+            pid,
+            user,
+            ancestry,
+            dest_ip,
+            dest_port,
+            dest_host,
+            result,
+            ..
+        } => {
+            let chain: Vec<&str> = ancestry.iter().rev().map(|a| a.comm.as_str()).collect();
+            format!(
+                "({pid}) {} connected to {}{dest_ip}:{dest_port} via {}: {}",
+                opt_user(user.as_deref(), record),
+                dest_host
+                    .as_deref()
+                    .map(|h| format!("{} ", clean(h)))
+                    .unwrap_or_default(),
+                clean(&chain.join(" > ")),
+                clean(result)
+            )
+        }
+        SessionEvent::OutboundConnectionEnd {
+            pid,
+            user,
+            duration_ms,
+            exit_code,
+            signal,
+            ..
+        } => {
+            let how = match (exit_code, signal) {
+                (_, Some(s)) => format!("was killed by signal {s}"),
+                (Some(c), None) => format!("exited with {c}"),
+                (None, None) => "ended".to_owned(),
+            };
+            format!(
+                "({pid}) {} outbound connection ended after {duration_ms}ms: {how}",
+                opt_user(user.as_deref(), record)
+            )
+        }
         SessionEvent::Unknown { fields, .. } => {
             clean(&serde_json::Value::Object(fields.clone()).to_string())
         }

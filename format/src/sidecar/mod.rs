@@ -5,6 +5,6 @@ mod event;
 mod human;
 mod record;
 
-pub use event::{SessionEvent, KNOWN_TYPES};
+pub use event::{Ancestor, SessionEvent, KNOWN_TYPES};
 pub use human::{human_line, human_line_in};
 pub use record::{read_sidecar, write_record, Record, SidecarReader, SCHEMA_VERSION};

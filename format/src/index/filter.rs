@@ -1,0 +1,255 @@
+//! [`GramFilter`]: a one-hash Bloom filter of the byte trigrams of a
+//! session's output (ASCII letters folded to lower case), sized to the
+//! session.
+//!
+//! A literal of `n` ≥ 3 bytes can occur in the output only if all its
+//! `n - 2` trigrams are in the filter. The builder hashes every trigram into
+//! 2^22 bits, then halves the table (OR-ing the halves, which is the same
+//! as hashing into the smaller table) while at most a quarter of the bits
+//! would be set. With a fill ratio `f` ≤ 0.25 a literal with `q` trigrams
+//! passes a session that lacks it with probability about `f^q` (under 0.1 %
+//! for 6 characters). Output so varied that more than half of the 2^22
+//! bits are set gets no filter: such sessions are always scanned.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// log2 of the table size the builder starts with (2^22 bits, 512 KiB).
+pub const MAX_LOG2: u8 = 22;
+/// log2 of the smallest table (512 bits, 64 bytes).
+pub const MIN_LOG2: u8 = 9;
+/// Tables are halved while the fill ratio stays at or below this.
+pub const TARGET_FILL: f64 = 0.25;
+/// No filter is kept when the full-size table is fuller than this.
+pub const MAX_FILL: f64 = 0.5;
+
+/// The finished filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GramFilter {
+    log2: u8,
+    words: Vec<u64>,
+}
+
+/// Builds a [`GramFilter`] from a stream of output bytes; trigrams spanning
+/// two `push` calls count.
+#[derive(Debug, Clone)]
+pub struct GramBuilder {
+    words: Vec<u64>,
+    state: u32,
+    seen: u8,
+}
+
+impl Default for GramBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[inline]
+fn hash(trigram: u32) -> u32 {
+    (u64::from(trigram).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+}
+
+/// The trigrams of `s` (ASCII letters lower-cased), as the filter sees them.
+pub fn trigrams(s: &[u8]) -> Vec<u32> {
+    let mut out: Vec<u32> = s
+        .windows(3)
+        .map(|w| {
+            u32::from(w[0].to_ascii_lowercase()) << 16
+                | u32::from(w[1].to_ascii_lowercase()) << 8
+                | u32::from(w[2].to_ascii_lowercase())
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+impl GramBuilder {
+    /// An empty builder (allocates the 512 KiB table).
+    pub fn new() -> Self {
+        GramBuilder {
+            words: vec![0; 1 << (MAX_LOG2 - 6)],
+            state: 0,
+            seen: 0,
+        }
+    }
+
+    /// Add output bytes.
+    pub fn push(&mut self, data: &[u8]) {
+        let mask = (1u32 << MAX_LOG2) - 1;
+        let mut state = self.state;
+        let mut seen = self.seen;
+        for &b in data {
+            state = ((state << 8) | u32::from(b.to_ascii_lowercase())) & 0x00FF_FFFF;
+            if seen < 2 {
+                seen += 1;
+                continue;
+            }
+            let h = hash(state) & mask;
+            // `h >> 6` < 2^16 = words.len(), so indexing cannot fail.
+            self.words[(h >> 6) as usize] |= 1u64 << (h & 63);
+        }
+        self.state = state;
+        self.seen = seen;
+    }
+
+    /// Shrink to the smallest table within [`TARGET_FILL`]; `None` when even
+    /// the full table is fuller than [`MAX_FILL`].
+    pub fn finish(self) -> Option<GramFilter> {
+        let mut words = self.words;
+        let mut log2 = MAX_LOG2;
+        if fill(&words, log2) > MAX_FILL {
+            return None;
+        }
+        while log2 > MIN_LOG2 {
+            let half = words.len() / 2;
+            let folded: Vec<u64> = (0..half).map(|i| words[i] | words[i + half]).collect();
+            if fill(&folded, log2 - 1) > TARGET_FILL {
+                break;
+            }
+            words = folded;
+            log2 -= 1;
+        }
+        Some(GramFilter { log2, words })
+    }
+}
+
+fn fill(words: &[u64], log2: u8) -> f64 {
+    let ones: u64 = words.iter().map(|w| u64::from(w.count_ones())).sum();
+    ones as f64 / (1u64 << log2) as f64
+}
+
+impl GramFilter {
+    /// Size of the table in bits (a power of two).
+    pub fn bits(&self) -> u64 {
+        1 << self.log2
+    }
+
+    /// Share of bits set (the false-positive rate of one trigram).
+    pub fn fill(&self) -> f64 {
+        fill(&self.words, self.log2)
+    }
+
+    /// Whether the trigram (from [`trigrams`]) may be in the output.
+    pub fn contains(&self, trigram: u32) -> bool {
+        let h = hash(trigram) & ((1u32 << self.log2) - 1);
+        self.words
+            .get((h >> 6) as usize)
+            .is_some_and(|w| w & (1u64 << (h & 63)) != 0)
+    }
+
+    /// Whether a literal with these trigrams may occur in the output
+    /// (always true for literals shorter than 3 bytes: no trigrams).
+    pub fn may_contain(&self, trigrams: &[u32]) -> bool {
+        trigrams.iter().all(|&t| self.contains(t))
+    }
+
+    fn to_base64(&self) -> String {
+        let mut bytes = Vec::with_capacity(self.words.len() * 8);
+        for w in &self.words {
+            bytes.extend_from_slice(&w.to_le_bytes());
+        }
+        STANDARD.encode(bytes)
+    }
+
+    fn from_base64(log2: u8, s: &str) -> Result<GramFilter, String> {
+        if !(MIN_LOG2..=MAX_LOG2).contains(&log2) {
+            return Err(format!("filter size 2^{log2} out of range"));
+        }
+        let bytes = STANDARD.decode(s).map_err(|e| format!("filter: {e}"))?;
+        if bytes.len() as u64 * 8 != 1u64 << log2 {
+            return Err("filter length does not match its size".into());
+        }
+        let words = bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                u64::from_le_bytes(a)
+            })
+            .collect();
+        Ok(GramFilter { log2, words })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    log2: u8,
+    bits: String,
+}
+
+impl Serialize for GramFilter {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Wire {
+            log2: self.log2,
+            bits: self.to_base64(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for GramFilter {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = Wire::deserialize(d)?;
+        GramFilter::from_base64(w.log2, &w.bits).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_what_was_pushed_across_pushes() {
+        let mut b = GramBuilder::new();
+        b.push(b"hello wor");
+        b.push(b"ld, NEEDLE in a haystack\r\n");
+        let f = b.finish().expect("small output has a filter");
+        assert_eq!(f.bits(), 1 << MIN_LOG2);
+        for s in ["world", "needle", "NeEdLe", "o wo", "hay"] {
+            assert!(f.may_contain(&trigrams(s.as_bytes())), "{s}");
+        }
+        let absent = ["zebra", "xylophone", "qqq"];
+        let misses = absent
+            .iter()
+            .filter(|s| !f.may_contain(&trigrams(s.as_bytes())))
+            .count();
+        assert!(misses >= 2, "filter too full: {}", f.fill());
+        assert!(f.may_contain(&trigrams(b"ab")), "short literals always pass");
+    }
+
+    #[test]
+    fn empty_output_matches_nothing() {
+        let f = GramBuilder::new().finish().expect("filter");
+        assert!(!f.may_contain(&trigrams(b"abc")));
+    }
+
+    #[test]
+    fn serde_round_trip_and_validation() {
+        let mut b = GramBuilder::new();
+        b.push(b"some output");
+        let f = b.finish().expect("filter");
+        let json = serde_json::to_string(&f).expect("ser");
+        let back: GramFilter = serde_json::from_str(&json).expect("de");
+        assert_eq!(back, f);
+        assert!(serde_json::from_str::<GramFilter>(r#"{"log2":9,"bits":"AAAA"}"#).is_err());
+        assert!(serde_json::from_str::<GramFilter>(r#"{"log2":40,"bits":""}"#).is_err());
+    }
+
+    #[test]
+    fn random_bytes_get_no_filter() {
+        let mut b = GramBuilder::new();
+        let mut x: u64 = 0x1234_5678;
+        let mut data = vec![0u8; 8 << 20];
+        for byte in &mut data {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *byte = x as u8;
+        }
+        b.push(&data);
+        assert!(b.finish().is_none());
+    }
+}
