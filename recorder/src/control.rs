@@ -12,11 +12,16 @@
 //!   every output byte before the first `offset`.
 //! - `{"cmd":"inject","target":"pts/3","data":"<base64>"}` → `{"ok":true}` when
 //!   `allow_injection` is set; the injection is logged with the caller's uid.
+//! - `{"cmd":"report","record":{…}}` → `{"ok":true}`: another sshlog component (the
+//!   web console) reports an event of its own into the event log, watchers and
+//!   actions. Only `web_login` records are accepted, so session events cannot be
+//!   forged.
 //!
 //! Anything else gets `{"ok":false,"error":"…"}`. See docs/architecture.md.
 
 use crate::daemon::Shared;
 use crate::live::{FollowStart, Live, Target};
+use crate::tracker::Sink;
 use anyhow::{Context, Result};
 use base64::Engine;
 use serde::Deserialize;
@@ -47,6 +52,9 @@ enum Request {
     Inject {
         target: String,
         data: String,
+    },
+    Report {
+        record: Box<Record>,
     },
 }
 
@@ -159,6 +167,18 @@ async fn client(
             match tracker.inject(&Target::parse(&target), &bytes, peer_uid, sink) {
                 Ok(()) => json!({"ok": true}),
                 Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
+            }
+        }
+        Request::Report { record } => {
+            if record.event.type_name() != "web_login" {
+                json!({"ok": false, "error": "only web_login events can be reported"})
+            } else {
+                let mut s = shared
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("state poisoned"))?;
+                s.sink
+                    .emit(&record, &crate::tracker::SessionContext::default());
+                json!({"ok": true})
             }
         }
         Request::Watch { user, types } => {

@@ -178,3 +178,27 @@ fn injection_is_refused_by_default_and_logged_when_allowed() {
     assert_eq!(inj["by_user"], "root");
     assert_eq!(inj["bytes"], word.len() + 6);
 }
+
+#[test]
+fn components_may_report_web_logins_but_not_session_events() {
+    if !require_root_or_skip("report") {
+        return;
+    }
+    let rec = Recorder::start();
+    let web = json!({"cmd": "report", "record": {"schema": 1, "ts": "2026-11-28T10:00:00Z",
+        "type": "web_login", "user": "admin", "client_ip": "127.0.0.1", "success": false, "reason": "bad password"}});
+    let (_, v) = send(&rec, &web);
+    assert_eq!(v["ok"], true, "{v}");
+    let forged = json!({"cmd": "report", "record": {"schema": 1, "ts": "2026-11-28T10:00:00Z",
+        "type": "connection_close", "user": "x", "sshd_pid": 1, "duration_ms": 0, "bytes_in": 0, "bytes_out": 0}});
+    let (_, v) = send(&rec, &forged);
+    assert_eq!(v["ok"], false, "{v}");
+    let log = rec.event_log();
+    assert!(
+        log.contains(
+            "web_login admin failed to log in to the web console from 127.0.0.1: bad password"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("connection_close"), "{log}");
+}

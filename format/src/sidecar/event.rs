@@ -159,6 +159,14 @@ pub enum SessionEvent {
         signal: Option<i32>,
         inbound_session: Option<Uuid>,
     },
+    /// A login attempt on the web console (`sshlog web`).
+    WebLogin {
+        user: String,
+        client_ip: String,
+        success: bool,
+        /// Why it failed (`bad password`, `rate limited`, ...).
+        reason: Option<String>,
+    },
     /// A type this version does not know; all its fields, verbatim.
     #[serde(skip)]
     Unknown {
@@ -184,6 +192,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "terminal_injection",
     "outbound_connection_start",
     "outbound_connection_end",
+    "web_login",
 ];
 
 /// One process of an outbound connection's ancestry.
@@ -212,6 +221,7 @@ impl SessionEvent {
             SessionEvent::TerminalInjection { .. } => "terminal_injection",
             SessionEvent::OutboundConnectionStart { .. } => "outbound_connection_start",
             SessionEvent::OutboundConnectionEnd { .. } => "outbound_connection_end",
+            SessionEvent::WebLogin { .. } => "web_login",
             SessionEvent::Unknown { kind, .. } => kind,
         }
     }

@@ -199,6 +199,24 @@ fn describe(record: &Record) -> String {
                 opt_user(user.as_deref(), record)
             )
         }
+        SessionEvent::WebLogin {
+            user,
+            client_ip,
+            success,
+            reason,
+        } => match (success, reason) {
+            (true, _) => format!(
+                "{} logged in to the web console from {}",
+                clean(user),
+                clean(client_ip)
+            ),
+            (false, r) => format!(
+                "{} failed to log in to the web console from {}: {}",
+                clean(user),
+                clean(client_ip),
+                clean(r.as_deref().unwrap_or("refused"))
+            ),
+        },
         SessionEvent::Unknown { fields, .. } => {
             clean(&serde_json::Value::Object(fields.clone()).to_string())
         }
