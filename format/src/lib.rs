@@ -9,6 +9,7 @@ pub mod error;
 pub mod framed;
 pub mod index;
 pub mod layout;
+pub mod seal;
 pub mod sidecar;
 
 pub use cast::{

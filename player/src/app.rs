@@ -14,6 +14,10 @@ use std::sync::Arc;
 /// `main` of `sshlog`.
 pub fn sshlog_main() -> ExitCode {
     let cli = SshlogCli::parse();
+    if let Command::Search(a) = &cli.command {
+        // grep-like exit status: 0 match, 1 none, 2 error.
+        return crate::search::main(a, &cli.log_dir);
+    }
     finish("sshlog", run_sshlog(cli))
 }
 
@@ -37,6 +41,16 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             watch::run(&cli.socket, a, &mut out, &stop, Style::detect())
         }
         Command::Play(a) => play::run(a, &cli.log_dir, &mut out).map(drop),
+        Command::Export(a) => crate::export::run(a, &cli.log_dir, &mut out),
+        Command::Search(a) => crate::search::run(
+            a,
+            &cli.log_dir,
+            &mut out,
+            &mut io::stderr(),
+            Style::detect(),
+        )
+        .map(drop),
+        Command::Index(a) => crate::index_cmd::run(a, &cli.log_dir, &mut out),
         Command::Follow(a) => {
             drop(out);
             follow::run(&cli.socket, &a.target, &stop_flag()?)
@@ -44,6 +58,17 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
         Command::Attach(a) => {
             drop(out);
             attach::run(&cli.socket, &a.target, &stop_flag()?)
+        }
+        Command::Verify(a) => {
+            let dir = a.dir.as_deref().unwrap_or(&cli.log_dir);
+            if crate::verify::run(dir, &mut out)? {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "recordings under {} were modified or removed",
+                    dir.display()
+                )
+            }
         }
     }
 }

@@ -111,6 +111,18 @@ pub enum Command {
     #[command(long_about = PLAY_LONG_ABOUT, after_help = PLAY_AFTER_HELP)]
     Play(PlayArgs),
 
+    /// Export a recording as asciicast v2/v3 or as a text transcript.
+    #[command(long_about = crate::export::LONG_ABOUT, after_help = crate::export::AFTER_HELP)]
+    Export(crate::export::ExportArgs),
+
+    /// Find recorded sessions by user, client, time, command, exit code or output.
+    #[command(long_about = crate::search::LONG_ABOUT, after_help = crate::search::AFTER_HELP)]
+    Search(crate::search::SearchArgs),
+
+    /// Build or refresh the index of recordings used by `sshlog search`.
+    #[command(long_about = crate::index_cmd::LONG_ABOUT, after_help = crate::index_cmd::AFTER_HELP)]
+    Index(crate::index_cmd::IndexArgs),
+
     /// Follow a live session's terminal, read-only.
     #[command(
         long_about = "Follow a live session's terminal, read-only.\n\n\
@@ -133,6 +145,27 @@ pub enum Command {
         after_help = "EXAMPLES:\n  sshlog attach pts/3"
     )]
     Attach(TargetArgs),
+
+    /// Check that no recording was modified or removed.
+    #[command(
+        long_about = "Check the tamper-evidence seals of every recording under DIR (default: \
+            the log directory). Each finished recording's sidecar ends with a seal: \
+            SHA-256 hashes of its cast and sidecar, chained to the recording sealed \
+            before it. verify recomputes them and lists recordings that were MODIFIED, \
+            seals that are MISSING from the chain (a recording was removed) and \
+            UNSEALED recordings (still open, or cut off by a crash). Exit status 1 if \
+            anything was modified or removed.",
+        after_help = "EXAMPLES:\n  sshlog verify\n  sshlog verify /backup/sshlog"
+    )]
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `sshlog verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The log directory to check (default: --log-dir).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Arguments of `sshlog follow` and `sshlog attach`.
@@ -189,7 +222,14 @@ EXAMPLES:
   sshlog play 018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e
   sshlog play session.cast.zst --speed 2 --idle-time-limit 1
   sshlog play session.cast.zst --from 1:30 --to 2m
-  sshlog-play demo.cast";
+  sshlog-play demo.cast
+  sshlog-play demo.cast --no-keys > output.bin
+
+KEYS (when stdin and stdout are a terminal):
+  space    pause / resume            .        next output while paused
+  + / -    speed x2 / /2             q, ^C    quit
+  ← / →    seek 5 s back / forward
+  [ / ]    previous / next command (marker)";
 
 /// Arguments of `sshlog play` and `sshlog-play`.
 #[derive(Debug, Clone, Args)]
@@ -214,6 +254,11 @@ pub struct PlayArgs {
     /// Stop playback at TIME.
     #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
     pub to: Option<Duration>,
+
+    /// No keyboard control: write the recorded bytes as they are, as when
+    /// stdin or stdout is not a terminal.
+    #[arg(long)]
+    pub no_keys: bool,
 }
 
 /// `sshlog-play`: the same as `sshlog play`.

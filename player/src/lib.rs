@@ -7,6 +7,7 @@
 //! - [`control`]: the client of sshlogd's control socket;
 //! - [`sessions`], [`watch`], [`stats`]: the daemon subcommands;
 //! - [`play`]: timed playback of casts, [`locate`]: session id → file;
+//! - [`search`]: `sshlog search`, [`index_cmd`]: `sshlog index`;
 //! - [`table`], [`style`], [`timefmt`]: output formatting and time syntax.
 
 pub mod app;
@@ -14,11 +15,14 @@ pub mod attach;
 pub mod cli;
 pub mod control;
 pub mod follow;
+pub mod index_cmd;
 pub mod locate;
 pub mod play;
+pub mod search;
 pub mod sessions;
 pub mod stats;
 pub mod style;
 pub mod table;
 pub mod timefmt;
+pub mod verify;
 pub mod watch;

@@ -152,13 +152,14 @@ impl Recording {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<()> {
+    /// Writes out the cast and seals the recording; returns the new chain head.
+    pub fn finish(mut self, chain_head: &str) -> Result<String> {
         if let Some(c) = self.cast.take() {
             let f = c.finish()?;
             f.sync_data()?;
         }
         self.sidecar.sync_data()?;
-        Ok(())
+        seal(&self.paths.cast, &self.paths.events, self.id, chain_head)
     }
 }
 
@@ -183,4 +184,37 @@ impl Recording {
         f.write_all(&line)?;
         Ok(())
     }
+}
+
+/// Appends the `seal` record to a finished recording's sidecar (hashes of the cast
+/// and of the sidecar so far, chained to `previous`); returns the seal.
+pub fn seal(cast: &Path, events: &Path, id: Uuid, previous: &str) -> Result<String> {
+    use sshlog_format::seal::{seal_value, sha256_file, sha256_hex};
+    let cast_sha256 = match sha256_file(cast) {
+        Ok(h) => h,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => sha256_hex(b""),
+        Err(e) => return Err(e).with_context(|| format!("cannot hash {}", cast.display())),
+    };
+    let sidecar_sha256 =
+        sha256_file(events).with_context(|| format!("cannot hash {}", events.display()))?;
+    let seal = seal_value(previous, &cast_sha256, &sidecar_sha256, id);
+    let rec = Record {
+        schema: sshlog_format::sidecar::SCHEMA_VERSION,
+        ts: chrono::Utc::now(),
+        session_id: Some(id),
+        event: sshlog_format::sidecar::SessionEvent::Seal {
+            cast_sha256,
+            sidecar_sha256,
+            previous_seal: previous.to_string(),
+            seal: seal.clone(),
+        },
+        extra: serde_json::Map::new(),
+    };
+    Recording::append_record(events, &rec)?;
+    OpenOptions::new()
+        .append(true)
+        .open(events)
+        .and_then(|f| f.sync_data())
+        .ok();
+    Ok(seal)
 }

@@ -19,6 +19,9 @@ pub struct LiveState {
     pub segment: u32,
     pub user: Option<String>,
     pub events_path: PathBuf,
+    /// The segment was sealed (clean shutdown); a restart must not seal it again.
+    #[serde(default)]
+    pub sealed: bool,
 }
 
 pub struct StateDir {
@@ -43,8 +46,37 @@ impl StateDir {
         Ok(())
     }
 
+    /// The seal of the last sealed recording (the chain head), or the genesis.
+    pub fn chain_head(&self) -> String {
+        fs::read_to_string(self.dir.join("chain"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or_else(|| sshlog_format::seal::GENESIS.to_string())
+    }
+
+    /// Records a new chain head (atomically: write then rename).
+    pub fn set_chain_head(&self, seal: &str) -> Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join(".chain.tmp");
+        fs::write(&tmp, format!("{seal}\n"))?;
+        fs::rename(&tmp, self.dir.join("chain"))?;
+        Ok(())
+    }
+
     pub fn remove(&self, conn_pid: u32) {
         let _ = fs::remove_file(self.path(conn_pid));
+    }
+
+    /// Notes that the connection's current segment has been sealed.
+    pub fn mark_sealed(&self, conn_pid: u32) {
+        let Ok(bytes) = fs::read(self.path(conn_pid)) else {
+            return;
+        };
+        if let Ok(mut st) = serde_json::from_slice::<LiveState>(&bytes) {
+            st.sealed = true;
+            let _ = self.save(&st);
+        }
     }
 
     /// The saved state of a connection that is still running, removed from disk
@@ -104,6 +136,7 @@ mod tests {
             segment: 0,
             user: Some("bob".into()),
             events_path: "/x".into(),
+            sealed: false,
         };
         s.save(&live).unwrap();
         assert!(s.stale().is_empty(), "a running process is not stale");

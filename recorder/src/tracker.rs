@@ -270,6 +270,10 @@ impl Tracker {
             }
         }
         c.previous = procfs::stat(conn_pid).and_then(|(_, start)| self.state.take(conn_pid, start));
+        if let Some(prev) = c.previous.clone().filter(|p| !p.sealed) {
+            // The previous segment was cut off (kill -9): its files are final now.
+            self.seal_left_over(&prev);
+        }
         let logged_in = c.user.is_some() || c.shell_pid.is_some();
         self.conns.insert(conn_pid, c);
         if logged_in {
@@ -299,8 +303,12 @@ impl Tracker {
                 },
                 Some("connection ended while sshlogd was not running; duration unknown"),
             );
-            if let Err(e) = Recording::append_record(&st.events_path, &rec) {
+            if st.sealed {
+                // Closed after its seal: the close goes to the event log only.
+            } else if let Err(e) = Recording::append_record(&st.events_path, &rec) {
                 warn!("cannot close stale session {}: {e:#}", st.session_id);
+            } else {
+                self.seal_left_over(&st);
             }
             let ctx = SessionContext {
                 session_id: Some(st.session_id),
@@ -364,6 +372,41 @@ impl Tracker {
             }
         }
         sink.emit(&rec, &self.context(conn_pid));
+    }
+
+    /// Finishes a recording and seals it into the chain.
+    fn finish_recording(&mut self, r: Recording) {
+        let head = self.state.chain_head();
+        match r.finish(&head) {
+            Ok(seal) => {
+                if let Err(e) = self.state.set_chain_head(&seal) {
+                    self.stats.write_errors += 1;
+                    warn!("cannot save the seal chain head: {e:#}");
+                }
+            }
+            Err(e) => {
+                self.stats.write_errors += 1;
+                warn!("cannot finish recording: {e:#}");
+            }
+        }
+    }
+
+    /// Seals a recording left by a previous sshlogd (its files are complete).
+    fn seal_left_over(&mut self, st: &LiveState) {
+        let cast = PathBuf::from(
+            st.events_path
+                .to_string_lossy()
+                .replace(".events.jsonl", ".cast.zst"),
+        );
+        let head = self.state.chain_head();
+        match crate::recording::seal(&cast, &st.events_path, st.session_id, &head) {
+            Ok(seal) => {
+                if let Err(e) = self.state.set_chain_head(&seal) {
+                    warn!("cannot save the seal chain head: {e:#}");
+                }
+            }
+            Err(e) => warn!("cannot seal {}: {e:#}", st.session_id),
+        }
     }
 
     fn context(&self, conn_pid: u32) -> SessionContext {
@@ -439,6 +482,7 @@ impl Tracker {
                     segment,
                     user: c.user.clone(),
                     events_path: r.paths.events.clone(),
+                    sealed: false,
                 };
                 if let Err(e) = self.state.save(&st) {
                     warn!("cannot save live state: {e:#}");
@@ -862,10 +906,7 @@ impl Tracker {
             if let Some(r) = c.rec {
                 let _ = self.live_tx.send(Arc::new((r.id, Live::End)));
                 self.state.remove(conn_pid);
-                if let Err(e) = r.finish() {
-                    self.stats.write_errors += 1;
-                    warn!("cannot finish recording: {e:#}");
-                }
+                self.finish_recording(r);
             }
         }
     }
@@ -1086,11 +1127,11 @@ impl Tracker {
     /// Closes every recording cleanly (daemon shutdown); live state stays so a
     /// restart continues the sessions in a new segment.
     pub fn shutdown(&mut self) {
-        for (_, c) in self.conns.drain() {
+        let conns: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
+        for c in conns {
             if let Some(r) = c.rec {
-                if let Err(e) = r.finish() {
-                    warn!("cannot finish recording: {e:#}");
-                }
+                self.state.mark_sealed(c.pid);
+                self.finish_recording(r);
             }
         }
     }
@@ -1339,7 +1380,16 @@ mod tests {
         let sidecar =
             std::fs::read_to_string(crate::tests_support::only_file(dir.path(), ".events.jsonl"))
                 .unwrap();
-        assert_eq!(sidecar.lines().count(), 4);
+        assert_eq!(sidecar.lines().count(), 5);
+        assert!(
+            sidecar
+                .lines()
+                .last()
+                .is_some_and(|l| l.contains("\"type\":\"seal\"")),
+            "{sidecar}"
+        );
+        let report = sshlog_format::seal::verify_dir(dir.path()).unwrap();
+        assert!(report.ok() && report.intact.len() == 1, "{report:?}");
         assert!(
             !dir.path()
                 .join("state")

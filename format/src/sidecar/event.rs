@@ -159,6 +159,18 @@ pub enum SessionEvent {
         signal: Option<i32>,
         inbound_session: Option<Uuid>,
     },
+    /// The last record of a finished recording: hashes that make later changes
+    /// detectable, chained to the previously sealed recording (`sshlog verify`).
+    Seal {
+        /// SHA-256 of the whole `.cast.zst` file.
+        cast_sha256: String,
+        /// SHA-256 of the sidecar's bytes before this line.
+        sidecar_sha256: String,
+        /// `seal` of the recording sealed before this one (64 zeros for the first).
+        previous_seal: String,
+        /// SHA-256 over previous_seal, cast_sha256, sidecar_sha256 and the session id.
+        seal: String,
+    },
     /// A login attempt on the web console (`sshlog web`).
     WebLogin {
         user: String,
@@ -193,6 +205,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "outbound_connection_start",
     "outbound_connection_end",
     "web_login",
+    "seal",
 ];
 
 /// One process of an outbound connection's ancestry.
@@ -222,6 +235,7 @@ impl SessionEvent {
             SessionEvent::OutboundConnectionStart { .. } => "outbound_connection_start",
             SessionEvent::OutboundConnectionEnd { .. } => "outbound_connection_end",
             SessionEvent::WebLogin { .. } => "web_login",
+            SessionEvent::Seal { .. } => "seal",
             SessionEvent::Unknown { kind, .. } => kind,
         }
     }

@@ -199,6 +199,7 @@ fn describe(record: &Record) -> String {
                 opt_user(user.as_deref(), record)
             )
         }
+        SessionEvent::Seal { seal, .. } => format!("recording sealed: {seal}"),
         SessionEvent::WebLogin {
             user,
             client_ip,
