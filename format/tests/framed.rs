@@ -203,3 +203,75 @@ fn zstdcat_output_is_a_valid_cast_even_when_truncated() {
         }
     }
 }
+
+/// A writer that fails after `room` bytes, like a full disk.
+struct Full {
+    data: Vec<u8>,
+    room: usize,
+}
+
+impl std::io::Write for Full {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.data.len() >= self.room {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left",
+            ));
+        }
+        let n = b.len().min(self.room - self.data.len());
+        self.data.extend_from_slice(&b[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_frame_write_keeps_the_lines_for_a_retry_and_the_file_stays_valid() {
+    use sshlog_format::{CastVersion, Event, FrameOptions, FramedCastWriter, Header};
+    let header = Header::new(CastVersion::V2, 80, 24);
+    let mut w = FramedCastWriter::new(
+        Full {
+            data: Vec::new(),
+            room: usize::MAX,
+        },
+        &header,
+        FrameOptions::default(),
+    )
+    .unwrap();
+    w.write_event(&Event::Output {
+        time_us: 1,
+        data: b"first\r\n".to_vec(),
+    })
+    .unwrap();
+    w.flush_frame().unwrap();
+    let good = w.bytes_written() as usize;
+    // The disk fills up: the next frame fails half-way.
+    w.get_mut().room = good + 10;
+    w.write_event(&Event::Output {
+        time_us: 2,
+        data: b"second\r\n".to_vec(),
+    })
+    .unwrap();
+    assert!(w.flush_frame().is_err());
+    assert!(w.buffered_bytes() > 0, "lines kept for a retry");
+    // The recorder cuts the partial frame off, space returns, the retry works.
+    w.get_mut().data.truncate(good);
+    w.get_mut().room = usize::MAX;
+    w.flush_frame().unwrap();
+    let bytes = w.finish().unwrap().data;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.cast.zst");
+    std::fs::write(&p, bytes).unwrap();
+    let (_, events) = sshlog_format::read_cast_file(&p).unwrap();
+    let out: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(out, b"first\r\nsecond\r\n");
+}

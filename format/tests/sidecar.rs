@@ -25,6 +25,7 @@ const EXAMPLES: &[&str] = &[
     r#"{"schema":1,"ts":"2023-11-28T11:04:00.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"outbound_connection_end","connection_id":"018c1624-0000-7000-8000-000000000002","pid":1900,"user":"mapoo","duration_ms":60000,"exit_code":0,"signal":null,"inbound_session":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e"}"#,
     r#"{"schema":1,"ts":"2023-11-28T11:05:00.000000Z","type":"web_login","user":"admin","client_ip":"127.0.0.1","success":false,"reason":"bad password"}"#,
     r#"{"schema":1,"ts":"2023-11-28T11:02:11.600000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"seal","cast_sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","sidecar_sha256":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","previous_seal":"0000000000000000000000000000000000000000000000000000000000000000","seal":"3bd8e15c7be7276088d8ee5c86fbc211ae78360bc2623c6e221c66e33a633562"}"#,
+    r#"{"schema":1,"ts":"2023-11-28T11:06:00.000000Z","type":"storage_error","path":"/var/log/sshlog","error":"No space left on device","resolved":false}"#,
 ];
 
 const HUMAN: &[&str] = &[
@@ -42,6 +43,7 @@ const HUMAN: &[&str] = &[
     "2023-11-28 11:04:00 outbound_connection_end (1900) mapoo outbound connection ended after 60000ms: exited with 0",
     "2023-11-28 11:05:00 web_login admin failed to log in to the web console from 127.0.0.1: bad password",
     "2023-11-28 11:02:11 seal recording sealed: 3bd8e15c7be7276088d8ee5c86fbc211ae78360bc2623c6e221c66e33a633562",
+    "2023-11-28 11:06:00 storage_error cannot write to /var/log/sshlog: No space left on device (kept in memory, retrying)",
 ];
 
 #[test]

@@ -56,6 +56,7 @@ impl Shared {
             o.insert("kernel_captured_bytes".into(), self.kernel.2.into());
             o.insert("event_log_errors".into(), self.sink.log_errors.into());
             o.insert("live_sessions".into(), self.tracker.sessions().len().into());
+            o.insert("storage_error".into(), self.tracker.storage_status().into());
         }
         v
     }

@@ -11,7 +11,12 @@ pub struct EventLog {
     files: u32,
     file: File,
     size: u64,
+    /// Lines not written yet (the disk was full); written first next time.
+    pending: std::collections::VecDeque<String>,
 }
+
+/// Lines held in memory while the event log cannot be written.
+const MAX_PENDING: usize = 100_000;
 
 impl EventLog {
     /// Opens (appending) `path`; rotates once it would grow past `max_bytes`,
@@ -25,19 +30,31 @@ impl EventLog {
             files: files.max(1),
             file,
             size,
+            pending: Default::default(),
         })
     }
 
+    /// Appends one line. On failure the line is kept (up to a bound) and written
+    /// before the next one; a partial line is cut off so the file stays whole.
     pub fn write_line(&mut self, line: &str) -> io::Result<()> {
-        let len = line.len() as u64 + 1;
-        if self.size > 0 && self.size + len > self.max_bytes {
-            self.rotate()?;
+        if self.pending.len() < MAX_PENDING {
+            self.pending.push_back(line.to_string());
         }
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line.as_bytes());
-        buf.push(b'\n');
-        self.file.write_all(&buf)?;
-        self.size += len;
+        while let Some(next) = self.pending.front() {
+            let mut buf = Vec::with_capacity(next.len() + 1);
+            buf.extend_from_slice(next.as_bytes());
+            buf.push(b'\n');
+            let len = buf.len() as u64;
+            if self.size > 0 && self.size + len > self.max_bytes {
+                self.rotate()?;
+            }
+            if let Err(e) = self.file.write_all(&buf) {
+                let _ = self.file.set_len(self.size);
+                return Err(e);
+            }
+            self.size += len;
+            self.pending.pop_front();
+        }
         Ok(())
     }
 

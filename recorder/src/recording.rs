@@ -29,7 +29,17 @@ pub struct Recording {
     pub output_bytes: u64,
     /// Current terminal size (cols, rows).
     size: (u16, u16),
+    /// Sidecar lines not written yet (the disk was full); retried in order.
+    pending_lines: Vec<Vec<u8>>,
+    /// Bytes of the sidecar known to be complete lines.
+    sidecar_len: u64,
 }
+
+/// At most this much cast text is held in memory while the disk is full; beyond
+/// it the oldest buffered output is dropped and reported as data loss.
+const MAX_BUFFERED_CAST: usize = 32 << 20;
+/// At most this many sidecar lines are held while the disk is full.
+const MAX_PENDING_LINES: usize = 100_000;
 
 fn create_file(path: &Path) -> Result<File> {
     OpenOptions::new()
@@ -72,6 +82,8 @@ impl Recording {
             last_time_us: 0,
             output_bytes: 0,
             size: (80, 24),
+            pending_lines: Vec::new(),
+            sidecar_len: 0,
         })
     }
 
@@ -139,9 +151,55 @@ impl Recording {
     pub fn write_record(&mut self, rec: &Record) -> Result<()> {
         let mut line = Vec::with_capacity(256);
         write_record(&mut line, rec)?;
-        self.sidecar
-            .write_all(&line)
-            .with_context(|| format!("write {}", self.paths.events.display()))
+        if self.pending_lines.len() < MAX_PENDING_LINES {
+            self.pending_lines.push(line);
+        }
+        self.write_pending_lines()
+    }
+
+    fn write_pending_lines(&mut self) -> Result<()> {
+        while let Some(line) = self.pending_lines.first() {
+            if let Err(e) = self.sidecar.write_all(line) {
+                // Cut off a partial line so the file stays one record per line.
+                let _ = self.sidecar.set_len(self.sidecar_len);
+                return Err(e).with_context(|| format!("write {}", self.paths.events.display()));
+            }
+            self.sidecar_len += line.len() as u64;
+            self.pending_lines.remove(0);
+        }
+        Ok(())
+    }
+
+    /// After a failed write: cuts a partial frame off the cast and bounds what is
+    /// kept in memory. Returns the bytes of cast text dropped to stay bounded.
+    pub fn repair(&mut self) -> u64 {
+        let Some(c) = self.cast.as_mut() else {
+            return 0;
+        };
+        let good = c.bytes_written();
+        if c.get_ref()
+            .metadata()
+            .map(|m| m.len() > good)
+            .unwrap_or(false)
+        {
+            let _ = c.get_mut().set_len(good);
+        }
+        // Until a retry succeeds, do not try (and compress) on every event.
+        c.set_auto_flush(false);
+        if c.buffered_bytes() > MAX_BUFFERED_CAST {
+            return c.discard_buffered() as u64;
+        }
+        0
+    }
+
+    /// Retries everything not written yet.
+    pub fn retry(&mut self) -> Result<()> {
+        self.write_pending_lines()?;
+        self.flush_frame()?;
+        if let Some(c) = self.cast.as_mut() {
+            c.set_auto_flush(true);
+        }
+        Ok(())
     }
 
     /// Writes out a frame when the oldest buffered event is older than the frame age.

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::broadcast;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 /// At most this much output text is batched into one terminal_update.
@@ -129,6 +129,8 @@ struct Conn {
     pty_master: Option<(u32, u32)>,
     /// Output not yet reported as terminal_update (only kept when wanted).
     pending_text: Vec<u8>,
+    /// Cast bytes dropped because they could not be written (reported at tick).
+    storage_dropped: u64,
     rec: Option<Recording>,
     previous: Option<LiveState>,
     last_activity_ns: u64,
@@ -158,6 +160,7 @@ impl Conn {
             uploads: HashMap::new(),
             pty_master: None,
             pending_text: Vec::new(),
+            storage_dropped: 0,
             rec: None,
             previous: None,
             last_activity_ns: start_ns,
@@ -212,6 +215,10 @@ pub struct Tracker {
     live_tx: broadcast::Sender<LiveItem>,
     /// Outbound connections by pid of the connecting process.
     outbound: HashMap<u32, Vec<OutConn>>,
+    /// The last write error since the previous tick.
+    storage_error: Option<String>,
+    /// Writes are failing (reported); cleared when a tick writes everything.
+    storage_failing: Option<String>,
     pub stats: Stats,
 }
 
@@ -233,6 +240,8 @@ impl Tracker {
             state,
             live_tx: broadcast::channel(1024).0,
             outbound: HashMap::new(),
+            storage_error: None,
+            storage_failing: None,
             stats: Stats::default(),
         }
     }
@@ -367,8 +376,7 @@ impl Tracker {
         }
         if let Some(r) = self.conns.get_mut(&conn_pid).and_then(|c| c.rec.as_mut()) {
             if let Err(e) = r.write_record(&rec) {
-                self.stats.write_errors += 1;
-                warn!("{e:#}");
+                self.write_failed(conn_pid, &e);
             }
         }
         sink.emit(&rec, &self.context(conn_pid));
@@ -429,8 +437,7 @@ impl Tracker {
     fn write_cast(&mut self, conn_pid: u32, ev: Event) {
         if let Some(r) = self.conns.get_mut(&conn_pid).and_then(|c| c.rec.as_mut()) {
             if let Err(e) = r.write_cast(&ev) {
-                self.stats.write_errors += 1;
-                warn!("cast write failed for session {}: {e:#}", r.id);
+                self.write_failed(conn_pid, &e);
             }
         }
     }
@@ -619,8 +626,7 @@ impl Tracker {
                         },
                     );
                 } else if let Err(e) = r.ensure_cast(cols, rows) {
-                    self.stats.write_errors += 1;
-                    warn!("{e:#}");
+                    self.write_failed(h.conn, &e);
                 }
             }
             KernelEvent::Log { h, text } => self.on_log(h, text, sink),
@@ -1064,6 +1070,11 @@ impl Tracker {
         sink.emit(&rec, &SessionContext::default());
     }
 
+    /// The current write failure, if writes are failing.
+    pub fn storage_status(&self) -> Option<&str> {
+        self.storage_failing.as_deref()
+    }
+
     /// Connections to be asked for kernel counters before the next [`Tracker::tick`].
     pub fn conn_pids(&self) -> Vec<u32> {
         self.conns.keys().copied().collect()
@@ -1099,11 +1110,75 @@ impl Tracker {
             }
             self.flush_terminal_update(pid, now_ns, sink);
             if let Some(r) = self.conns.get_mut(&pid).and_then(|c| c.rec.as_mut()) {
-                if let Err(e) = r.maybe_flush(Instant::now()) {
-                    self.stats.write_errors += 1;
-                    warn!("flush failed: {e:#}");
+                let result = if self.storage_failing.is_some() {
+                    r.retry()
+                } else {
+                    r.maybe_flush(Instant::now())
+                };
+                if let Err(e) = result {
+                    self.write_failed(pid, &e);
                 }
             }
+            let lost = self
+                .conns
+                .get_mut(&pid)
+                .map(|c| std::mem::take(&mut c.storage_dropped))
+                .unwrap_or(0);
+            if lost > 0 {
+                self.stats.bytes_dropped += lost;
+                let ev = SessionEvent::DataLoss {
+                    bytes_dropped: lost,
+                    events_dropped: 0,
+                    reason: "cannot write (disk full?): buffered output dropped".into(),
+                };
+                self.emit(pid, now_ns, ev, sink);
+            }
+        }
+        self.report_storage(now_ns, sink);
+    }
+
+    /// A write failed (disk full, directory gone): keep going, keep what could not
+    /// be written in memory (bounded), and report it once per episode.
+    fn write_failed(&mut self, conn_pid: u32, e: &anyhow::Error) {
+        self.stats.write_errors += 1;
+        if self.storage_failing.is_none() && self.storage_error.is_none() {
+            warn!("write failed: {e:#}");
+        }
+        self.storage_error = Some(format!("{e:#}"));
+        if let Some(c) = self.conns.get_mut(&conn_pid) {
+            if let Some(r) = c.rec.as_mut() {
+                c.storage_dropped += r.repair();
+            }
+        }
+    }
+
+    /// Emits storage_error when writes start failing and again when a tick found
+    /// everything written.
+    fn report_storage(&mut self, now_ns: u64, sink: &mut dyn Sink) {
+        let path = self.opts.log_dir.display().to_string();
+        match (self.storage_error.take(), self.storage_failing.take()) {
+            (Some(error), None) => {
+                let ev = SessionEvent::StorageError {
+                    path,
+                    error: error.clone(),
+                    resolved: false,
+                };
+                let rec = self.record(None, self.clock.wall(now_ns), ev, None);
+                sink.emit(&rec, &SessionContext::default());
+                self.storage_failing = Some(error);
+            }
+            (Some(error), Some(_)) => self.storage_failing = Some(error),
+            (None, Some(_)) => {
+                info!("writing to {path} works again");
+                let ev = SessionEvent::StorageError {
+                    path,
+                    error: String::new(),
+                    resolved: true,
+                };
+                let rec = self.record(None, self.clock.wall(now_ns), ev, None);
+                sink.emit(&rec, &SessionContext::default());
+            }
+            (None, None) => {}
         }
     }
 

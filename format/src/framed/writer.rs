@@ -48,6 +48,7 @@ pub struct FramedCastWriter<W: Write> {
     events: u32,
     /// Wall clock time the oldest buffered event was written.
     started: Option<Instant>,
+    auto_flush: bool,
 }
 
 impl<W: Write> std::fmt::Debug for FramedCastWriter<W> {
@@ -78,6 +79,7 @@ impl<W: Write> FramedCastWriter<W> {
             first_us: None,
             events: 0,
             started: None,
+            auto_flush: true,
         };
         w.flush_frame()?;
         Ok(w)
@@ -92,7 +94,7 @@ impl<W: Write> FramedCastWriter<W> {
             self.started = Some(Instant::now());
         }
         self.events = self.events.saturating_add(1);
-        if self.cast.get_ref().len() >= self.opts.max_frame_bytes {
+        if self.auto_flush && self.cast.get_ref().len() >= self.opts.max_frame_bytes {
             self.flush_frame()?;
         }
         Ok(())
@@ -151,8 +153,12 @@ impl<W: Write> FramedCastWriter<W> {
         let mut bytes = Vec::with_capacity(super::index::INDEX_FRAME_LEN + data.len());
         bytes.extend_from_slice(&info.to_skippable_frame());
         bytes.extend_from_slice(&data);
-        self.out.write_all(&bytes)?;
-        self.out.flush()?;
+        if let Err(e) = self.out.write_all(&bytes).and_then(|_| self.out.flush()) {
+            // Keep the lines for the next attempt (e.g. once the disk has room
+            // again); the caller cuts off any partial frame with `bytes_written`.
+            *self.cast.get_mut() = buf;
+            return Err(e.into());
+        }
         self.offset += bytes.len() as u64;
         self.next_index += 1;
         self.prev_last_us = info.last_time_us;
@@ -180,6 +186,30 @@ impl<W: Write> FramedCastWriter<W> {
     /// The output.
     pub fn get_ref(&self) -> &W {
         &self.out
+    }
+
+    /// The output, e.g. to truncate a file back to [`Self::bytes_written`] after a
+    /// failed write left a partial frame.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// Whether `write_event` writes a frame as soon as the buffer is full (on by
+    /// default). Off while the output is known to fail, so every event does not
+    /// compress and retry the whole buffer; call `flush_frame` to retry.
+    pub fn set_auto_flush(&mut self, on: bool) {
+        self.auto_flush = on;
+    }
+
+    /// Drops the buffered lines (when they cannot be written and memory must be
+    /// bounded); returns how many bytes of cast text were dropped.
+    pub fn discard_buffered(&mut self) -> usize {
+        let n = self.cast.get_ref().len();
+        self.cast.get_mut().clear();
+        self.first_us = None;
+        self.events = 0;
+        self.started = None;
+        n
     }
 
     /// Emit held-back partial characters, write the last frame, flush, and

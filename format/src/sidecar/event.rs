@@ -171,6 +171,13 @@ pub enum SessionEvent {
         /// SHA-256 over previous_seal, cast_sha256, sidecar_sha256 and the session id.
         seal: String,
     },
+    /// sshlogd cannot write (disk full, directory not writable); what it could not
+    /// write is kept in memory and retried. `resolved` when writes work again.
+    StorageError {
+        path: String,
+        error: String,
+        resolved: bool,
+    },
     /// A login attempt on the web console (`sshlog web`).
     WebLogin {
         user: String,
@@ -206,6 +213,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "outbound_connection_end",
     "web_login",
     "seal",
+    "storage_error",
 ];
 
 /// One process of an outbound connection's ancestry.
@@ -236,6 +244,7 @@ impl SessionEvent {
             SessionEvent::OutboundConnectionEnd { .. } => "outbound_connection_end",
             SessionEvent::WebLogin { .. } => "web_login",
             SessionEvent::Seal { .. } => "seal",
+            SessionEvent::StorageError { .. } => "storage_error",
             SessionEvent::Unknown { kind, .. } => kind,
         }
     }

@@ -200,6 +200,21 @@ fn describe(record: &Record) -> String {
             )
         }
         SessionEvent::Seal { seal, .. } => format!("recording sealed: {seal}"),
+        SessionEvent::StorageError {
+            path,
+            error,
+            resolved,
+        } => {
+            if *resolved {
+                format!("writing to {} works again", clean(path))
+            } else {
+                format!(
+                    "cannot write to {}: {} (kept in memory, retrying)",
+                    clean(path),
+                    clean(error)
+                )
+            }
+        }
         SessionEvent::WebLogin {
             user,
             client_ip,

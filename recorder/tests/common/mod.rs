@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Recorder {
+    /// Where settings and daemon logs go (and the recordings, unless `logs` says otherwise).
     pub dir: tempfile::TempDir,
+    logs: Option<PathBuf>,
     pub socket: PathBuf,
     child: Option<Child>,
 }
@@ -32,6 +34,24 @@ impl Recorder {
         let mut r = Recorder {
             socket: dir.path().join("sshlogd.sock"),
             dir,
+            logs: None,
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    /// Like [`Recorder::start_with`], recording into `logs` (e.g. a small filesystem).
+    pub fn start_in(logs: &Path, settings: &str) -> Recorder {
+        let dir = tempfile::Builder::new()
+            .prefix("sshlogd-test-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::write(dir.path().join("sshlogd.yaml"), settings).expect("settings");
+        let mut r = Recorder {
+            socket: dir.path().join("sshlogd.sock"),
+            dir,
+            logs: Some(logs.to_path_buf()),
             child: None,
         };
         r.spawn();
@@ -39,7 +59,7 @@ impl Recorder {
     }
 
     pub fn log_dir(&self) -> &Path {
-        self.dir.path()
+        self.logs.as_deref().unwrap_or(self.dir.path())
     }
 
     /// Starts sshlogd (again) on the same directories and waits until it answers.
@@ -49,7 +69,7 @@ impl Recorder {
             .expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_sshlogd"))
             .arg("--log-dir")
-            .arg(self.dir.path())
+            .arg(self.log_dir())
             .arg("--socket")
             .arg(&self.socket)
             .arg("--config")
@@ -133,7 +153,7 @@ impl Recorder {
     /// Every sidecar record (as JSON) of sessions whose events name `user`.
     pub fn sessions_of(&self, user: &str) -> Vec<Session> {
         let mut out = Vec::new();
-        for path in walk(&self.dir.path().join("sessions")) {
+        for path in walk(&self.log_dir().join("sessions")) {
             let name = path.to_string_lossy().into_owned();
             if !name.ends_with(".events.jsonl") {
                 continue;
@@ -182,7 +202,7 @@ impl Recorder {
     }
 
     pub fn event_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("event.log")).unwrap_or_default()
+        std::fs::read_to_string(self.log_dir().join("event.log")).unwrap_or_default()
     }
 }
 

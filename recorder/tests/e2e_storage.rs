@@ -1,0 +1,134 @@
+//! End-to-end: the log directory's filesystem fills up mid-session. sshlogd keeps
+//! running, reports the failure (stats and a storage_error event), keeps what it
+//! could not write, and resumes when space returns; the recording stays decodable
+//! and holds the output from before, during and after.
+
+mod common;
+
+use common::{contains, Recorder};
+use sshlog_harness::{random_suffix, require_root_or_skip, Sshd, TestUser};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A small tmpfs, unmounted on drop.
+struct SmallFs(PathBuf);
+
+impl SmallFs {
+    fn mount(dir: &Path, size: &str) -> SmallFs {
+        let st = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(st.success(), "mount tmpfs");
+        SmallFs(dir.to_path_buf())
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the filesystem until a write fails.
+fn fill(path: &Path) {
+    let mut f = std::fs::File::create(path).expect("filler");
+    let block = vec![0x5au8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    let small = [0u8; 512];
+    while f.write_all(&small).is_ok() {}
+    let _ = f.flush();
+}
+
+fn wait_until(what: &str, rec: &Recorder, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen: {}",
+            rec.daemon_logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_full_disk_is_reported_survived_and_recovered_from() {
+    if !require_root_or_skip("disk_full") {
+        return;
+    }
+    let base = tempfile::tempdir().expect("tempdir");
+    let logs = base.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let _fs = SmallFs::mount(&logs, "8m");
+    let mut rec = Recorder::start_in(&logs, "# defaults\n");
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let mut session = sshd
+        .ssh(&user)
+        .timeout(Duration::from_secs(90))
+        .spawn(None)
+        .expect("ssh");
+    session.send_line("echo ready").expect("type");
+    session
+        .wait_for_stdout(b"\rready\r\n", Duration::from_secs(10))
+        .expect("shell");
+    std::thread::sleep(Duration::from_millis(1500)); // the first frames are on disk
+
+    let filler = logs.join("filler");
+    fill(&filler);
+    let during = format!("during-{}", random_suffix(6));
+    session
+        .send_line(&format!(
+            "echo {during}; head -c 300000 /dev/urandom | base64 -w 100"
+        ))
+        .expect("type");
+    session
+        .wait_for_stdout(
+            format!("\r{during}\r\n").as_bytes(),
+            Duration::from_secs(10),
+        )
+        .expect("during");
+    wait_until("storage_error reported", &rec, || {
+        rec.request(r#"{"cmd":"stats"}"#)
+            .is_ok_and(|v| v["stats"]["storage_error"].is_string())
+    });
+    let stats = rec.request(r#"{"cmd":"stats"}"#).expect("stats");
+    assert!(stats["stats"]["write_errors"].as_u64() > Some(0), "{stats}");
+
+    // Space returns.
+    std::fs::remove_file(&filler).expect("free space");
+    wait_until("writes resume", &rec, || {
+        rec.request(r#"{"cmd":"stats"}"#)
+            .is_ok_and(|v| v["stats"]["storage_error"].is_null())
+    });
+    let after = format!("after-{}", random_suffix(6));
+    session.send_line(&format!("echo {after}")).expect("type");
+    session
+        .wait_for_stdout(format!("\r{after}\r\n").as_bytes(), Duration::from_secs(10))
+        .expect("after");
+    session.send_line("exit").expect("exit");
+    let client = session.wait_timeout(Duration::from_secs(20)).expect("ends");
+
+    let sessions = rec.wait_closed(user.name(), 1, Duration::from_secs(30));
+    let recorded = sessions[0].output();
+    assert!(
+        contains(&recorded, during.as_bytes()),
+        "output written while the disk was full was kept"
+    );
+    assert!(contains(&recorded, after.as_bytes()));
+    assert_eq!(recorded, client.stdout, "nothing lost, nothing corrupted");
+    let log = rec.event_log();
+    assert!(log.contains("storage_error cannot write to"), "{log}");
+    assert!(log.contains("works again"), "{log}");
+    rec.stop();
+}
