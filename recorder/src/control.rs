@@ -61,7 +61,8 @@ enum Request {
 /// An event as broadcast to watchers: the record and its event-log line.
 pub type Broadcast = Arc<(Record, String)>;
 
-pub fn bind(path: &Path) -> Result<UnixListener> {
+/// Binds the control socket (a std listener, non-blocking, for tokio later).
+pub fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -73,8 +74,9 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
         std::fs::remove_file(path)
             .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
     }
-    let l =
-        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    let l = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    l.set_nonblocking(true)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     if let Ok(Some(g)) = nix::unistd::Group::from_name("sshlog") {
         let _ = nix::unistd::chown(path, None, Some(g.gid));

@@ -62,13 +62,24 @@ impl Shared {
     }
 }
 
-pub async fn run(settings: Settings) -> Result<()> {
+/// Everything done with full privileges, before any thread is started: checks,
+/// the control socket, loading and attaching the eBPF programs; then every
+/// capability sshlogd does not need is dropped (capabilities are per thread, so
+/// this must happen before the async runtime starts its workers).
+pub struct Prepared {
+    settings: Settings,
+    listener: std::os::unix::net::UnixListener,
+    ebpf: aya::Ebpf,
+    ring: aya::maps::RingBuf<aya::maps::MapData>,
+    existing: Vec<procfs::Existing>,
+}
+
+pub fn prepare(settings: Settings) -> Result<Prepared> {
     preflight::check_privileges()?;
     preflight::check_btf()?;
     preflight::ensure_tracefs()?;
     preflight::check_log_dir(&settings.log_dir)?;
     let listener = control::bind(&settings.socket)?;
-
     let loader::Loaded { mut ebpf, ring } = loader::load(
         settings.ring_buffer_mb.saturating_mul(1 << 20),
         settings.capture_input,
@@ -77,6 +88,27 @@ pub async fn run(settings: Settings) -> Result<()> {
     loader::seed(&mut ebpf, &existing).context("cannot seed running sshd sessions")?;
     loader::set_watch_ports(&mut ebpf, &settings.outbound.ports)
         .context("cannot set the outbound SSH ports")?;
+    crate::privileges::share_with_group(&settings.log_dir);
+    crate::privileges::drop_unneeded().context("cannot drop capabilities")?;
+    Ok(Prepared {
+        settings,
+        listener,
+        ebpf,
+        ring,
+        existing,
+    })
+}
+
+pub async fn run(prepared: Prepared) -> Result<()> {
+    let Prepared {
+        settings,
+        listener,
+        mut ebpf,
+        ring,
+        existing,
+    } = prepared;
+    let listener =
+        tokio::net::UnixListener::from_std(listener).context("cannot serve the control socket")?;
 
     let event_log = EventLog::open(
         &settings.log_dir.join("event.log"),

@@ -86,6 +86,15 @@ impl EventLog {
 
 fn open_append(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
+    if !path.exists() {
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(path)?;
+        crate::privileges::share_with_group(path);
+        return Ok(f);
+    }
     OpenOptions::new()
         .create(true)
         .append(true)

@@ -9,6 +9,7 @@ pub mod live;
 pub mod loader;
 pub mod outbound;
 pub mod preflight;
+pub mod privileges;
 pub mod procfs;
 pub mod recording;
 pub mod settings;

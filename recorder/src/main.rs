@@ -59,11 +59,12 @@ fn main() -> std::process::ExitCode {
             s.ring_buffer_mb = r;
         }
         s.capture_input |= cli.capture_input;
+        let prepared = sshlog_recorder::daemon::prepare(s)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
-        rt.block_on(sshlog_recorder::daemon::run(s))
+        rt.block_on(sshlog_recorder::daemon::run(prepared))
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -42,12 +42,17 @@ const MAX_BUFFERED_CAST: usize = 32 << 20;
 const MAX_PENDING_LINES: usize = 100_000;
 
 fn create_file(path: &Path) -> Result<File> {
-    OpenOptions::new()
+    let existed = path.exists();
+    let f = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o640)
         .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    if !existed {
+        crate::privileges::share_with_group(path);
+    }
+    Ok(f)
 }
 
 impl Recording {
@@ -65,6 +70,14 @@ impl Recording {
             .mode(0o750)
             .create(&paths.dir)
             .with_context(|| format!("cannot create {}", paths.dir.display()))?;
+        // sessions/, YYYY/, MM/, DD/ for the sshlog group.
+        for d in paths
+            .dir
+            .ancestors()
+            .take_while(|d| d.starts_with(root) && *d != root)
+        {
+            crate::privileges::share_with_group(d);
+        }
         let sidecar = create_file(&paths.events)?;
         let meta = SshlogMeta {
             session_id: Some(id),

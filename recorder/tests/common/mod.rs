@@ -104,6 +104,10 @@ impl Recorder {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
     pub fn daemon_logs(&self) -> String {
         let mut s = String::new();
         if let Ok(rd) = std::fs::read_dir(self.dir.path()) {

@@ -1,0 +1,65 @@
+//! What sshlogd keeps of root's power once its eBPF programs are loaded and
+//! attached, and the `sshlog` group that may read recordings and use the socket.
+//!
+//! Kept capabilities (documented in docs/security.md):
+//! - CAP_BPF: reading and updating the eBPF maps (counters, seeds, ports);
+//! - CAP_SYS_PTRACE: /proc/PID/fd of sshd processes, and `pidfd_getfd` for attach;
+//! - CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: the user's tty (message_to_session)
+//!   and /proc entries owned by other users;
+//! - CAP_CHOWN, CAP_FOWNER: giving new files and directories to the `sshlog` group.
+//!
+//! Everything else (CAP_SYS_ADMIN, CAP_PERFMON, CAP_NET_*, CAP_SETUID, …) is
+//! dropped from the effective, permitted, inheritable and bounding sets.
+
+use anyhow::{Context, Result};
+use caps::{CapSet, Capability, CapsHashSet};
+use std::path::Path;
+use std::sync::OnceLock;
+
+pub const KEPT: &[Capability] = &[
+    Capability::CAP_BPF,
+    Capability::CAP_SYS_PTRACE,
+    Capability::CAP_DAC_OVERRIDE,
+    Capability::CAP_DAC_READ_SEARCH,
+    Capability::CAP_CHOWN,
+    Capability::CAP_FOWNER,
+];
+
+/// Drops every capability but [`KEPT`].
+pub fn drop_unneeded() -> Result<()> {
+    let keep: CapsHashSet = KEPT.iter().copied().collect();
+    for cap in caps::all() {
+        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .with_context(|| format!("cannot drop {cap} from the bounding set"))?;
+        }
+    }
+    let now = caps::read(None, CapSet::Permitted).context("cannot read capabilities")?;
+    let kept: CapsHashSet = now.intersection(&keep).copied().collect();
+    caps::clear(None, CapSet::Ambient).ok();
+    caps::set(None, CapSet::Inheritable, &CapsHashSet::new())
+        .context("cannot clear inheritable capabilities")?;
+    caps::set(None, CapSet::Effective, &kept).context("cannot set effective capabilities")?;
+    caps::set(None, CapSet::Permitted, &kept).context("cannot set permitted capabilities")?;
+    Ok(())
+}
+
+/// The gid of group `sshlog`, if it exists.
+pub fn sshlog_gid() -> Option<nix::unistd::Gid> {
+    static GID: OnceLock<Option<nix::unistd::Gid>> = OnceLock::new();
+    *GID.get_or_init(|| {
+        nix::unistd::Group::from_name("sshlog")
+            .ok()
+            .flatten()
+            .map(|g| g.gid)
+    })
+}
+
+/// Gives `path` to the `sshlog` group (when it exists), so its members can read.
+pub fn share_with_group(path: &Path) {
+    if let Some(gid) = sshlog_gid() {
+        if let Err(e) = nix::unistd::chown(path, None, Some(gid)) {
+            tracing::debug!("cannot give {} to group sshlog: {e}", path.display());
+        }
+    }
+}

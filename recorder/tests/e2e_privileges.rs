@@ -1,0 +1,56 @@
+//! sshlogd keeps only the capabilities it needs after loading its programs, and
+//! creates recordings 0640 in 0750 directories, for the `sshlog` group if any.
+
+mod common;
+
+use common::Recorder;
+use sshlog_harness::{require_root_or_skip, Sshd, TestUser};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
+
+fn cap_eff(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let hex = s
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .expect("CapEff")
+        .trim()
+        .to_string();
+    u64::from_str_radix(&hex, 16).expect("hex")
+}
+
+#[test]
+fn keeps_only_the_needed_capabilities_and_private_files() {
+    if !require_root_or_skip("privileges") {
+        return;
+    }
+    let rec = Recorder::start();
+    let expected: u64 = sshlog_recorder::privileges::KEPT
+        .iter()
+        .map(|c| 1u64 << c.index())
+        .sum();
+    assert_eq!(
+        cap_eff(rec.pid()),
+        expected,
+        "effective capabilities after start-up"
+    );
+    assert_eq!(expected.count_ones(), 6);
+
+    // It still records (the e2e suite as a whole runs with these capabilities).
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    sshd.ssh(&user).run("echo caps").expect("ssh");
+    let sessions = rec.wait_closed(user.name(), 1, Duration::from_secs(30));
+    for f in [&sessions[0].cast, &sessions[0].events] {
+        let m = std::fs::metadata(f).expect("file");
+        assert_eq!(m.permissions().mode() & 0o777, 0o640, "{}", f.display());
+        assert_eq!(m.uid(), 0);
+    }
+    let dir = sessions[0].cast.parent().expect("day dir");
+    assert_eq!(
+        std::fs::metadata(dir).expect("dir").permissions().mode() & 0o777,
+        0o750
+    );
+    let sock = std::fs::metadata(&rec.socket).expect("socket");
+    assert_eq!(sock.permissions().mode() & 0o777, 0o660);
+}
