@@ -1,6 +1,7 @@
 //! sshlogd, the recorder: eBPF capture of SSH sessions into casts, sidecars and the
 //! event log. The binary (`main.rs`) is a thin CLI over [`daemon::run`].
 
+pub mod actions;
 pub mod control;
 pub mod daemon;
 pub mod event_log;

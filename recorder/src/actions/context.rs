@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sshlog_format::{Record, SessionEvent};
 use uuid::Uuid;
 
@@ -150,7 +150,9 @@ impl<'a> Facts<'a> {
                 f.uid = Some(*uid);
                 f.user = user.as_deref().or(f.user);
             }
-            SessionEvent::OutboundConnectionEnd { user, exit_code, .. } => {
+            SessionEvent::OutboundConnectionEnd {
+                user, exit_code, ..
+            } => {
                 f.user = user.as_deref().or(f.user);
                 f.exit_code = *exit_code;
             }

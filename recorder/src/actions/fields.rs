@@ -94,7 +94,8 @@ impl<'a> Fields<'a> {
     }
 
     pub fn req_string(&mut self, d: &mut Diag, key: &'static str, what: &str) -> Option<String> {
-        self.require(d, key, what).and_then(|n| as_string(d, n, key))
+        self.require(d, key, what)
+            .and_then(|n| as_string(d, n, key))
     }
 
     pub fn bool_or(&mut self, d: &mut Diag, key: &'static str, default: bool) -> bool {

@@ -68,7 +68,10 @@ fn globs(d: &mut Diag, n: &Node, key: &str) -> Option<GlobSet> {
             }
             Err(e) => {
                 ok = false;
-                d.err(pos, format!("`{key}`: bad glob pattern `{pat}`: {}", e.kind()));
+                d.err(
+                    pos,
+                    format!("`{key}`: bad glob pattern `{pat}`: {}", e.kind()),
+                );
             }
         }
     }
@@ -132,7 +135,10 @@ fn int(d: &mut Diag, n: &Node, key: &str) -> Option<i64> {
         _ => {
             d.err(
                 n.pos,
-                format!("`{key}`: expected an integer, found {}", n.value.type_name()),
+                format!(
+                    "`{key}`: expected an integer, found {}",
+                    n.value.type_name()
+                ),
             );
             None
         }
@@ -187,7 +193,9 @@ impl Filters {
         let filters = Filters {
             username: f.get("username").and_then(|n| globs(d, n, "username")),
             ignore_existing_logins: f.bool_or(d, "ignore_existing_logins", false),
-            command_name: f.get("command_name").and_then(|n| globs(d, n, "command_name")),
+            command_name: f
+                .get("command_name")
+                .and_then(|n| globs(d, n, "command_name")),
             argv: f.get("argv").and_then(|n| regex(d, n, "argv")),
             exit_code: f.get("exit_code").and_then(|n| exit_code(d, n)),
             client_ip: f.get("client_ip").and_then(|n| cidrs(d, n)),
@@ -205,7 +213,8 @@ impl Filters {
     /// Whether every filter holds for the event.
     pub fn matches(&self, f: &Facts<'_>) -> bool {
         fn glob(set: &Option<GlobSet>, v: Option<&str>) -> bool {
-            set.as_ref().is_none_or(|s| v.is_some_and(|v| s.is_match(v)))
+            set.as_ref()
+                .is_none_or(|s| v.is_some_and(|v| s.is_match(v)))
         }
         glob(&self.username, f.user)
             && !(self.ignore_existing_logins && f.existing_login)
@@ -353,15 +362,27 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         let e = filters("usrname: x\n").expect_err("unknown");
-        assert!(e[0].starts_with("t.yaml:1:1: unknown filter `usrname`"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.yaml:1:1: unknown filter `usrname`"),
+            "{e:?}"
+        );
         assert!(e[0].contains("username, ignore_existing_logins"), "{e:?}");
         let e = filters("argv: '(['\n").expect_err("bad regex");
-        assert!(e[0].starts_with("t.yaml:1:7: `argv`: bad regular expression"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.yaml:1:7: `argv`: bad regular expression"),
+            "{e:?}"
+        );
         let e = filters("client_ip: 10.0.0.0/33\n").expect_err("bad cidr");
-        assert!(e[0].starts_with("t.yaml:1:12: `client_ip`: bad CIDR"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.yaml:1:12: `client_ip`: bad CIDR"),
+            "{e:?}"
+        );
         let e = filters("tty: 'a[b'\n").expect_err("bad glob");
         assert!(e[0].starts_with("t.yaml:1:6: `tty`: bad glob"), "{e:?}");
         let e = filters("uid: alice\n").expect_err("bad uid");
-        assert!(e[0].contains("`uid`: expected a non-negative integer"), "{e:?}");
+        assert!(
+            e[0].contains("`uid`: expected a non-negative integer"),
+            "{e:?}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! `{{field}}` templates over the event JSON. `{{user}}` inserts a field as
-//! text (strings verbatim, other values as JSON, missing fields as nothing),
+//! text (strings verbatim, lists of strings joined by spaces, other values
+//! as JSON, missing fields as nothing),
 //! `{{argv|json}}` inserts it JSON-encoded (for JSON bodies), `{{a.b}}`
 //! follows nested objects. Special names: `summary` (the event-log line
 //! without its timestamp), `event_json` (the whole event), `hostname`,
@@ -74,6 +75,10 @@ impl Template {
                         (v, true) => out.push_str(&v.to_string()),
                         (Value::String(s), false) => out.push_str(&s),
                         (Value::Null, false) => {}
+                        (Value::Array(a), false) if a.iter().all(Value::is_string) => {
+                            let words: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                            out.push_str(&words.join(" "));
+                        }
                         (v, false) => out.push_str(&v.to_string()),
                     }
                 }
@@ -162,8 +167,10 @@ mod tests {
     #[test]
     fn renders_fields() {
         let d = delivery();
-        let t = Template::parse("{{ user }} ran {{argv.0}} {{argv|json}} on {{tty}}{{nope}} [{{event_name}}]")
-            .expect("valid");
+        let t = Template::parse(
+            "{{ user }} ran {{argv.0}} {{argv|json}} on {{tty}}{{nope}} [{{event_name}}]",
+        )
+        .expect("valid");
         assert_eq!(
             t.render(&d),
             "al\"ice ran nmap [\"nmap\",\"-sS\"] on /dev/pts/3 [ev]"
@@ -171,6 +178,8 @@ mod tests {
         let j = Template::parse("{\"u\": {{user|json}}}").expect("valid");
         let v: Value = serde_json::from_str(&j.render(&d)).expect("json");
         assert_eq!(v["u"], "al\"ice");
+        let words = Template::parse("{{argv}}").expect("valid");
+        assert_eq!(words.render(&d), "nmap -sS");
         assert!(Template::parse("{{user").is_err());
         assert!(Template::parse("{{user|upper}}").is_err());
         assert!(summary(&d).starts_with("command_start (7) al\"ice executed nmap -sS"));

@@ -16,6 +16,17 @@ pub struct Pos {
     pub col: usize,
 }
 
+impl Pos {
+    /// The earlier of two positions.
+    fn min_by_line(self, other: Pos) -> Pos {
+        if (self.line, self.col) <= (other.line, other.col) {
+            self
+        } else {
+            other
+        }
+    }
+}
+
 impl From<Marker> for Pos {
     fn from(m: Marker) -> Self {
         Pos {
@@ -181,13 +192,18 @@ impl MarkedEventReceiver for Builder {
                     },
                     anchor,
                 ),
-                Some(Frame::Map(p, anchor, entries, _)) => self.push(
-                    Node {
-                        value: Value::Map(entries),
-                        pos: p,
-                    },
-                    anchor,
-                ),
+                Some(Frame::Map(p, anchor, entries, _)) => {
+                    // A block mapping's start mark lies after its first key;
+                    // point at that key instead.
+                    let pos = entries.first().map_or(p, |(k, _)| k.pos.min_by_line(p));
+                    self.push(
+                        Node {
+                            value: Value::Map(entries),
+                            pos,
+                        },
+                        anchor,
+                    )
+                }
                 None => {}
             },
             Event::Nothing

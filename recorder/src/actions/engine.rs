@@ -1,0 +1,198 @@
+//! [`ActionEngine`]: matches each record against the configured events and
+//! hands it to their actions' workers, without ever blocking the caller.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use sshlog_format::Record;
+
+use super::config::{load_dir, EventConfig};
+use super::context::{event_json, Delivery, EventContext, Facts};
+use super::error::{ConfigError, ConfigErrors};
+use super::filters::Filters;
+use super::triggers::Triggers;
+use super::worker::{ActionStats, Worker};
+
+/// How long [`ActionEngine::shutdown`] waits for the workers.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+struct Event {
+    name: Arc<str>,
+    triggers: Triggers,
+    filters: Filters,
+    /// Indices into `ActionEngine::workers`.
+    workers: Vec<usize>,
+}
+
+/// The running actions of a configuration directory. `Send + Sync`: share it
+/// (e.g. in an `Arc`) between the threads that dispatch.
+pub struct ActionEngine {
+    events: Vec<Event>,
+    workers: Vec<Worker>,
+}
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<ActionEngine>();
+};
+
+impl std::fmt::Debug for ActionEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionEngine")
+            .field("events", &self.events.len())
+            .field("actions", &self.workers.len())
+            .finish()
+    }
+}
+
+impl ActionEngine {
+    /// An engine without events (nothing configured).
+    pub fn empty() -> ActionEngine {
+        ActionEngine {
+            events: Vec::new(),
+            workers: Vec::new(),
+        }
+    }
+
+    /// Load and validate `dir` (see [`check_dir`](super::check_dir)) and
+    /// start one worker thread per action. `plugins_dir` holds the
+    /// executables of `plugin_action`s.
+    pub fn load(dir: &Path, plugins_dir: &Path) -> Result<ActionEngine, ConfigErrors> {
+        let (_, events) = load_dir(dir, plugins_dir)?;
+        Self::start(events)
+    }
+
+    /// Start the workers of already validated events.
+    pub fn start(configs: Vec<EventConfig>) -> Result<ActionEngine, ConfigErrors> {
+        let mut engine = ActionEngine::empty();
+        let mut errors = Vec::new();
+        for ev in configs {
+            let mut idx = Vec::new();
+            for a in ev.actions {
+                let label = format!("{}/{}", ev.name, a.name);
+                let action = a.config.start(&label);
+                match Worker::spawn(label, a.kind, a.queue_size, action) {
+                    Ok(w) => {
+                        idx.push(engine.workers.len());
+                        engine.workers.push(w);
+                    }
+                    Err(e) => errors.push(ConfigError {
+                        file: ev.file.clone(),
+                        line: a.pos.line,
+                        col: a.pos.col,
+                        message: format!("cannot start action thread: {e}"),
+                    }),
+                }
+            }
+            engine.events.push(Event {
+                name: ev.name,
+                triggers: ev.triggers,
+                filters: ev.filters,
+                workers: idx,
+            });
+        }
+        if errors.is_empty() {
+            tracing::info!(
+                events = engine.events.len(),
+                actions = engine.workers.len(),
+                "actions engine started"
+            );
+            Ok(engine)
+        } else {
+            engine.shutdown();
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Whether any event is triggered by `event_type` (lets the caller skip
+    /// building records nobody wants).
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events.iter().any(|e| e.triggers.contains(event_type))
+    }
+
+    /// Hand `record` to the actions of every matching event. Never blocks:
+    /// each action has a bounded queue; a full queue drops (and counts).
+    pub fn dispatch(&self, record: &Record, ctx: &EventContext) {
+        let kind = record.event.type_name();
+        let facts = Facts::of(record, ctx);
+        let mut json: Option<Value> = None;
+        for ev in &self.events {
+            if !ev.triggers.contains(kind) || !ev.filters.matches(&facts) {
+                continue;
+            }
+            let json = json.get_or_insert_with(|| event_json(record, ctx)).clone();
+            let d = Arc::new(Delivery {
+                record: record.clone(),
+                ctx: ctx.clone(),
+                json,
+                event_name: ev.name.clone(),
+            });
+            for &i in &ev.workers {
+                self.workers[i].offer(d.clone());
+            }
+        }
+    }
+
+    /// Counters of one action (`event/action`).
+    pub fn action_stats(&self, label: &str) -> Option<ActionStats> {
+        self.workers
+            .iter()
+            .find(|w| w.label == label)
+            .map(Worker::stats)
+    }
+
+    /// `{"event/action": {"plugin": kind, "sent": n, "failed": n,
+    /// "dropped": n, "skipped": n}, ...}`.
+    pub fn stats(&self) -> Value {
+        let mut m = Map::new();
+        for w in &self.workers {
+            let s = w.stats();
+            let mut o = Map::new();
+            o.insert("plugin".into(), w.kind.into());
+            o.insert("sent".into(), s.sent.into());
+            o.insert("failed".into(), s.failed.into());
+            o.insert("dropped".into(), s.dropped.into());
+            o.insert("skipped".into(), s.skipped.into());
+            m.insert(w.label.clone(), Value::Object(o));
+        }
+        Value::Object(m)
+    }
+
+    /// Stop all workers, waiting at most [`SHUTDOWN_WAIT`].
+    pub fn shutdown(self) {
+        self.shutdown_within(SHUTDOWN_WAIT);
+    }
+
+    /// Stop all workers: queued events are still delivered until half of
+    /// `wait` has passed, then dropped; threads still busy after `wait` are
+    /// left behind (and logged).
+    pub fn shutdown_within(mut self, wait: Duration) {
+        let start = Instant::now();
+        for w in &mut self.workers {
+            w.close();
+        }
+        let mut aborted = false;
+        loop {
+            for w in &mut self.workers {
+                w.join_if_finished();
+            }
+            if self.workers.iter().all(Worker::is_finished) {
+                break;
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= wait {
+                for w in self.workers.iter().filter(|w| !w.is_finished()) {
+                    tracing::warn!(action = %w.label, "action still busy at shutdown; left behind");
+                }
+                break;
+            }
+            if !aborted && elapsed >= wait / 2 {
+                aborted = true;
+                self.workers.iter().for_each(Worker::abort);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `eventlogfile_action`: one line per event (the format of
+//! `sshlog_format::human_line`, as in the global `event.log`) appended to a
+//! file rotated by size.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use sshlog_format::human_line;
+
+use crate::actions::context::Delivery;
+use crate::actions::error::Diag;
+use crate::actions::fields::Fields;
+use crate::actions::worker::{Action, Handled};
+use crate::event_log::EventLog;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub log_file_path: PathBuf,
+    pub max_size_mb: u64,
+    pub number_of_log_files: u32,
+}
+
+impl Config {
+    pub fn parse(f: &mut Fields<'_>, d: &mut Diag) -> Option<Config> {
+        let path = f.req_string(d, "log_file_path", "eventlogfile_action");
+        let max_size_mb = f.uint_or(d, "max_size_mb", 10, 1 << 20).max(1);
+        let number_of_log_files = f.uint_or(d, "number_of_log_files", 5, 1000).max(1) as u32;
+        Some(Config {
+            log_file_path: PathBuf::from(path?),
+            max_size_mb,
+            number_of_log_files,
+        })
+    }
+}
+
+/// The file is opened on the first event (and again after an error).
+pub struct EventLogFile {
+    cfg: Config,
+    log: Option<EventLog>,
+}
+
+impl EventLogFile {
+    pub fn new(cfg: Config) -> EventLogFile {
+        EventLogFile { cfg, log: None }
+    }
+}
+
+impl Action for EventLogFile {
+    fn handle(&mut self, d: &Delivery) -> anyhow::Result<Handled> {
+        let path = &self.cfg.log_file_path;
+        if self.log.is_none() {
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let log = EventLog::open(
+                path,
+                self.cfg.max_size_mb * 1024 * 1024,
+                self.cfg.number_of_log_files,
+            )
+            .with_context(|| format!("opening {}", path.display()))?;
+            self.log = Some(log);
+        }
+        let Some(log) = self.log.as_mut() else {
+            return Ok(Handled::Skipped);
+        };
+        if let Err(e) = log.write_line(&human_line(&d.record)) {
+            self.log = None;
+            return Err(e).with_context(|| format!("writing {}", path.display()));
+        }
+        Ok(Handled::Sent)
+    }
+}

@@ -1,0 +1,125 @@
+//! The action kinds (the `plugin:` value of an action) and their options.
+
+pub mod eventlogfile;
+pub mod http;
+pub mod message_to_session;
+pub mod plugin;
+pub mod runcommand;
+pub mod sessionlog;
+pub mod slack;
+pub mod statsd;
+pub mod syslog;
+pub mod webhook;
+
+use std::path::Path;
+
+use super::error::Diag;
+use super::fields::Fields;
+use super::worker::Action;
+
+/// Every action kind, in documentation order.
+pub const KINDS: &[&str] = &[
+    "eventlogfile_action",
+    "sessionlog_action",
+    "webhook_action",
+    "slack_action",
+    "runcommand_action",
+    "syslog_action",
+    "statsd_action",
+    "message_to_session_action",
+    "plugin_action",
+];
+
+/// What option parsing may need to know.
+pub struct ParseCx<'a> {
+    pub plugins_dir: &'a Path,
+}
+
+/// The validated options of one action.
+#[derive(Debug, Clone)]
+pub enum KindConfig {
+    EventLogFile(eventlogfile::Config),
+    SessionLog(sessionlog::Config),
+    Webhook(webhook::Config),
+    Slack(slack::Config),
+    RunCommand(runcommand::Config),
+    Syslog(syslog::Config),
+    Statsd(statsd::Config),
+    MessageToSession(message_to_session::Config),
+    Plugin(plugin::Config),
+}
+
+/// Parse the kind-specific options of an action (`kind` is one of [`KINDS`]).
+pub fn parse(kind: &str, f: &mut Fields<'_>, d: &mut Diag, cx: &ParseCx<'_>) -> Option<KindConfig> {
+    Some(match kind {
+        "eventlogfile_action" => KindConfig::EventLogFile(eventlogfile::Config::parse(f, d)?),
+        "sessionlog_action" => KindConfig::SessionLog(sessionlog::Config::parse(f, d)?),
+        "webhook_action" => KindConfig::Webhook(webhook::Config::parse(f, d)?),
+        "slack_action" => KindConfig::Slack(slack::Config::parse(f, d)?),
+        "runcommand_action" => KindConfig::RunCommand(runcommand::Config::parse(f, d)?),
+        "syslog_action" => KindConfig::Syslog(syslog::Config::parse(f, d)?),
+        "statsd_action" => KindConfig::Statsd(statsd::Config::parse(f, d)?),
+        "message_to_session_action" => {
+            KindConfig::MessageToSession(message_to_session::Config::parse(f, d)?)
+        }
+        "plugin_action" => KindConfig::Plugin(plugin::Config::parse(f, d, cx)?),
+        _ => return None,
+    })
+}
+
+impl KindConfig {
+    /// The runtime half; `label` (`event/action`) names it in logs.
+    pub fn start(self, label: &str) -> Box<dyn Action> {
+        match self {
+            KindConfig::EventLogFile(c) => Box::new(eventlogfile::EventLogFile::new(c)),
+            KindConfig::SessionLog(c) => Box::new(sessionlog::SessionLog::new(c)),
+            KindConfig::Webhook(c) => Box::new(webhook::Webhook::new(c)),
+            KindConfig::Slack(c) => Box::new(slack::Slack::new(c)),
+            KindConfig::RunCommand(c) => Box::new(runcommand::RunCommand::new(c, label)),
+            KindConfig::Syslog(c) => Box::new(syslog::Syslog::new(c)),
+            KindConfig::Statsd(c) => Box::new(statsd::Statsd::new(c)),
+            KindConfig::MessageToSession(c) => {
+                Box::new(message_to_session::MessageToSession::new(c))
+            }
+            KindConfig::Plugin(c) => Box::new(plugin::Plugin::new(c, label)),
+        }
+    }
+}
+
+/// Parse a template option, reporting a bad template at its position.
+pub(crate) fn template(
+    f: &mut Fields<'_>,
+    d: &mut Diag,
+    key: &'static str,
+) -> Option<Option<super::template::Template>> {
+    let Some(n) = f.get(key) else {
+        return Some(None);
+    };
+    let text = super::fields::as_string(d, n, key)?;
+    match super::template::Template::parse(&text) {
+        Ok(t) => Some(Some(t)),
+        Err(e) => {
+            d.err(n.pos, format!("`{key}`: {e}"));
+            None
+        }
+    }
+}
+
+/// Parse a `host:port` option.
+pub(crate) fn host_port(
+    f: &mut Fields<'_>,
+    d: &mut Diag,
+    key: &'static str,
+    what: &str,
+) -> Option<String> {
+    let n = f.require(d, key, what)?;
+    let s = super::fields::as_string(d, n, key)?;
+    let ok = s
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !ok {
+        d.err(n.pos, format!("`{key}`: expected host:port, found `{s}`"));
+        return None;
+    }
+    Some(s)
+}

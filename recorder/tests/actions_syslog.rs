@@ -1,0 +1,193 @@
+//! `syslog_action` against a real rsyslogd (Debian's rsyslog) started with
+//! its own configuration on free loopback ports: RFC 5424 messages arrive
+//! over UDP and over TCP (octet counting) and rsyslog parses them (app-name,
+//! msgid, structured data). Skipped when rsyslogd is missing, except under
+//! CI=true where that is a failure.
+
+use std::fs;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sshlog_format::{Record, SessionEvent};
+use sshlog_recorder::actions::{ActionEngine, EventContext};
+use uuid::Uuid;
+
+fn rsyslogd() -> Option<PathBuf> {
+    ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Kills rsyslogd when dropped (also while unwinding).
+struct Rsyslog {
+    child: Child,
+    out: PathBuf,
+    tcp_port: u16,
+    udp_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+fn start_rsyslog(bin: &Path) -> Rsyslog {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (tcp_port, udp_port) = (free_tcp_port(), free_udp_port());
+    let out = dir.path().join("messages.log");
+    let conf = dir.path().join("rsyslog.conf");
+    fs::write(
+        &conf,
+        format!(
+            r#"global(workDirectory="{work}")
+module(load="imudp")
+module(load="imtcp")
+input(type="imudp" address="127.0.0.1" port="{udp_port}")
+input(type="imtcp" address="127.0.0.1" port="{tcp_port}")
+template(name="fields" type="string" string="%pri%|%app-name%|%procid%|%msgid%|%structured-data%|%msg%|%rawmsg%\n")
+*.* action(type="omfile" file="{out}" template="fields")
+"#,
+            work = dir.path().display(),
+            out = out.display()
+        ),
+    )
+    .expect("write conf");
+    let child = Command::new(bin)
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf)
+        .arg("-i")
+        .arg(dir.path().join("rsyslogd.pid"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start rsyslogd");
+    let r = Rsyslog {
+        child,
+        out,
+        tcp_port,
+        udp_port,
+        _dir: dir,
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", tcp_port)).is_err() {
+        assert!(Instant::now() < end, "rsyslogd did not start listening");
+        thread::sleep(Duration::from_millis(50));
+    }
+    r
+}
+
+fn read_lines(path: &Path, n: usize, limit: Duration) -> Vec<String> {
+    let end = Instant::now() + limit;
+    loop {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= n || Instant::now() >= end {
+            return lines;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn rfc5424_over_udp_and_tcp_to_rsyslogd() {
+    let Some(bin) = rsyslogd() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("rsyslogd missing (install rsyslog); CI=true: refusing to skip");
+        }
+        eprintln!("rfc5424_over_udp_and_tcp_to_rsyslogd: skipped, rsyslogd missing");
+        return;
+    };
+    let rs = start_rsyslog(&bin);
+    let cfg_dir = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        cfg_dir.path().join("syslog.yaml"),
+        format!(
+            "events:\n  - event: to_syslog\n    triggers: [command_start]\n    actions:\n      - action: udp\n        plugin: syslog_action\n        server: 127.0.0.1:{udp}\n        facility: authpriv\n        hostname: testhost\n      - action: tcp\n        plugin: syslog_action\n        server: 127.0.0.1:{tcp}\n        transport: tcp\n        facility: local3\n        severity: warning\n        app_name: sshlog-test\n        message_template: \"{{{{user}}}} ran {{{{argv}}}}\"\n",
+            udp = rs.udp_port,
+            tcp = rs.tcp_port
+        ),
+    )
+    .expect("write");
+    let e = ActionEngine::load(cfg_dir.path(), cfg_dir.path()).expect("valid config");
+    let id = Uuid::now_v7();
+    let ctx = EventContext {
+        session_id: Some(id),
+        user: Some("alice".into()),
+        client_ip: "192.0.2.10".parse().ok(),
+        ..EventContext::default()
+    };
+    let rec = |argv: &[&str]| {
+        Record::new(
+            Utc::now(),
+            Some(id),
+            SessionEvent::CommandStart {
+                pid: 1805,
+                ppid: 1,
+                uid: 1000,
+                user: Some("alice".into()),
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                argv_truncated: false,
+                filename: "/usr/bin/nmap".into(),
+                cwd: None,
+            },
+        )
+    };
+    e.dispatch(&rec(&["nmap", "-sS"]), &ctx);
+    e.dispatch(&rec(&["echo", "quote\"and]bracket"]), &ctx);
+    let lines = read_lines(&rs.out, 4, Duration::from_secs(10));
+    e.shutdown();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let pid = std::process::id().to_string();
+    let udp: Vec<&String> = lines.iter().filter(|l| l.starts_with("86|")).collect();
+    let tcp: Vec<&String> = lines.iter().filter(|l| l.starts_with("156|")).collect();
+    assert_eq!((udp.len(), tcp.len()), (2, 2), "{lines:#?}");
+    // authpriv.info over UDP: rsyslog parsed the RFC 5424 fields.
+    let f: Vec<&str> = udp[0].splitn(7, '|').collect();
+    assert_eq!(f[1], "sshlog");
+    assert_eq!(f[2], pid);
+    assert_eq!(f[3], "command_start");
+    assert_eq!(
+        f[4],
+        format!("[sshlog@32473 type=\"command_start\" session_id=\"{id}\" user=\"alice\" client_ip=\"192.0.2.10\" pid=\"1805\"]")
+    );
+    assert_eq!(f[5], "command_start (1805) alice executed nmap -sS");
+    let raw = f[6];
+    let re = regex::Regex::new(
+        r"^<86>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z testhost sshlog \d+ command_start \[sshlog@32473 [^\]]*\] command_start \(1805\) alice executed nmap -sS$",
+    )
+    .expect("regex");
+    assert!(re.is_match(raw), "raw message {raw:?}");
+    // The escaped structured data of the second event survives.
+    assert!(udp[1].contains("quote\"and]bracket"), "{}", udp[1]);
+    // local3.warning over TCP with octet counting.
+    let f: Vec<&str> = tcp[0].splitn(7, '|').collect();
+    assert_eq!(f[1], "sshlog-test");
+    assert_eq!(f[3], "command_start");
+    assert_eq!(f[5], "alice ran nmap -sS");
+    assert!(f[6].starts_with("<156>1 "), "{}", f[6]);
+    assert!(
+        tcp[1].contains("|alice ran echo quote\"and]bracket|"),
+        "{}",
+        tcp[1]
+    );
+}
