@@ -3,6 +3,7 @@
 //! (frame flushes, drop accounting) and serve the control socket, until SIGTERM or
 //! SIGINT, when every recording is closed cleanly.
 
+use crate::actions::{ActionEngine, EventContext};
 use crate::control::{self, Broadcast};
 use crate::event_log::EventLog;
 use crate::kernel_events;
@@ -22,22 +23,55 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::broadcast;
 use tracing::{info, warn};
 
-/// Writes every record to the global event log and to the watchers.
+/// Writes every record to the global event log, to the watchers and to the
+/// YAML actions.
 pub struct DaemonSink {
     event_log: EventLog,
     tx: broadcast::Sender<Broadcast>,
+    pub actions: ActionEngine,
     pub log_errors: u64,
 }
 
+fn action_context(ctx: &SessionContext) -> EventContext {
+    EventContext {
+        session_id: ctx.session_id,
+        user: ctx.user.clone(),
+        uid: None,
+        client_ip: ctx.client.map(|a| a.ip()),
+        client_port: ctx.client.map(|a| a.port()),
+        tty: ctx.tty.clone(),
+        existing_login: ctx.existing_login,
+        sshd_pid: ctx.sshd_pid,
+    }
+}
+
 impl Sink for DaemonSink {
-    fn emit(&mut self, rec: &Record, _ctx: &SessionContext) {
+    fn emit(&mut self, rec: &Record, ctx: &SessionContext) {
         let line = human_line(rec);
         if let Err(e) = self.event_log.write_line(&line) {
             self.log_errors += 1;
             warn!("event log write failed: {e}");
         }
+        self.actions.dispatch(rec, &action_context(ctx));
         let _ = self.tx.send(Arc::new((rec.clone(), line)));
     }
+
+    fn wants(&self, event_type: &str) -> bool {
+        self.actions.wants(event_type)
+    }
+
+    fn emit_transient(&mut self, rec: &Record, ctx: &SessionContext) {
+        self.actions.dispatch(rec, &action_context(ctx));
+    }
+}
+
+/// Loads the action configuration; a missing default directory means no actions.
+pub fn load_actions(settings: &Settings, explicit: bool) -> Result<ActionEngine> {
+    if !settings.config_dir.exists() && !explicit {
+        return Ok(ActionEngine::empty());
+    }
+    ActionEngine::load(&settings.config_dir, &settings.plugins_dir)
+        .map_err(|e| anyhow::anyhow!("invalid action configuration:\n{e}"))
 }
 
 /// State shared between the capture loop and the control socket.
@@ -57,6 +91,7 @@ impl Shared {
             o.insert("event_log_errors".into(), self.sink.log_errors.into());
             o.insert("live_sessions".into(), self.tracker.sessions().len().into());
             o.insert("storage_error".into(), self.tracker.storage_status().into());
+            o.insert("actions".into(), self.sink.actions.stats());
         }
         v
     }
@@ -72,9 +107,17 @@ pub struct Prepared {
     ebpf: aya::Ebpf,
     ring: aya::maps::RingBuf<aya::maps::MapData>,
     existing: Vec<procfs::Existing>,
+    actions: ActionEngine,
+    config_dir_explicit: bool,
 }
 
-pub fn prepare(settings: Settings) -> Result<Prepared> {
+pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared> {
+    // An invalid action configuration refuses the start, before anything is loaded
+    // (validated only: action threads start after the capabilities are dropped).
+    if settings.config_dir.exists() || config_dir_explicit {
+        crate::actions::check_dir(&settings.config_dir, &settings.plugins_dir)
+            .map_err(|e| anyhow::anyhow!("invalid action configuration:\n{e}"))?;
+    }
     preflight::check_privileges()?;
     preflight::check_btf()?;
     preflight::ensure_tracefs()?;
@@ -90,12 +133,15 @@ pub fn prepare(settings: Settings) -> Result<Prepared> {
         .context("cannot set the outbound SSH ports")?;
     crate::privileges::share_with_group(&settings.log_dir);
     crate::privileges::drop_unneeded().context("cannot drop capabilities")?;
+    let actions = load_actions(&settings, config_dir_explicit)?;
     Ok(Prepared {
         settings,
         listener,
         ebpf,
         ring,
         existing,
+        actions,
+        config_dir_explicit,
     })
 }
 
@@ -106,6 +152,8 @@ pub async fn run(prepared: Prepared) -> Result<()> {
         mut ebpf,
         ring,
         existing,
+        actions,
+        config_dir_explicit,
     } = prepared;
     let listener =
         tokio::net::UnixListener::from_std(listener).context("cannot serve the control socket")?;
@@ -125,6 +173,7 @@ pub async fn run(prepared: Prepared) -> Result<()> {
     let mut sink = DaemonSink {
         event_log,
         tx: tx.clone(),
+        actions,
         log_errors: 0,
     };
     let frame = FrameOptions {
@@ -172,6 +221,7 @@ pub async fn run(prepared: Prepared) -> Result<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let mut batch = Vec::with_capacity(256);
     let mut known: HashSet<u32> = HashSet::new();
     loop {
@@ -211,12 +261,36 @@ pub async fn run(prepared: Prepared) -> Result<()> {
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = hup.recv() => reload_actions(&shared, &settings, config_dir_explicit),
         }
     }
     info!("shutting down: closing recordings");
-    lock(&shared).tracker.shutdown();
+    let old_actions = {
+        let mut s = lock(&shared);
+        s.tracker.shutdown();
+        std::mem::replace(&mut s.sink.actions, ActionEngine::empty())
+    };
+    old_actions.shutdown();
     let _ = std::fs::remove_file(&settings.socket);
     Ok(())
+}
+
+/// SIGHUP: a new action configuration replaces the old one only if it is valid.
+fn reload_actions(shared: &Mutex<Shared>, settings: &Settings, explicit: bool) {
+    match load_actions(settings, explicit) {
+        Ok(new) => {
+            let old = std::mem::replace(&mut lock(shared).sink.actions, new);
+            info!(
+                "SIGHUP: reloaded the action configuration from {}",
+                settings.config_dir.display()
+            );
+            // The old workers drain in the background; capture never waits for them.
+            std::thread::spawn(move || old.shutdown());
+        }
+        Err(e) => warn!(
+            "SIGHUP: the new action configuration was rejected; the old one keeps running: {e:#}"
+        ),
+    }
 }
 
 fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {

@@ -30,6 +30,12 @@ struct Cli {
     /// Kernel ring buffer size in MiB.
     #[arg(long)]
     ring_buffer_mb: Option<u32>,
+    /// Directory of YAML action files (events, triggers, filters, actions).
+    #[arg(long, env = "SSHLOG_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+    /// Directory of plugin executables for `plugin_action`.
+    #[arg(long, env = "SSHLOG_PLUGINS_DIR")]
+    plugins_dir: Option<PathBuf>,
     /// Also record keystrokes (off by default: typed passwords would be kept).
     #[arg(long)]
     capture_input: bool,
@@ -55,11 +61,18 @@ fn main() -> std::process::ExitCode {
         if let Some(p) = cli.socket {
             s.socket = p;
         }
+        let config_dir_explicit = cli.config_dir.is_some();
+        if let Some(d) = cli.config_dir {
+            s.config_dir = d;
+        }
+        if let Some(d) = cli.plugins_dir {
+            s.plugins_dir = d;
+        }
         if let Some(r) = cli.ring_buffer_mb {
             s.ring_buffer_mb = r;
         }
         s.capture_input |= cli.capture_input;
-        let prepared = sshlog_recorder::daemon::prepare(s)?;
+        let prepared = sshlog_recorder::daemon::prepare(s, config_dir_explicit)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -28,6 +28,10 @@ pub struct Settings {
     pub frame_kib: usize,
     pub event_log: EventLogSettings,
     pub outbound: OutboundSettings,
+    /// YAML action configuration (events / triggers / filters / actions).
+    pub config_dir: PathBuf,
+    /// Executables that `plugin_action` may start.
+    pub plugins_dir: PathBuf,
 }
 
 /// Outbound SSH connections made from this host.
@@ -68,6 +72,8 @@ impl Default for Settings {
             frame_kib: 64,
             event_log: EventLogSettings::default(),
             outbound: OutboundSettings::default(),
+            config_dir: crate::actions::DEFAULT_CONFIG_DIR.into(),
+            plugins_dir: crate::actions::DEFAULT_PLUGINS_DIR.into(),
         }
     }
 }

@@ -84,6 +84,12 @@ impl Recorder {
             .arg(&socket)
             .arg("--config")
             .arg(&settings)
+            .arg("--config-dir")
+            .arg({
+                let d = dir.path().join("conf.d");
+                std::fs::create_dir_all(&d).expect("conf.d");
+                d
+            })
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -58,6 +58,20 @@ impl Recorder {
         r
     }
 
+    /// The action configuration directory this sshlogd reads (empty unless a
+    /// test writes YAML files into it; never the system's /etc/sshlog).
+    pub fn conf_dir(&self) -> PathBuf {
+        let d = self.dir.path().join("conf.d");
+        std::fs::create_dir_all(&d).expect("conf.d");
+        d
+    }
+
+    /// SIGHUP: reload the action configuration.
+    pub fn hup(&self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.pid() as i32, libc::SIGHUP) };
+    }
+
     pub fn log_dir(&self) -> &Path {
         self.logs.as_deref().unwrap_or(self.dir.path())
     }
@@ -74,6 +88,8 @@ impl Recorder {
             .arg(&self.socket)
             .arg("--config")
             .arg(&settings)
+            .arg("--config-dir")
+            .arg(self.conf_dir())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
