@@ -58,6 +58,21 @@ enum Request {
     },
 }
 
+/// Parses one request line as the daemon does; returns the command's name.
+/// (Public for the fuzz target `control_request`.)
+pub fn parse_request(line: &[u8]) -> Result<&'static str, String> {
+    let req: Request = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    Ok(match req {
+        Request::Ping => "ping",
+        Request::Sessions => "sessions",
+        Request::Stats => "stats",
+        Request::Watch { .. } => "watch",
+        Request::Follow { .. } => "follow",
+        Request::Inject { .. } => "inject",
+        Request::Report { .. } => "report",
+    })
+}
+
 /// An event as broadcast to watchers: the record and its event-log line.
 pub type Broadcast = Arc<(Record, String)>;
 

@@ -131,6 +131,8 @@ struct Conn {
     pending_text: Vec<u8>,
     /// Cast bytes dropped because they could not be written (reported at tick).
     storage_dropped: u64,
+    /// The connection's sshd exited at this time; closed at the next tick.
+    closing_ns: Option<u64>,
     rec: Option<Recording>,
     previous: Option<LiveState>,
     last_activity_ns: u64,
@@ -161,6 +163,7 @@ impl Conn {
             pty_master: None,
             pending_text: Vec::new(),
             storage_dropped: 0,
+            closing_ns: None,
             rec: None,
             previous: None,
             last_activity_ns: start_ns,
@@ -787,7 +790,12 @@ impl Tracker {
             return; // an outbound-only process outside any sshd tree
         }
         if h.pid == h.conn {
-            self.close(h.conn, h.ts_ns, sink);
+            // Closed at the next tick, once the kernel's final counters (drops
+            // during the last moments) have been read.
+            match self.conns.get_mut(&h.conn) {
+                Some(c) => c.closing_ns = Some(h.ts_ns),
+                None => self.close(h.conn, h.ts_ns, sink),
+            }
             return;
         }
         let Some(c) = self.conns.get_mut(&h.conn) else {
@@ -1133,6 +1141,9 @@ impl Tracker {
                 };
                 self.emit(pid, now_ns, ev, sink);
             }
+            if let Some(ts) = self.conns.get(&pid).and_then(|c| c.closing_ns) {
+                self.close(pid, ts, sink);
+            }
         }
         self.report_storage(now_ns, sink);
     }
@@ -1421,6 +1432,7 @@ mod tests {
             },
             &mut sink,
         );
+        t.tick(&HashMap::new(), &mut sink); // the close happens at the next tick
 
         let types: Vec<&str> = sink.0.iter().map(|r| r.event.type_name()).collect();
         assert_eq!(
@@ -1504,6 +1516,7 @@ mod tests {
             },
             &mut sink,
         );
+        t.tick(&HashMap::new(), &mut sink);
         assert_eq!(sink.0.len(), 1);
         match &sink.0[0].event {
             SessionEvent::ConnectionAuthFailed { user, method, .. } => {
