@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use sshlog_format::cast::{CastReader, CastVersion, Event, Header};
 use sshlog_format::framed::{
-    open_cast_at, read_frame_index, FrameOptions, FramedCastWriter, INDEX_FRAME_LEN,
+    open_cast_at, read_frame_index, FrameInfo, FrameOptions, FrameState, FramedCastWriter,
+    FLAG_ALT_SCREEN, FLAG_HEADER, FLAG_STATE, INDEX_FRAME_LEN,
 };
 use sshlog_format::{read_cast_file, FormatError};
 
@@ -274,4 +275,180 @@ fn a_failed_frame_write_keeps_the_lines_for_a_retry_and_the_file_stays_valid() {
         .flatten()
         .collect();
     assert_eq!(out, b"first\r\nsecond\r\n");
+}
+
+/// The terminal state at the start of each frame, from replaying `events`
+/// with a simple tracker (size, and the plain alternate-screen switches).
+fn expected_states(header: &Header, events: &[Event], frames: &[FrameInfo]) -> Vec<FrameState> {
+    let mut state = FrameState {
+        cols: header.width,
+        rows: header.height,
+        alt_screen: false,
+    };
+    let mut want = Vec::new();
+    let mut next = 0;
+    for f in frames {
+        want.push(state);
+        for e in &events[next..next + f.event_count as usize] {
+            match e {
+                Event::Resize { cols, rows, .. } => (state.cols, state.rows) = (*cols, *rows),
+                Event::Output { data, .. } => {
+                    let text = String::from_utf8_lossy(data);
+                    let last = ["\x1b[?1049h", "\x1b[?47h", "\x1b[?1049l", "\x1b[?47l"]
+                        .iter()
+                        .filter_map(|s| text.rfind(s).map(|at| (at, s.ends_with('h'))))
+                        .max();
+                    if let Some((_, on)) = last {
+                        state.alt_screen = on;
+                    }
+                }
+                _ => {}
+            }
+        }
+        next += f.event_count as usize;
+    }
+    want
+}
+
+#[test]
+fn index_records_the_terminal_state_at_the_start_of_each_frame() {
+    let h = Header::new(CastVersion::V2, 80, 24);
+    let mut events = Vec::new();
+    let mut t = 0;
+    for i in 0..200u64 {
+        t += 10_000;
+        events.push(match i % 13 {
+            3 => Event::Resize {
+                time_us: t,
+                cols: 100 + i as u16,
+                rows: 30 + (i % 7) as u16,
+            },
+            5 => out(t, "vim\x1b[?1049h\x1b[H\x1b[2J~\r\n"),
+            7 if i % 2 == 0 => out(t, ":q\x1b[?1049l$ "),
+            9 => out(t, "\x1b[?47hless"),
+            11 => out(t, "\x1b[?47l\x1b[?25h"),
+            _ => out(t, &format!("output line {i} \x1b[1mbold\x1b[0m\r\n")),
+        });
+    }
+    let mut w = FramedCastWriter::new(Vec::new(), &h, small_frames()).unwrap();
+    for e in &events {
+        w.write_event(e).unwrap();
+    }
+    let bytes = w.finish().unwrap();
+    let frames = read_frame_index(Cursor::new(&bytes)).unwrap();
+    assert!(frames.len() > 20, "{}", frames.len());
+    let want = expected_states(&h, &events, &frames);
+    let got: Vec<FrameState> = frames
+        .iter()
+        .map(|f| f.start_state.expect("state recorded"))
+        .collect();
+    assert_eq!(got, want);
+    assert!(got.iter().any(|s| s.alt_screen), "some frames start on alt");
+    assert!(
+        got.iter().any(|s| s.cols != 80),
+        "some frames after a resize"
+    );
+    assert_eq!(
+        got[0],
+        FrameState {
+            cols: 80,
+            rows: 24,
+            alt_screen: false
+        }
+    );
+    for f in &frames {
+        let alt = if f.start_state.is_some_and(|s| s.alt_screen) {
+            FLAG_ALT_SCREEN
+        } else {
+            0
+        };
+        assert_eq!(f.flags & (FLAG_STATE | FLAG_ALT_SCREEN), FLAG_STATE | alt);
+        // The record round-trips.
+        let record = f.to_skippable_frame();
+        assert_eq!(
+            FrameInfo::from_payload(&record[8..], f.offset).as_ref(),
+            Some(f)
+        );
+    }
+}
+
+#[test]
+fn a_switch_split_across_events_and_frames_is_seen() {
+    let h = Header::new(CastVersion::V3, 80, 24);
+    let mut w = FramedCastWriter::new(Vec::new(), &h, FrameOptions::default()).unwrap();
+    w.write_event(&out(1, "x\x1b[?10")).unwrap();
+    w.flush_frame().unwrap();
+    w.write_event(&out(2, "49hvim")).unwrap();
+    w.flush_frame().unwrap();
+    w.write_event(&out(3, "~")).unwrap();
+    let frames = read_frame_index(Cursor::new(w.finish().unwrap())).unwrap();
+    let alt: Vec<bool> = frames
+        .iter()
+        .map(|f| f.start_state.unwrap().alt_screen)
+        .collect();
+    // The switch takes effect when its last byte is written.
+    assert_eq!(alt, [false, false, false, true]);
+}
+
+#[test]
+fn dropped_lines_do_not_change_the_recorded_state() {
+    let h = Header::new(CastVersion::V2, 80, 24);
+    let mut w = FramedCastWriter::new(Vec::new(), &h, FrameOptions::default()).unwrap();
+    w.write_event(&Event::Resize {
+        time_us: 1,
+        cols: 120,
+        rows: 40,
+    })
+    .unwrap();
+    w.flush_frame().unwrap();
+    w.write_event(&Event::Resize {
+        time_us: 2,
+        cols: 50,
+        rows: 10,
+    })
+    .unwrap();
+    w.write_event(&out(2, "\x1b[?1049h")).unwrap();
+    assert!(w.discard_buffered() > 0);
+    w.write_event(&out(3, "a")).unwrap();
+    let frames = read_frame_index(Cursor::new(w.finish().unwrap())).unwrap();
+    let last = frames.last().unwrap().start_state.unwrap();
+    assert_eq!((last.cols, last.rows, last.alt_screen), (120, 40, false));
+}
+
+#[test]
+fn records_without_state_read_as_none() {
+    let (mut bytes, _) = sample(CastVersion::V2);
+    let frames = read_frame_index(Cursor::new(&bytes)).unwrap();
+    assert!(frames.iter().all(|f| f.start_state.is_some()));
+    // An older writer left flags bits 1..2 and bytes 60..64 zero.
+    for f in &frames {
+        let rec = (f.offset - INDEX_FRAME_LEN as u64) as usize;
+        let flags = u16::from_le_bytes([bytes[rec + 14], bytes[rec + 15]]);
+        let old = flags & !(FLAG_STATE | FLAG_ALT_SCREEN);
+        bytes[rec + 14..rec + 16].copy_from_slice(&old.to_le_bytes());
+        bytes[rec + 60..rec + 64].fill(0);
+    }
+    let old = read_frame_index(Cursor::new(&bytes)).unwrap();
+    assert_eq!(old.len(), frames.len());
+    for (o, f) in old.iter().zip(&frames) {
+        assert_eq!(o.start_state, None);
+        assert_eq!(
+            (
+                o.offset,
+                o.compressed_len,
+                o.event_count,
+                o.flags & FLAG_HEADER
+            ),
+            (
+                f.offset,
+                f.compressed_len,
+                f.event_count,
+                f.flags & FLAG_HEADER
+            )
+        );
+        // Encoding a record without state writes zeros there.
+        let rec = o.to_skippable_frame();
+        assert_eq!(rec[60..64], [0, 0, 0, 0]);
+        assert_eq!(u16::from_le_bytes([rec[14], rec[15]]) & FLAG_STATE, 0);
+    }
 }

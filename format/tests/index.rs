@@ -10,8 +10,8 @@ use sshlog_format::index::{
     scan_cast, write_day, IndexEntry, ScanEvent, INDEX_VERSION,
 };
 use sshlog_format::layout::{session_paths, SessionPaths};
-use sshlog_format::sidecar::{write_record, Record, SessionEvent};
 use sshlog_format::read_cast_file;
+use sshlog_format::sidecar::{write_record, Record, SessionEvent};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -60,7 +60,8 @@ fn write_session(
         max_frame_bytes: 64,
         ..FrameOptions::default()
     };
-    let mut cast = FramedCastWriter::new(File::create(&paths.cast).unwrap(), &header, opts).unwrap();
+    let mut cast =
+        FramedCastWriter::new(File::create(&paths.cast).unwrap(), &header, opts).unwrap();
     let mut events: Vec<Event> = outputs
         .iter()
         .map(|(ms, d)| Event::Output {
@@ -180,7 +181,10 @@ fn index_round_trip() {
                 exit: 1,
             },
         ],
-        &[(1600, b"Starting Nmap 7.93\r\n"), (4100, b"bad \xff byte\r\n")],
+        &[
+            (1600, b"Starting Nmap 7.93\r\n"),
+            (4100, b"bad \xff byte\r\n"),
+        ],
     );
     index_session(root, &paths.events, &paths.cast).unwrap();
     let idx = read_day(root, day()).unwrap().expect("day index exists");
@@ -378,7 +382,11 @@ fn reindexing_is_idempotent() {
     let d = read_day(root, day()).unwrap().unwrap();
     assert_eq!(d.entries.len(), 2);
     assert_eq!(
-        d.entries.iter().find(|e| e.user.as_deref() == Some("carol")).unwrap().events_size,
+        d.entries
+            .iter()
+            .find(|e| e.user.as_deref() == Some("carol"))
+            .unwrap()
+            .events_size,
         fs::metadata(&paths.events).unwrap().len()
     );
 }
@@ -392,7 +400,8 @@ fn truncated_last_line_is_tolerated() {
     let file = day_index_path(root, day());
     // A torn append (crash mid-write) and a garbage line in the middle.
     let mut f = OpenOptions::new().append(true).open(&file).unwrap();
-    f.write_all(b"{\"v\":1,\"id\":\"0000\n{\"v\":1,\"id\":\"01").unwrap();
+    f.write_all(b"{\"v\":1,\"id\":\"0000\n{\"v\":1,\"id\":\"01")
+        .unwrap();
     drop(f);
     let d = read_day(root, day()).unwrap().unwrap();
     assert_eq!(d.entries.len(), 1);

@@ -59,6 +59,13 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             drop(out);
             attach::run(&cli.socket, &a.target, &stop_flag()?)
         }
+        Command::Web(a) => {
+            drop(out);
+            crate::web::run(&cli.socket, &cli.log_dir, a)
+        }
+        Command::Config(crate::cli::ConfigCommand::Check(a)) => {
+            crate::config_check::run(&a.dir, &a.plugins_dir, &mut out)
+        }
         Command::Verify(a) => {
             let dir = a.dir.as_deref().unwrap_or(&cli.log_dir);
             if crate::verify::run(dir, &mut out)? {

@@ -158,6 +158,54 @@ pub enum Command {
         after_help = "EXAMPLES:\n  sshlog verify\n  sshlog verify /backup/sshlog"
     )]
     Verify(VerifyArgs),
+
+    /// Work with sshlogd's YAML action configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Serve the web console (off unless enabled; see docs/api.md).
+    #[command(
+        long_about = "Serve the web console: live sessions, events, search and replay in a \
+            browser. It is off by default: it starts only with `enabled: true` in its \
+            settings file (--config, default /etc/sshlog/web.yaml) or SSHLOG_ENABLE_WEB=1, \
+            and only with a `password_hash` made by `sshlog web hash-password`.",
+        after_help = "EXAMPLES:\n  sshlog web hash-password\n  SSHLOG_ENABLE_WEB=1 sshlog web --config /etc/sshlog/web.yaml"
+    )]
+    Web(crate::web::WebArgs),
+}
+
+/// `sshlog config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate every YAML file of the action configuration.
+    #[command(
+        long_about = "Validate every *.yaml / *.yml file of the action configuration \
+            directory (default /etc/sshlog/conf.d) exactly as sshlogd does when it \
+            starts and on SIGHUP. Each problem is printed as `file:line:col: message`; \
+            the exit status is 1 if there is any.",
+        after_help = "EXAMPLES:\n  sshlog config check\n  sshlog config check ./conf.d --plugins-dir ./plugins"
+    )]
+    Check(ConfigCheckArgs),
+}
+
+/// Arguments of `sshlog config check`.
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// The configuration directory.
+    #[arg(
+        value_name = "DIR",
+        env = "SSHLOG_CONFIG_DIR",
+        default_value = "/etc/sshlog/conf.d"
+    )]
+    pub dir: PathBuf,
+    /// Where `plugin_action` executables live.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SSHLOG_PLUGINS_DIR",
+        default_value = "/etc/sshlog/plugins"
+    )]
+    pub plugins_dir: PathBuf,
 }
 
 /// Arguments of `sshlog verify`.
@@ -214,6 +262,11 @@ const PLAY_LONG_ABOUT: &str = "Replay a recorded session in the terminal.\n\n\
     of a session (a UUID), which is looked up as \
     LOG_DIR/sessions/YYYY/MM/DD/ID.cast.zst. Recordings still being written play up \
     to their last complete frame.\n\n\
+    On a terminal (stdin and stdout) playback is interactive: the recording is drawn \
+    through a terminal emulator in the alternate screen, with a status line, and the \
+    keys below pause, step, change speed, seek and jump between commands; seeking \
+    shows the exact screen of that moment. Elsewhere, or with --no-keys, the recorded \
+    bytes are written unchanged.\n\n\
     TIME values are seconds (`90`, `2.5`), [[H:]M:]S (`1:30`, `1:02:03`) or units \
     (`1m30s`, `2h`, `500ms`), measured from the start of the recording.";
 

@@ -3,6 +3,7 @@
 //! `--idle-time-limit`), optionally from/to a position. `.cast.zst` files
 //! are entered at `--from` through their frame index (`open_cast_at`), so
 //! starting late in a long recording does not decode what comes before.
+//! On a terminal, playback is interactive instead ([`crate::interactive`]).
 
 use crate::cli::PlayArgs;
 use crate::control::io_message;
@@ -122,6 +123,9 @@ pub fn run(args: &PlayArgs, log_dir: &Path, out: &mut dyn Write) -> Result<Playe
         }
     }
     let path = locate::resolve(&args.file, log_dir)?;
+    if crate::interactive::wanted(args) {
+        return crate::interactive::run(args, &path);
+    }
     let from_us = args.from.map_or(0, as_micros);
     let (header, mut source) = open(&path, from_us)?;
     let timing = Timing::new(args, &header);
@@ -296,6 +300,7 @@ mod tests {
             idle_time_limit: None,
             from: None,
             to: None,
+            no_keys: false,
         };
         let mut h = Header::new(CastVersion::V2, 80, 24);
         h.idle_time_limit = Some(1.5);

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod control;
 pub mod daemon;
 pub mod event_log;
+pub mod indexer;
 pub mod kernel_events;
 pub mod live;
 pub mod loader;

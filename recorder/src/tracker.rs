@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
@@ -216,6 +216,8 @@ pub struct Tracker {
     opts: Options,
     state: StateDir,
     live_tx: broadcast::Sender<LiveItem>,
+    /// Adds finished recordings to the search index.
+    indexer: crate::indexer::Indexer,
     /// Outbound connections by pid of the connecting process.
     outbound: HashMap<u32, Vec<OutConn>>,
     /// The last write error since the previous tick.
@@ -236,12 +238,14 @@ pub struct PendingStart {
 impl Tracker {
     pub fn new(opts: Options) -> Self {
         let state = StateDir::new(opts.log_dir.join("state"));
+        let indexer = crate::indexer::Indexer::start(&opts.log_dir);
         Tracker {
             conns: HashMap::new(),
             clock: Clock::now(),
             opts,
             state,
             live_tx: broadcast::channel(1024).0,
+            indexer,
             outbound: HashMap::new(),
             storage_error: None,
             storage_failing: None,
@@ -388,12 +392,14 @@ impl Tracker {
     /// Finishes a recording and seals it into the chain.
     fn finish_recording(&mut self, r: Recording) {
         let head = self.state.chain_head();
+        let paths = r.paths.clone();
         match r.finish(&head) {
             Ok(seal) => {
                 if let Err(e) = self.state.set_chain_head(&seal) {
                     self.stats.write_errors += 1;
                     warn!("cannot save the seal chain head: {e:#}");
                 }
+                self.indexer.submit(&paths.events, &paths.cast);
             }
             Err(e) => {
                 self.stats.write_errors += 1;
@@ -415,6 +421,7 @@ impl Tracker {
                 if let Err(e) = self.state.set_chain_head(&seal) {
                     warn!("cannot save the seal chain head: {e:#}");
                 }
+                self.indexer.submit(&st.events_path, &cast);
             }
             Err(e) => warn!("cannot seal {}: {e:#}", st.session_id),
         }
@@ -1220,6 +1227,7 @@ impl Tracker {
                 self.finish_recording(r);
             }
         }
+        self.indexer.finish(Duration::from_secs(5));
     }
 
     fn find(&self, target: &Target) -> anyhow::Result<u32> {

@@ -9,14 +9,22 @@
 //! | 4      | 4    | payload size (56)                                  |
 //! | 8      | 4    | tag `b"SLIX"`                                      |
 //! | 12     | 2    | record version (1)                                 |
-//! | 14     | 2    | flags (bit 0: frame starts with the header line)   |
+//! | 14     | 2    | flags, see below                                   |
 //! | 16     | 8    | frame number (0 = header frame)                    |
 //! | 24     | 8    | compressed length of the following data frame      |
 //! | 32     | 8    | uncompressed length of that frame                  |
 //! | 40     | 8    | first event time (µs)                              |
 //! | 48     | 8    | last event time (µs)                               |
 //! | 56     | 4    | number of events in the frame                      |
-//! | 60     | 4    | reserved (0)                                       |
+//! | 60     | 2    | terminal width at the start of the frame (cols)    |
+//! | 62     | 2    | terminal height at the start of the frame (rows)   |
+//!
+//! Flags: bit 0 ([`FLAG_HEADER`]) the frame starts with the header line;
+//! bit 1 ([`FLAG_ALT_SCREEN`]) the alternate screen is active at the start
+//! of the frame; bit 2 ([`FLAG_STATE`]) the start state (bytes 60..64 and
+//! bit 1) is meaningful. Records written before the start state existed
+//! have bytes 60..64 and bits 1..2 zero, so they read as "no state"
+//! ([`FrameInfo::start_state`] is `None`); the record version stays 1.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -35,6 +43,31 @@ pub const INDEX_PAYLOAD_LEN: usize = 56;
 pub const INDEX_FRAME_LEN: usize = 8 + INDEX_PAYLOAD_LEN;
 /// Flag: the data frame starts with the header line.
 pub const FLAG_HEADER: u16 = 1;
+/// Flag: the alternate screen is active at the start of the frame
+/// (meaningful only with [`FLAG_STATE`]).
+pub const FLAG_ALT_SCREEN: u16 = 2;
+/// Flag: the record carries the terminal state at the start of the frame
+/// (size and [`FLAG_ALT_SCREEN`]).
+pub const FLAG_STATE: u16 = 4;
+
+/// The terminal state at the start of a frame, as the writer tracked it:
+/// the size from the header and the resize events before the frame, and
+/// whether the alternate screen is active.
+///
+/// The size is exact. `alt_screen` is a hint: the writer recognises only the
+/// plain forms of the switches (`ESC[?1049h`/`l`, `ESC[?1047h`/`l`,
+/// `ESC[?47h`/`l`, and `ESC c`, which leaves it), so a program using
+/// combined parameters (`ESC[?1049;25h`) is not seen. Readers that can check
+/// it against a terminal emulator should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FrameState {
+    /// Terminal width.
+    pub cols: u16,
+    /// Terminal height.
+    pub rows: u16,
+    /// The alternate screen is active.
+    pub alt_screen: bool,
+}
 
 /// What the index says about one data frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +87,12 @@ pub struct FrameInfo {
     pub index: u64,
     /// Number of events (companion lines not counted) in the frame.
     pub event_count: u32,
-    /// Record flags ([`FLAG_HEADER`]).
+    /// Record flags ([`FLAG_HEADER`], [`FLAG_ALT_SCREEN`], [`FLAG_STATE`]) as
+    /// read. When encoding, bits 1 and 2 come from `start_state` instead.
     pub flags: u16,
+    /// The terminal state at the start of the frame; `None` for records
+    /// without it (written by older versions).
+    pub start_state: Option<FrameState>,
 }
 
 impl FrameInfo {
@@ -66,7 +103,16 @@ impl FrameInfo {
         b[4..8].copy_from_slice(&(INDEX_PAYLOAD_LEN as u32).to_le_bytes());
         b[8..12].copy_from_slice(&INDEX_TAG);
         b[12..14].copy_from_slice(&INDEX_RECORD_VERSION.to_le_bytes());
-        b[14..16].copy_from_slice(&self.flags.to_le_bytes());
+        let mut flags = self.flags & !(FLAG_ALT_SCREEN | FLAG_STATE);
+        if let Some(st) = self.start_state {
+            flags |= FLAG_STATE;
+            if st.alt_screen {
+                flags |= FLAG_ALT_SCREEN;
+            }
+            b[60..62].copy_from_slice(&st.cols.to_le_bytes());
+            b[62..64].copy_from_slice(&st.rows.to_le_bytes());
+        }
+        b[14..16].copy_from_slice(&flags.to_le_bytes());
         b[16..24].copy_from_slice(&self.index.to_le_bytes());
         b[24..32].copy_from_slice(&self.compressed_len.to_le_bytes());
         b[32..40].copy_from_slice(&self.uncompressed_len.to_le_bytes());
@@ -92,9 +138,16 @@ impl FrameInfo {
         if u16_at(4) != INDEX_RECORD_VERSION {
             return None;
         }
+        let flags = u16_at(6);
+        let start_state = (flags & FLAG_STATE != 0).then(|| FrameState {
+            cols: u16_at(52),
+            rows: u16_at(54),
+            alt_screen: flags & FLAG_ALT_SCREEN != 0,
+        });
         Some(FrameInfo {
             offset,
-            flags: u16_at(6),
+            flags,
+            start_state,
             index: u64_at(8),
             compressed_len: u64_at(16),
             uncompressed_len: u64_at(24),

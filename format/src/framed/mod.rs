@@ -3,11 +3,12 @@
 
 mod index;
 mod seek;
+mod state;
 mod writer;
 
 pub use index::{
-    read_frame_index, FrameInfo, FLAG_HEADER, INDEX_FRAME_LEN, INDEX_PAYLOAD_LEN,
-    INDEX_RECORD_VERSION, INDEX_TAG, SKIPPABLE_MAGIC,
+    read_frame_index, FrameInfo, FrameState, FLAG_ALT_SCREEN, FLAG_HEADER, FLAG_STATE,
+    INDEX_FRAME_LEN, INDEX_PAYLOAD_LEN, INDEX_RECORD_VERSION, INDEX_TAG, SKIPPABLE_MAGIC,
 };
 pub use seek::{open_cast_at, SeekedCastReader};
 pub use writer::{FrameOptions, FramedCastWriter};

@@ -1,12 +1,18 @@
 //! [`FramedCastWriter`]: a `.cast.zst` made of independent zstd frames of
 //! whole lines, each preceded by an index record.
+//!
+//! Each record carries the terminal state at the start of its frame
+//! ([`FrameState`](super::FrameState): size and alternate screen, tracked by
+//! [`StateTracker`]), so a reader seeking into the file need not look at the
+//! frames before the one it starts from.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use zstd::zstd_safe::CParameter;
 
-use super::index::{FrameInfo, FLAG_HEADER};
+use super::index::{FrameInfo, FrameState, FLAG_HEADER};
+use super::state::StateTracker;
 use crate::cast::{CastWriter, Event, Header};
 use crate::error::Result;
 
@@ -49,6 +55,10 @@ pub struct FramedCastWriter<W: Write> {
     /// Wall clock time the oldest buffered event was written.
     started: Option<Instant>,
     auto_flush: bool,
+    /// The terminal state after the events written so far.
+    tracker: StateTracker,
+    /// The terminal state at the start of the buffered lines.
+    frame_start: FrameState,
 }
 
 impl<W: Write> std::fmt::Debug for FramedCastWriter<W> {
@@ -68,6 +78,8 @@ impl<W: Write> FramedCastWriter<W> {
         let mut compressor = zstd::bulk::Compressor::new(opts.level)?;
         compressor.set_parameter(CParameter::ChecksumFlag(true))?;
         let cast = CastWriter::new(Vec::new(), header)?;
+        let tracker = StateTracker::new(header.width, header.height);
+        let frame_start = tracker.state();
         let mut w = FramedCastWriter {
             out,
             cast,
@@ -80,6 +92,8 @@ impl<W: Write> FramedCastWriter<W> {
             events: 0,
             started: None,
             auto_flush: true,
+            tracker,
+            frame_start,
         };
         w.flush_frame()?;
         Ok(w)
@@ -89,6 +103,7 @@ impl<W: Write> FramedCastWriter<W> {
     /// `max_frame_bytes`.
     pub fn write_event(&mut self, event: &Event) -> Result<()> {
         self.cast.write_event(event)?;
+        self.tracker.event(event);
         if self.first_us.is_none() {
             self.first_us = Some(self.cast.last_time_us());
             self.started = Some(Instant::now());
@@ -149,6 +164,7 @@ impl<W: Write> FramedCastWriter<W> {
             index: self.next_index,
             event_count: self.events,
             flags: if self.next_index == 0 { FLAG_HEADER } else { 0 },
+            start_state: Some(self.frame_start),
         };
         let mut bytes = Vec::with_capacity(super::index::INDEX_FRAME_LEN + data.len());
         bytes.extend_from_slice(&info.to_skippable_frame());
@@ -165,6 +181,7 @@ impl<W: Write> FramedCastWriter<W> {
         self.first_us = None;
         self.events = 0;
         self.started = None;
+        self.frame_start = self.tracker.state();
         Ok(())
     }
 
@@ -202,10 +219,15 @@ impl<W: Write> FramedCastWriter<W> {
     }
 
     /// Drops the buffered lines (when they cannot be written and memory must be
-    /// bounded); returns how many bytes of cast text were dropped.
+    /// bounded); returns how many bytes of cast text were dropped. The
+    /// terminal state goes back to the start of the dropped lines, so the
+    /// index keeps describing what the file holds.
     pub fn discard_buffered(&mut self) -> usize {
         let n = self.cast.get_ref().len();
         self.cast.get_mut().clear();
+        if n > 0 {
+            self.tracker.reset_to(self.frame_start);
+        }
         self.first_us = None;
         self.events = 0;
         self.started = None;

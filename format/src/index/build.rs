@@ -251,7 +251,9 @@ pub fn build_session(
         client_ip: sc.client_ip.filter(|s| !s.is_empty()).or(meta_ip),
         client_port: sc.client_port.or(meta_port),
         tty: sc.tty.or_else(|| meta.as_ref().and_then(|m| m.tty.clone())),
-        sshd_pid: sc.sshd_pid.or_else(|| meta.as_ref().and_then(|m| m.sshd_pid)),
+        sshd_pid: sc
+            .sshd_pid
+            .or_else(|| meta.as_ref().and_then(|m| m.sshd_pid)),
         segment: sc.segment.or_else(|| meta.as_ref().and_then(|m| m.segment)),
         previous_segment: sc
             .previous_segment
@@ -291,7 +293,8 @@ pub fn day_of_session(events_path: &Path, entry: &IndexEntry) -> NaiveDate {
     day_from_path(events_path).unwrap_or_else(|| entry.start.date_naive())
 }
 
-fn day_from_path(p: &Path) -> Option<NaiveDate> {
+/// The day of a day directory path `.../YYYY/MM/DD/<file>`.
+pub fn day_from_path(p: &Path) -> Option<NaiveDate> {
     let mut parts = p.parent()?.iter().rev().map(|c| c.to_str());
     let d: u32 = parts.next()??.parse().ok()?;
     let m: u32 = parts.next()??.parse().ok()?;
@@ -305,7 +308,8 @@ mod tests {
 
     #[test]
     fn days_come_from_the_directory() {
-        let p = Path::new("/x/sessions/2024/02/29/018c1a2b-3c4d-7e5f-8a9b-0c1d2e3f4a5b.events.jsonl");
+        let p =
+            Path::new("/x/sessions/2024/02/29/018c1a2b-3c4d-7e5f-8a9b-0c1d2e3f4a5b.events.jsonl");
         assert_eq!(day_from_path(p), NaiveDate::from_ymd_opt(2024, 2, 29));
         assert_eq!(day_from_path(Path::new("/tmp/a.events.jsonl")), None);
     }

@@ -4,19 +4,20 @@
 //!
 //! A literal of `n` ≥ 3 bytes can occur in the output only if all its
 //! `n - 2` trigrams are in the filter. The builder hashes every trigram into
-//! 2^22 bits, then halves the table (OR-ing the halves, which is the same
+//! 2^20 bits, then halves the table (OR-ing the halves, which is the same
 //! as hashing into the smaller table) while at most a quarter of the bits
 //! would be set. With a fill ratio `f` ≤ 0.25 a literal with `q` trigrams
 //! passes a session that lacks it with probability about `f^q` (under 0.1 %
-//! for 6 characters). Output so varied that more than half of the 2^22
+//! for 6 characters). Output so varied that more than half of the 2^20
 //! bits are set gets no filter: such sessions are always scanned.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// log2 of the table size the builder starts with (2^22 bits, 512 KiB).
-pub const MAX_LOG2: u8 = 22;
+/// log2 of the table size the builder starts with (2^20 bits, 128 KiB:
+/// it stays in the L2 cache while every output byte is hashed).
+pub const MAX_LOG2: u8 = 20;
 /// log2 of the smallest table (512 bits, 64 bytes).
 pub const MIN_LOG2: u8 = 9;
 /// Tables are halved while the fill ratio stays at or below this.
@@ -67,7 +68,7 @@ pub fn trigrams(s: &[u8]) -> Vec<u32> {
 }
 
 impl GramBuilder {
-    /// An empty builder (allocates the 512 KiB table).
+    /// An empty builder (allocates the 128 KiB table).
     pub fn new() -> Self {
         GramBuilder {
             words: vec![0; 1 << (MAX_LOG2 - 6)],
@@ -88,7 +89,7 @@ impl GramBuilder {
                 continue;
             }
             let h = hash(state) & mask;
-            // `h >> 6` < 2^16 = words.len(), so indexing cannot fail.
+            // `h >> 6` < 2^14 = words.len(), so indexing cannot fail.
             self.words[(h >> 6) as usize] |= 1u64 << (h & 63);
         }
         self.state = state;
@@ -217,7 +218,10 @@ mod tests {
             .filter(|s| !f.may_contain(&trigrams(s.as_bytes())))
             .count();
         assert!(misses >= 2, "filter too full: {}", f.fill());
-        assert!(f.may_contain(&trigrams(b"ab")), "short literals always pass");
+        assert!(
+            f.may_contain(&trigrams(b"ab")),
+            "short literals always pass"
+        );
     }
 
     #[test]

@@ -26,13 +26,13 @@ pub mod store;
 
 use std::path::Path;
 
-pub use build::{build_session, day_of_session, Built};
+pub use build::{build_session, day_from_path, day_of_session, Built};
 pub use entry::{CommandEntry, GramEntry, IndexEntry, INDEX_VERSION};
 pub use filter::{GramBuilder, GramFilter};
 pub use scan::{scan_cast, ScanEvent, ScanSummary};
 pub use store::{
-    append_session, day_grams_path, day_index_path, index_dir, read_day, read_day_grams,
-    write_day, DayIndex, INDEX_DIR,
+    append_session, day_grams_path, day_index_path, index_dir, read_day, read_day_grams, write_day,
+    DayIndex, INDEX_DIR,
 };
 
 use crate::error::Result;

@@ -19,7 +19,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::cast::{is_zstd, open_cast_file, parse_time, CastVersion, Event, Header, TolerantReader};
+use crate::cast::{
+    is_zstd, open_cast_file, parse_time, CastVersion, Event, Header, TolerantReader,
+};
 use crate::error::{FormatError, Result};
 
 /// What [`scan_cast`] reports, in recording order.
@@ -194,39 +196,37 @@ impl Scanner {
             stopped: false,
             damaged_line: None,
         };
+        // Lines are parsed in place in the reader's buffer; only a line
+        // that spans two fills is copied (into `line`).
+        line.clear();
         loop {
-            line.clear();
-            if lines.read_until(b'\n', line)? == 0 {
-                break;
-            }
-            self.line_no += 1;
-            let complete = line.last() == Some(&b'\n');
-            let text = line.trim_ascii();
-            if text.is_empty() || (self.v3 && text[0] == b'#') {
-                continue;
-            }
-            let mut data = std::mem::take(&mut self.data);
-            data.clear();
-            let parsed = parse_fast(text, &mut data).or_else(|| parse_slow(text, &mut data));
-            let Some(ev) = parsed else {
-                self.data = data;
-                if complete {
-                    summary.damaged_line = Some(self.line_no);
-                } else {
-                    summary.truncated = true;
+            let buf = lines.fill_buf()?;
+            if buf.is_empty() {
+                if !line.is_empty() {
+                    let last = std::mem::take(line);
+                    self.line(&last, false, &mut f, &mut summary);
                 }
                 break;
+            }
+            let (used, stop) = match memchr::memchr(b'\n', buf) {
+                Some(i) if line.is_empty() => {
+                    (i + 1, self.line(&buf[..=i], true, &mut f, &mut summary))
+                }
+                Some(i) => {
+                    line.extend_from_slice(&buf[..=i]);
+                    let whole = std::mem::take(line);
+                    let stop = self.line(&whole, true, &mut f, &mut summary);
+                    *line = whole;
+                    line.clear();
+                    (i + 1, stop)
+                }
+                None => {
+                    line.extend_from_slice(buf);
+                    (buf.len(), false)
+                }
             };
-            let time_us = if self.v3 {
-                self.last_us.saturating_add(ev.time_us)
-            } else {
-                ev.time_us
-            };
-            self.last_us = time_us;
-            let flow = self.event(time_us, ev.code, ev.string, &data, &mut f);
-            self.data = data;
-            if flow.is_break() {
-                summary.stopped = true;
+            lines.consume(used);
+            if stop {
                 break;
             }
         }
@@ -236,6 +236,43 @@ impl Scanner {
         summary.last_time_us = self.last_us;
         summary.output_bytes = self.output_bytes;
         Ok(summary)
+    }
+
+    /// Handle one line; true when the scan must end.
+    fn line<F>(&mut self, line: &[u8], complete: bool, f: &mut F, summary: &mut ScanSummary) -> bool
+    where
+        F: FnMut(ScanEvent<'_>) -> ControlFlow<()>,
+    {
+        self.line_no += 1;
+        let text = line.trim_ascii();
+        if text.is_empty() || (self.v3 && text[0] == b'#') {
+            return false;
+        }
+        let mut data = std::mem::take(&mut self.data);
+        data.clear();
+        let parsed = parse_fast(text, &mut data).or_else(|| parse_slow(text, &mut data));
+        let Some(ev) = parsed else {
+            self.data = data;
+            if complete {
+                summary.damaged_line = Some(self.line_no);
+            } else {
+                summary.truncated = true;
+            }
+            return true;
+        };
+        let time_us = if self.v3 {
+            self.last_us.saturating_add(ev.time_us)
+        } else {
+            ev.time_us
+        };
+        self.last_us = time_us;
+        let flow = self.event(time_us, ev.code, ev.string, &data, f);
+        self.data = data;
+        if flow.is_break() {
+            summary.stopped = true;
+            return true;
+        }
+        false
     }
 
     fn event<F>(

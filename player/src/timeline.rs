@@ -1,0 +1,822 @@
+//! A recording opened for random access ([`Recording`]): the screen at any
+//! time ([`Recording::screen_at`]), the markers around a position, and a
+//! [`Playhead`] that continues playback from there.
+//!
+//! A `.cast.zst` is read through its frame index: frames are decompressed
+//! and parsed one at a time, on demand. Other casts (plain `.cast`,
+//! asciicast v1, zstd files without an index) are read into memory once and
+//! handled as a single frame.
+//!
+//! # The screen at time T
+//!
+//! The screen is rebuilt by feeding output into a `vt100` terminal, not from
+//! the start of the file but from the latest *sync point* at or before T: a
+//! place after which the visible screen no longer depends on earlier output.
+//! Sync points are
+//!
+//! - a full reset, `ESC c`;
+//! - cursor-home next to erase-display (`ESC[H ESC[2J`, `ESC[2J ESC[H`,
+//!   `ESC[H ESC[J`, also spelled `ESC[1;1H`) issued on the main screen. A
+//!   clear inside an alternate-screen program (vim, less, top) is not one:
+//!   leaving the program brings back the main screen from before it.
+//!
+//! Frames are decoded backwards from T until a sync point is found (or the
+//! start of the file is reached). Whether a clear happened on the main
+//! screen, and the terminal size there, depend on what came before:
+//!
+//! - Index records written by current versions carry the terminal state at
+//!   the start of their frame ([`FrameInfo::start_state`]: size, and whether
+//!   the alternate screen is active). A frame with such a record is settled
+//!   by itself: its switches (`ESC[?1049h/l`, `ESC[?1047h/l`, `ESC[?47h/l`,
+//!   `ESC c`) are followed forwards from the recorded state, and its latest
+//!   clear on the main screen is the sync point; the size there is the
+//!   recorded one updated by the frame's resizes. A late seek so reads only
+//!   the frames from the sync point on.
+//! - Without it (files from older versions), the nearest alternate-screen
+//!   switch before the clear decides, and the size is the last resize
+//!   before it: earlier frames are only decompressed and searched for
+//!   switches and `"r"` event lines, which is much cheaper than parsing and
+//!   emulating them, but may go back to the start of the file; without a
+//!   resize the header's size applies. What is learnt about a frame is kept.
+//!
+//! The recorded alternate-screen flag is a hint (the writer does not
+//! recognise every spelling of the switches, and `vt100` ignores mode
+//! 1047): whenever the frames after a sync point are emulated, the
+//! emulator's size and screen at each frame start are compared with the
+//! records, and on a difference the records' states are no longer used for
+//! this recording and the seek is done again without them.
+//!
+//! Terminal modes set before a sync point (colours, scroll region,
+//! character sets) are not carried over; programs set them again after
+//! clearing. Escape sequences split across two frames are not recognised by
+//! the search (the writer's state does see them).
+
+use crate::control::io_message;
+use crate::render;
+use anyhow::{anyhow, bail, Context, Result};
+use sshlog_format::cast::{is_zstd, open_cast_reader, CastReader, Event, Header};
+use sshlog_format::framed::{read_frame_index, FrameInfo, FrameState, FLAG_HEADER};
+use sshlog_format::FormatError;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Cursor;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::rc::Rc;
+
+/// The events of one frame (shared with the decode cache).
+pub type Events = Rc<Vec<Event>>;
+
+/// Decoded frames kept for reuse (a seek decodes a window of frames that
+/// the following playback and marker searches read again).
+const CACHE_FRAMES: usize = 64;
+
+/// How much of the file was read and decoded so far.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Frames decompressed.
+    pub frames_decompressed: u64,
+    /// Frames parsed into events.
+    pub frames_parsed: u64,
+    /// Compressed bytes read from the file.
+    pub compressed_bytes: u64,
+    /// Bytes after decompression.
+    pub decompressed_bytes: u64,
+}
+
+enum Body {
+    /// A `.cast.zst` with a frame index.
+    Framed {
+        file: File,
+        frames: Vec<FrameInfo>,
+        /// One decompression context for all frames (creating one per
+        /// frame costs more than decompressing a 64 KiB frame).
+        zstd: RefCell<zstd::bulk::Decompressor<'static>>,
+    },
+    /// Everything else, read into memory.
+    Memory { events: Events },
+}
+
+/// A recording opened for seeking.
+pub struct Recording {
+    header: Header,
+    body: Body,
+    cache: RefCell<HashMap<usize, Events>>,
+    summaries: RefCell<Vec<Option<Summary>>>,
+    stats: Cell<ReadStats>,
+    /// Whether the terminal states of the index records are used (until
+    /// one is found to disagree with the emulator).
+    use_states: Cell<bool>,
+}
+
+/// What a frame changes for the frames after it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Summary {
+    /// The last resize (rows, cols).
+    resize: Option<(u16, u16)>,
+    /// The last screen switch: `EnterAlt`, `LeaveAlt` or `Reset`.
+    switch: Option<Seq>,
+}
+
+/// Where the sync point search stopped: event `event` of chunk `chunk`,
+/// byte `offset` of its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pos {
+    chunk: usize,
+    event: usize,
+    offset: usize,
+}
+
+const START: Pos = Pos {
+    chunk: 0,
+    event: 0,
+    offset: 0,
+};
+
+impl Recording {
+    /// Opens `path` (`.cast`, `.cast.zst`, asciicast v1/v2/v3). Errors
+    /// name the file.
+    pub fn open(path: &Path) -> Result<Recording> {
+        let shown = path.display();
+        let file =
+            File::open(path).map_err(|e| anyhow!("cannot open {shown}: {}", io_message(&e)))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| anyhow!("cannot open {shown}: {}", io_message(&e)))?;
+        if meta.is_dir() {
+            bail!("cannot play {shown}: it is a directory");
+        }
+        let mut magic = [0u8; 4];
+        let n = file
+            .read_at(&mut magic, 0)
+            .map_err(|e| anyhow!("cannot read {shown}: {}", io_message(&e)))?;
+        if is_zstd(&magic[..n]) {
+            match read_frame_index(&file) {
+                Ok(frames) if !frames.is_empty() => {
+                    return Self::framed(file, frames)
+                        .map_err(|e| anyhow!("cannot play {shown}: {e:#}"));
+                }
+                Ok(_) => bail!("cannot play {shown}: {}", FormatError::Empty),
+                Err(FormatError::Framing(_)) => {} // no index: read it whole
+                Err(e) => bail!("cannot play {shown}: {e}"),
+            }
+        }
+        let reader = open_cast_reader(file).map_err(|e| anyhow!("cannot play {shown}: {e}"))?;
+        let header = reader.header().clone();
+        let events = reader
+            .collect::<sshlog_format::Result<Vec<_>>>()
+            .map_err(|e| anyhow!("cannot play {shown}: {e}"))?;
+        Ok(Recording {
+            header,
+            body: Body::Memory {
+                events: Rc::new(events),
+            },
+            cache: RefCell::default(),
+            summaries: RefCell::default(),
+            stats: Cell::default(),
+            use_states: Cell::new(true),
+        })
+    }
+
+    fn framed(file: File, frames: Vec<FrameInfo>) -> Result<Recording> {
+        let first = &frames[0];
+        if first.flags & FLAG_HEADER == 0 {
+            bail!("the first frame does not hold the header");
+        }
+        let zstd = RefCell::new(zstd::bulk::Decompressor::new()?);
+        let text = decompress(&file, first, &zstd)?;
+        let reader = CastReader::new(Cursor::new(text)).context("frame 0")?;
+        let rec = Recording {
+            header: reader.header().clone(),
+            body: Body::Framed { file, frames, zstd },
+            cache: RefCell::default(),
+            summaries: RefCell::default(),
+            stats: Cell::default(),
+            use_states: Cell::new(true),
+        };
+        Ok(rec)
+    }
+
+    /// The cast header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// What was read and decoded so far.
+    pub fn stats(&self) -> ReadStats {
+        self.stats.get()
+    }
+
+    /// Number of frames (1 for recordings held in memory).
+    pub fn chunk_count(&self) -> usize {
+        match &self.body {
+            Body::Framed { frames, .. } => frames.len(),
+            Body::Memory { .. } => 1,
+        }
+    }
+
+    /// Time of the last event (µs), 0 for an empty recording.
+    pub fn duration_us(&self) -> u64 {
+        match &self.body {
+            Body::Framed { frames, .. } => frames.iter().map(|f| f.last_time_us).max().unwrap_or(0),
+            Body::Memory { events } => events.iter().map(Event::time_us).max().unwrap_or(0),
+        }
+    }
+
+    /// The first chunk holding an event later than `t`, or
+    /// [`chunk_count`](Self::chunk_count) when there is none.
+    fn chunk_after(&self, t: u64) -> usize {
+        match &self.body {
+            Body::Framed { frames, .. } => frames
+                .iter()
+                .position(|f| f.event_count > 0 && f.last_time_us > t)
+                .unwrap_or(frames.len()),
+            Body::Memory { events } => {
+                if events.iter().any(|e| e.time_us() > t) {
+                    0
+                } else {
+                    1
+                }
+            }
+        }
+    }
+
+    /// The decompressed lines of frame `j`.
+    fn frame_text(
+        &self,
+        file: &File,
+        frames: &[FrameInfo],
+        zstd: &RefCell<zstd::bulk::Decompressor<'static>>,
+        j: usize,
+    ) -> Result<Vec<u8>> {
+        let text = decompress(file, &frames[j], zstd).with_context(|| format!("frame {j}"))?;
+        let mut s = self.stats.get();
+        s.frames_decompressed += 1;
+        s.compressed_bytes += frames[j].compressed_len;
+        s.decompressed_bytes += text.len() as u64;
+        self.stats.set(s);
+        Ok(text)
+    }
+
+    fn parse_frame(&self, frames: &[FrameInfo], j: usize, text: Vec<u8>) -> Result<Events> {
+        let f = &frames[j];
+        let cursor = Cursor::new(text);
+        let reader = if f.flags & FLAG_HEADER != 0 {
+            CastReader::new(cursor).with_context(|| format!("frame {j}"))?
+        } else {
+            let base = if j > 0 { frames[j - 1].last_time_us } else { 0 };
+            CastReader::with_header(cursor, self.header.clone(), base)
+        };
+        let events = reader
+            .collect::<sshlog_format::Result<Vec<_>>>()
+            .with_context(|| format!("frame {j}"))?;
+        let mut s = self.stats.get();
+        s.frames_parsed += 1;
+        self.stats.set(s);
+        let events = Rc::new(events);
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() >= CACHE_FRAMES {
+            cache.clear();
+        }
+        cache.insert(j, Rc::clone(&events));
+        Ok(events)
+    }
+
+    /// The events of chunk `j`.
+    pub fn chunk_events(&self, j: usize) -> Result<Events> {
+        match &self.body {
+            Body::Memory { events } => Ok(Rc::clone(events)),
+            Body::Framed { file, frames, zstd } => {
+                if let Some(e) = self.cache.borrow().get(&j) {
+                    return Ok(Rc::clone(e));
+                }
+                let text = self.frame_text(file, frames, zstd, j)?;
+                self.parse_frame(frames, j, text)
+            }
+        }
+    }
+
+    /// The events of chunk `j` if its raw text contains one of `needles`
+    /// (a cheap filter before parsing); `None` when it cannot hold them.
+    fn chunk_events_if(&self, j: usize, needles: &[&[u8]]) -> Result<Option<Events>> {
+        match &self.body {
+            Body::Memory { events } => Ok(Some(Rc::clone(events))),
+            Body::Framed { file, frames, zstd } => {
+                if let Some(e) = self.cache.borrow().get(&j) {
+                    return Ok(Some(Rc::clone(e)));
+                }
+                let text = self.frame_text(file, frames, zstd, j)?;
+                if needles
+                    .iter()
+                    .any(|n| memchr::memmem::find(&text, n).is_some())
+                {
+                    self.parse_frame(frames, j, text).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// The screen after every event at or before `t`, and a playhead at
+    /// the first event after `t`.
+    pub fn screen_at(&self, t: u64) -> Result<(vt100::Parser, Playhead)> {
+        let end = self.chunk_after(t);
+        let last = end.min(self.chunk_count() - 1);
+        let sync = self.find_sync(t, last)?;
+        let (rows, cols) = self.size_before(sync)?;
+        let mut vt = render::terminal(rows, cols, 0);
+        for j in sync.chunk..=last {
+            if j > sync.chunk && !self.state_agrees(j, vt.screen()) {
+                // A recorded state is wrong: do without them.
+                self.use_states.set(false);
+                return self.screen_at(t);
+            }
+            let events = self.chunk_events(j)?;
+            let first = if j == sync.chunk { sync.event } else { 0 };
+            for (i, ev) in events.iter().enumerate().skip(first) {
+                if ev.time_us() > t {
+                    break;
+                }
+                match ev {
+                    Event::Output { data, .. } if j == sync.chunk && i == sync.event => {
+                        vt.process(data.get(sync.offset..).unwrap_or_default());
+                    }
+                    _ => render::apply(&mut vt, ev),
+                }
+            }
+        }
+        let head = if end < self.chunk_count() {
+            let events = self.chunk_events(end)?;
+            let idx = events
+                .iter()
+                .position(|e| e.time_us() > t)
+                .unwrap_or(events.len());
+            Playhead {
+                chunk: end,
+                events,
+                idx,
+            }
+        } else {
+            Playhead::at_end(self)
+        };
+        Ok((vt, head))
+    }
+
+    /// The screen after every event at or before `t`, replayed from the
+    /// start of the recording (what [`screen_at`](Self::screen_at) must
+    /// equal; used by tests and benchmarks).
+    pub fn replay_from_start(&self, t: u64) -> Result<vt100::Parser> {
+        let mut vt = render::terminal(self.header.height, self.header.width, 0);
+        let mut head = Playhead::start(self)?;
+        while let Some(ev) = head.peek(self)? {
+            if ev.time_us() > t {
+                break;
+            }
+            render::apply(&mut vt, ev);
+            head.advance();
+        }
+        Ok(vt)
+    }
+
+    /// The terminal state recorded at the start of chunk `j`, if there is
+    /// one and recorded states are in use.
+    fn start_state(&self, j: usize) -> Option<FrameState> {
+        match &self.body {
+            Body::Framed { frames, .. } if self.use_states.get() => {
+                frames.get(j).and_then(|f| f.start_state)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the emulator `screen`, at the start of chunk `j`, has the
+    /// size and screen recorded there (true when nothing is recorded).
+    fn state_agrees(&self, j: usize, screen: &vt100::Screen) -> bool {
+        let Some(s) = self.start_state(j) else {
+            return true;
+        };
+        screen.size() == (s.rows.max(1), s.cols.max(1)) && screen.alternate_screen() == s.alt_screen
+    }
+
+    /// The latest sync point at or before `t`, searching chunks `last`,
+    /// `last - 1`, ... (see the module documentation). A chunk with a
+    /// recorded start state is settled by itself. Otherwise frames are
+    /// parsed until a clear is found; earlier frames are then only
+    /// decompressed to find the screen switch that tells whether it was on
+    /// the main screen, until one with a recorded state is reached.
+    fn find_sync(&self, t: u64, last: usize) -> Result<Pos> {
+        let mut scan = SyncScan::default();
+        let mut buf = Vec::new();
+        let mut starts: Vec<(usize, usize)> = Vec::new();
+        for j in (0..=last).rev() {
+            let state = self.start_state(j);
+            if let Some(candidate) = scan.candidate {
+                // No switch between the end of this frame and the candidate.
+                match self.summary(j)?.switch {
+                    None => match state {
+                        None => continue,
+                        Some(s) if !s.alt_screen => return Ok(candidate),
+                        // The whole frame is on the alternate screen.
+                        Some(_) => {
+                            scan.candidate = None;
+                            continue;
+                        }
+                    },
+                    Some(Seq::LeaveAlt | Seq::Reset) => return Ok(candidate),
+                    // On the alternate screen: look for a clear before the
+                    // switch, in this frame's events.
+                    Some(_) => scan.candidate = None,
+                }
+            }
+            let events = self.chunk_events(j)?;
+            buf.clear();
+            starts.clear();
+            for (i, ev) in events.iter().enumerate() {
+                if ev.time_us() > t {
+                    break;
+                }
+                if let Event::Output { data, .. } = ev {
+                    starts.push((buf.len(), i));
+                    buf.extend_from_slice(data);
+                }
+            }
+            let found = sync_sequences(&buf);
+            // The event holding byte `at`: the last start at or before it.
+            let pos_of = |at: usize| {
+                let k = starts.partition_point(|&(s, _)| s <= at) - 1;
+                let (s, event) = starts[k];
+                Pos {
+                    chunk: j,
+                    event,
+                    offset: at - s,
+                }
+            };
+            if let Some(s) = state {
+                if let Some(at) = latest_main_screen_sync(s.alt_screen, &found) {
+                    return Ok(pos_of(at));
+                }
+                continue;
+            }
+            for &(at, kind) in found.iter().rev() {
+                if let Some(p) = scan.step(kind, pos_of(at)) {
+                    return Ok(p);
+                }
+            }
+        }
+        Ok(scan.candidate.unwrap_or(START))
+    }
+
+    /// Terminal size (rows, cols) in force just before `pos`: the last
+    /// resize before it, going back to the nearest recorded start state.
+    fn size_before(&self, pos: Pos) -> Result<(u16, u16)> {
+        let events = self.chunk_events(pos.chunk)?;
+        let resize = events[..pos.event].iter().rev().find_map(|e| match e {
+            Event::Resize { cols, rows, .. } => Some((*rows, *cols)),
+            _ => None,
+        });
+        if let Some(s) = resize {
+            return Ok(s);
+        }
+        for j in (0..=pos.chunk).rev() {
+            if let Some(s) = self.start_state(j) {
+                return Ok((s.rows, s.cols));
+            }
+            if j == 0 {
+                break;
+            }
+            if let Some(s) = self.summary(j - 1)?.resize {
+                return Ok(s);
+            }
+        }
+        Ok((self.header.height, self.header.width))
+    }
+
+    /// The last resize and screen switch of frame `j`, from its raw text
+    /// (remembered: a frame is summarised at most once).
+    fn summary(&self, j: usize) -> Result<Summary> {
+        if let Some(Some(s)) = self.summaries.borrow().get(j) {
+            return Ok(*s);
+        }
+        let s = match &self.body {
+            Body::Memory { .. } => Summary::default(),
+            Body::Framed { file, frames, zstd } => {
+                let text = self.frame_text(file, frames, zstd, j)?;
+                match summarise(&text) {
+                    Some(s) => s,
+                    // Not sshlog's compact JSON: parse it.
+                    None => {
+                        let events = self.parse_frame(frames, j, text)?;
+                        summarise_events(&events)
+                    }
+                }
+            }
+        };
+        let mut memo = self.summaries.borrow_mut();
+        if memo.len() <= j {
+            memo.resize(j + 1, None);
+        }
+        memo[j] = Some(s);
+        Ok(s)
+    }
+
+    /// The first marker after `t`: its time and label.
+    pub fn next_marker(&self, t: u64) -> Result<Option<(u64, String)>> {
+        for j in self.chunk_after(t)..self.chunk_count() {
+            let Some(events) = self.chunk_events_if(j, MARKER_NEEDLES)? else {
+                continue;
+            };
+            for ev in events.iter() {
+                if let Event::Marker { time_us, label } = ev {
+                    if *time_us > t {
+                        return Ok(Some((*time_us, label.clone())));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last marker before `t`: its time and label.
+    pub fn prev_marker(&self, t: u64) -> Result<Option<(u64, String)>> {
+        let last = self.chunk_after(t).min(self.chunk_count() - 1);
+        for j in (0..=last).rev() {
+            let Some(events) = self.chunk_events_if(j, MARKER_NEEDLES)? else {
+                continue;
+            };
+            for ev in events.iter().rev() {
+                if let Event::Marker { time_us, label } = ev {
+                    if *time_us < t {
+                        return Ok(Some((*time_us, label.clone())));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Screen switches as they appear in JSON text (serde_json escapes ESC as
+/// `\u001b`).
+const RAW_SWITCHES: &[(&[u8], Seq)] = &[
+    (br"\u001b[?1049h", Seq::EnterAlt),
+    (br"\u001b[?47h", Seq::EnterAlt),
+    (br"\u001b[?1047h", Seq::EnterAlt),
+    (br"\u001b[?1049l", Seq::LeaveAlt),
+    (br"\u001b[?1047l", Seq::LeaveAlt),
+    (br"\u001b[?47l", Seq::LeaveAlt),
+    (br"\u001bc", Seq::Reset),
+];
+
+/// A frame's [`Summary`] from its raw lines, or `None` when they are not in
+/// the compact form sshlog writes (then the frame is parsed).
+fn summarise(text: &[u8]) -> Option<Summary> {
+    let switch = RAW_SWITCHES
+        .iter()
+        .filter_map(|&(needle, kind)| memchr::memmem::rfind(text, needle).map(|at| (at, kind)))
+        .max_by_key(|&(at, _)| at)
+        .map(|(_, kind)| kind);
+    let resize = match memchr::memmem::rfind(text, b",\"r\",\"") {
+        None if memchr::memmem::find(text, b"\"r\"").is_some() => return None,
+        None => None,
+        Some(at) => {
+            // `,"r","COLSxROWS"]`
+            let rest = &text[at + 6..];
+            let end = memchr::memchr(b'"', rest)?;
+            let (cols, rows) = std::str::from_utf8(&rest[..end]).ok()?.split_once('x')?;
+            Some((rows.parse().ok()?, cols.parse().ok()?))
+        }
+    };
+    Some(Summary { resize, switch })
+}
+
+/// A frame's [`Summary`] from its events.
+fn summarise_events(events: &[Event]) -> Summary {
+    let mut s = Summary::default();
+    for ev in events {
+        match ev {
+            Event::Resize { cols, rows, .. } => s.resize = Some((*rows, *cols)),
+            Event::Output { data, .. } => {
+                let last = sync_sequences(data)
+                    .into_iter()
+                    .rev()
+                    .find(|(_, k)| *k != Seq::Clear);
+                if let Some((_, k)) = last {
+                    s.switch = Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    s
+}
+/// Raw text of a marker event line.
+const MARKER_NEEDLES: &[&[u8]] = &[b",\"m\",", b", \"m\", "];
+
+/// Frames claiming to be larger than this are decompressed as a stream
+/// instead of into a buffer of the claimed size.
+const MAX_FRAME_BUFFER: u64 = 256 << 20;
+
+/// Reads and decompresses one frame.
+fn decompress(
+    file: &File,
+    f: &FrameInfo,
+    zstd: &RefCell<zstd::bulk::Decompressor<'static>>,
+) -> Result<Vec<u8>> {
+    let len = usize::try_from(f.compressed_len).map_err(|_| anyhow!("frame too large"))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, f.offset)
+        .map_err(|e| anyhow!("cannot read: {}", io_message(&e)))?;
+    if f.uncompressed_len <= MAX_FRAME_BUFFER {
+        // The index gives the exact size; a wrong one falls back below.
+        let capacity = f.uncompressed_len as usize;
+        if let Ok(text) = zstd.borrow_mut().decompress(&buf, capacity) {
+            return Ok(text);
+        }
+    }
+    zstd::stream::decode_all(&buf[..]).map_err(|e| anyhow!("damaged frame: {e}"))
+}
+
+/// A sequence that matters to the sync point search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seq {
+    /// `ESC c`.
+    Reset,
+    /// Cursor home next to erase display.
+    Clear,
+    /// Switch to the alternate screen.
+    EnterAlt,
+    /// Back to the main screen.
+    LeaveAlt,
+}
+
+const SEQUENCES: &[(&[u8], Seq)] = &[
+    (b"\x1bc", Seq::Reset),
+    (b"\x1b[?1049h", Seq::EnterAlt),
+    (b"\x1b[?47h", Seq::EnterAlt),
+    (b"\x1b[?1047h", Seq::EnterAlt),
+    (b"\x1b[?1049l", Seq::LeaveAlt),
+    (b"\x1b[?1047l", Seq::LeaveAlt),
+    (b"\x1b[?47l", Seq::LeaveAlt),
+    (b"\x1b[H\x1b[2J", Seq::Clear),
+    (b"\x1b[1;1H\x1b[2J", Seq::Clear),
+    (b"\x1b[H\x1b[J", Seq::Clear),
+    (b"\x1b[H\x1b[0J", Seq::Clear),
+    (b"\x1b[1;1H\x1b[J", Seq::Clear),
+    (b"\x1b[2J\x1b[H", Seq::Clear),
+    (b"\x1b[2J\x1b[1;1H", Seq::Clear),
+];
+
+/// The sync-relevant sequences in `buf`, in order, with their offsets.
+fn sync_sequences(buf: &[u8]) -> Vec<(usize, Seq)> {
+    memchr::memchr_iter(0x1b, buf)
+        .filter_map(|at| {
+            SEQUENCES
+                .iter()
+                .find(|(s, _)| buf[at..].starts_with(s))
+                .map(|&(_, kind)| (at, kind))
+        })
+        .collect()
+}
+
+/// The latest sync point among a frame's sequences `found` (in order),
+/// given whether the alternate screen is active at the frame's start: the
+/// last reset or clear on the main screen.
+fn latest_main_screen_sync(mut alt: bool, found: &[(usize, Seq)]) -> Option<usize> {
+    let mut best = None;
+    for &(at, kind) in found {
+        match kind {
+            Seq::Clear if !alt => best = Some(at),
+            Seq::Clear => {}
+            Seq::Reset => {
+                best = Some(at);
+                alt = false;
+            }
+            Seq::EnterAlt => alt = true,
+            Seq::LeaveAlt => alt = false,
+        }
+    }
+    best
+}
+
+/// The backwards search for a sync point: sequences are fed latest first.
+#[derive(Debug, Default)]
+struct SyncScan {
+    /// The latest clear since the last screen switch seen (that is, the
+    /// nearest one before it in the file).
+    candidate: Option<Pos>,
+}
+
+impl SyncScan {
+    /// Feeds the next sequence (going backwards); returns the sync point
+    /// once it is known.
+    fn step(&mut self, kind: Seq, pos: Pos) -> Option<Pos> {
+        match kind {
+            Seq::Clear => {
+                self.candidate.get_or_insert(pos);
+                None
+            }
+            // What follows a switch back is on the main screen.
+            Seq::LeaveAlt => self.candidate,
+            // What follows it was on the alternate screen.
+            Seq::EnterAlt => {
+                self.candidate = None;
+                None
+            }
+            Seq::Reset => Some(self.candidate.unwrap_or(pos)),
+        }
+    }
+}
+
+/// A position in a recording's event stream, for playback.
+pub struct Playhead {
+    chunk: usize,
+    events: Events,
+    idx: usize,
+}
+
+impl Playhead {
+    /// At the first event.
+    pub fn start(rec: &Recording) -> Result<Playhead> {
+        Ok(Playhead {
+            chunk: 0,
+            events: rec.chunk_events(0)?,
+            idx: 0,
+        })
+    }
+
+    /// Past the last event.
+    fn at_end(rec: &Recording) -> Playhead {
+        Playhead {
+            chunk: rec.chunk_count(),
+            events: Rc::default(),
+            idx: 0,
+        }
+    }
+
+    /// The next event, decoding the next frame when needed.
+    pub fn peek(&mut self, rec: &Recording) -> Result<Option<&Event>> {
+        while self.idx >= self.events.len() {
+            if self.chunk + 1 >= rec.chunk_count() {
+                return Ok(None);
+            }
+            self.chunk += 1;
+            self.events = rec.chunk_events(self.chunk)?;
+            self.idx = 0;
+        }
+        Ok(self.events.get(self.idx))
+    }
+
+    /// Moves past the event returned by [`peek`](Self::peek).
+    pub fn advance(&mut self) {
+        self.idx += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(chunk: usize) -> Pos {
+        Pos {
+            chunk,
+            event: 0,
+            offset: 0,
+        }
+    }
+
+    #[test]
+    fn sequences_are_found_in_order() {
+        let buf = b"a\x1b[H\x1b[2Jb\x1b[?1049hc\x1bcd\x1b[?47l\x1b[2J";
+        let kinds: Vec<Seq> = sync_sequences(buf).into_iter().map(|(_, k)| k).collect();
+        assert_eq!(
+            kinds,
+            [Seq::Clear, Seq::EnterAlt, Seq::Reset, Seq::LeaveAlt]
+        );
+    }
+
+    #[test]
+    fn clears_inside_the_alternate_screen_are_skipped() {
+        // File order: clear(1) enter(2) clear(3) leave(4); scanned backwards.
+        let mut s = SyncScan::default();
+        assert_eq!(s.step(Seq::LeaveAlt, p(4)), None);
+        assert_eq!(s.step(Seq::Clear, p(3)), None);
+        assert_eq!(s.step(Seq::EnterAlt, p(2)), None);
+        assert_eq!(s.step(Seq::Clear, p(1)), None);
+        // Start of file reached: the main-screen clear.
+        assert_eq!(s.candidate, Some(p(1)));
+    }
+
+    #[test]
+    fn the_latest_main_screen_clear_wins() {
+        // leave(1) clear(2) clear(3), then T.
+        let mut s = SyncScan::default();
+        assert_eq!(s.step(Seq::Clear, p(3)), None);
+        assert_eq!(s.step(Seq::Clear, p(2)), None);
+        assert_eq!(s.step(Seq::LeaveAlt, p(1)), Some(p(3)));
+        // A reset is a sync point by itself.
+        let mut s = SyncScan::default();
+        assert_eq!(s.step(Seq::Reset, p(5)), Some(p(5)));
+    }
+}

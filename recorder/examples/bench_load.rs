@@ -1,0 +1,184 @@
+//! Load benchmark (run by `tools/bench-load`): N concurrent `ssh -tt` sessions to a
+//! local sshd, each printing a line every 100 ms for S seconds, recorded by
+//! sshlogd; checks that every session's recording equals what its client received
+//! and reports sshlogd's CPU time and RSS. Prints a Markdown table.
+//!
+//! Usage: bench_load SSHLOGD_BINARY [SESSIONS=200] [SECONDS=60]
+
+use anyhow::{bail, Context, Result};
+use sshlog_harness::{require_root_or_skip, Sshd, TestUser};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn usage(pid: u32) -> Result<(f64, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = &stat[stat.rfind(')').context("stat")? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu = (f[11].parse::<f64>()? + f[12].parse::<f64>()?) / ticks;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((cpu, kib("VmHWM:"), kib("VmRSS:")))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let bin = args
+        .get(1)
+        .context("usage: bench_load SSHLOGD [SESSIONS] [SECONDS]")?;
+    let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(200);
+    let secs: u64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(60);
+    if !require_root_or_skip("bench_load") {
+        bail!("needs root");
+    }
+    let sshd = Sshd::builder()
+        .config_line(format!("MaxStartups {0}:100:{0}", n * 4))
+        .config_line("MaxSessions 1000")
+        .log_level("INFO")
+        .start()?;
+    let user = TestUser::create()?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("s.yaml"), "")?;
+    std::fs::create_dir(dir.path().join("conf.d"))?;
+    let sock = dir.path().join("sock");
+    let mut daemon = Command::new(bin)
+        .args([
+            "--log-dir",
+            &dir.path().to_string_lossy(),
+            "--socket",
+            &sock.to_string_lossy(),
+        ])
+        .args(["--config", &dir.path().join("s.yaml").to_string_lossy()])
+        .args(["--config-dir", &dir.path().join("conf.d").to_string_lossy()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sock.exists() {
+        if Instant::now() > deadline {
+            bail!("sshlogd did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (cpu0, _, rss_idle) = usage(daemon.id())?;
+    let lines = secs * 10;
+    let started = Instant::now();
+    let outputs: Vec<(usize, Vec<u8>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|k| {
+                let cmd = sshd.ssh(&user).timeout(Duration::from_secs(secs + 120));
+                // Stagger connections (sshd accepts a burst at a time).
+                std::thread::sleep(Duration::from_millis(30));
+                s.spawn(move || {
+                    let script = format!(
+                        "for i in $(seq 1 {lines}); do echo s{k}-line-$i-abcdefghijklmnopqrstuvwxyz0123456789; sleep 0.1; done"
+                    );
+                    cmd.run(&script).map(|o| {
+                        if o.code() != Some(0) {
+                            eprintln!("session {k}: ssh exited {:?}: {}", o.code(), o.stderr_text().trim());
+                        }
+                        (k, o.stdout)
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().and_then(Result::ok))
+            .collect()
+    });
+    let wall = started.elapsed();
+    for l in sshd.log_text().unwrap_or_default().lines() {
+        if l.contains("drop")
+            || l.contains("MaxStartups")
+            || l.contains("error")
+            || l.contains("fatal")
+        {
+            eprintln!("sshd: {l}");
+        }
+    }
+    std::thread::sleep(Duration::from_secs(2)); // last frames and closes
+    let (cpu1, hwm, _) = usage(daemon.id())?;
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    let _ = daemon.wait();
+
+    // Every client's bytes against its recording.
+    let mut casts = Vec::new();
+    let mut stack = vec![dir.path().join("sessions")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".cast.zst") {
+                casts.push(p);
+            }
+        }
+    }
+    let mut recorded: Vec<Vec<u8>> = Vec::new();
+    for c in &casts {
+        let (_, events) = sshlog_format::read_cast_file(c)?;
+        let mut out = Vec::new();
+        for e in events {
+            if let sshlog_format::Event::Output { data, .. } = e {
+                out.extend(data);
+            }
+        }
+        recorded.push(out);
+    }
+    let mut exact = 0;
+    let mut total = 0u64;
+    for (k, client) in &outputs {
+        total += client.len() as u64;
+        let tag = format!("s{k}-line-1-");
+        if recorded
+            .iter()
+            .any(|r| r == client && r.windows(tag.len()).any(|w| w == tag.as_bytes()))
+        {
+            exact += 1;
+        } else if let Ok(dump) = std::env::var("BENCH_LOAD_DUMP") {
+            let mine: Vec<&Vec<u8>> = recorded
+                .iter()
+                .filter(|r| r.windows(tag.len()).any(|w| w == tag.as_bytes()))
+                .collect();
+            let _ = std::fs::write(format!("{dump}/client-{k}"), client);
+            for (i, r) in mine.iter().enumerate() {
+                let _ = std::fs::write(format!("{dump}/rec-{k}-{i}"), r);
+            }
+        }
+    }
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| concurrent sessions | {n} (`ssh -tt`, one line every 100 ms each, {secs} s) |");
+    println!("| sessions completed by the clients | {} |", outputs.len());
+    println!(
+        "| recordings byte-identical to their client's output | {exact} / {} |",
+        outputs.len()
+    );
+    println!(
+        "| output recorded | {:.1} MiB in {:.0} s |",
+        total as f64 / 1048576.0,
+        wall.as_secs_f64()
+    );
+    println!(
+        "| sshlogd CPU | {:.2} s ({:.1} % of one core) |",
+        cpu1 - cpu0,
+        100.0 * (cpu1 - cpu0) / wall.as_secs_f64()
+    );
+    println!(
+        "| sshlogd RSS idle / peak | {:.1} MiB / {:.1} MiB |",
+        rss_idle as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    if exact != n {
+        bail!("{} of {n} sessions not recorded exactly", n - exact);
+    }
+    Ok(())
+}
