@@ -162,7 +162,10 @@ fn docs_show_the_tested_examples() {
 #[test]
 fn unknown_float_fields_round_trip_exactly() {
     let line = r#"{"schema":1,"ts":"2023-11-28T10:57:10.000000Z","type":"future_event","client_port":6.666666666666666e43}"#;
-    let rec = read_sidecar(Cursor::new(format!("{line}\n"))).next().unwrap().unwrap();
+    let rec = read_sidecar(Cursor::new(format!("{line}\n")))
+        .next()
+        .unwrap()
+        .unwrap();
     let mut out = Vec::new();
     write_record(&mut out, &rec).unwrap();
     let back = read_sidecar(Cursor::new(out)).next().unwrap().unwrap();
