@@ -165,12 +165,12 @@ proptest! {
 /// The fuzz targets' seeds, mutated: readers must never panic and the frame
 /// index must only list frames inside the file.
 const SEEDS: &[&[u8]] = &[
-    include_bytes!("../fuzz/corpus/cast_reader/v1.cast"),
-    include_bytes!("../fuzz/corpus/cast_reader/v2.cast"),
-    include_bytes!("../fuzz/corpus/cast_reader/v3.cast"),
-    include_bytes!("../fuzz/corpus/cast_reader/framed_v2.cast.zst"),
-    include_bytes!("../fuzz/corpus/cast_reader/framed_v3.cast.zst"),
-    include_bytes!("../fuzz/corpus/sidecar_reader/examples.jsonl"),
+    include_bytes!("../fuzz/seeds/cast_reader/v1.cast"),
+    include_bytes!("../fuzz/seeds/cast_reader/v2.cast"),
+    include_bytes!("../fuzz/seeds/cast_reader/v3.cast"),
+    include_bytes!("../fuzz/seeds/cast_reader/framed_v2.cast.zst"),
+    include_bytes!("../fuzz/seeds/cast_reader/framed_v3.cast.zst"),
+    include_bytes!("../fuzz/seeds/sidecar_reader/examples.jsonl"),
 ];
 
 fn mutated() -> impl Strategy<Value = Vec<u8>> {
