@@ -386,6 +386,13 @@ static __always_inline void read_cwd(struct ev_exec *e, struct task_struct *task
 	e->cwd_depth = w.depth;
 }
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ev_exec);
+} exec_scratch SEC(".maps");
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -393,12 +400,10 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	struct proc *p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
 		return 0;
-
-	struct ev_exec *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop(p->conn, 0);
+	__u32 zero = 0;
+	struct ev_exec *e = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!e)
 		return 0;
-	}
 	fill_hdr(&e->h, EV_EXEC, tgid, p->conn, BPF_CORE_READ(task, real_parent, tgid));
 	__u64 ugid = bpf_get_current_uid_gid();
 	e->uid = (__u32)ugid;
@@ -414,12 +419,16 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	if (len > ARGV_MAX)
 		len = ARGV_MAX;
 	e->argv_len = 0;
-	if (len > 0 && bpf_probe_read_user(&e->argv, len & (ARGV_MAX - 1) ? len & (ARGV_MAX - 1) : ARGV_MAX, (void *)start) == 0)
+	__u32 bounded = len & (ARGV_MAX - 1) ? len & (ARGV_MAX - 1) : ARGV_MAX;
+	if (len > 0 && bpf_probe_read_user(&e->argv, bounded, (void *)start) == 0)
 		e->argv_len = len;
 	read_cwd(e, task);
-
 	p->kind = kind_for_comm(e->comm);
-	bpf_ringbuf_submit(e, 0);
+	/* Only the argv bytes in use go into the ring buffer (records are ~0.5 KiB
+	 * instead of 6.5 KiB: a burst of short commands must not fill it). */
+	__u32 used = e->argv_len ? bounded : 0;
+	if (bpf_ringbuf_output(&events, e, offsetof(struct ev_exec, argv) + (used & (ARGV_MAX * 2 - 1)), 0) != 0)
+		count_drop(p->conn, 0);
 	return 0;
 }
 

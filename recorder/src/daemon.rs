@@ -222,32 +222,21 @@ pub async fn run(prepared: Prepared) -> Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let mut batch = Vec::with_capacity(256);
     let mut known: HashSet<u32> = HashSet::new();
     loop {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
-                let rb = guard.get_inner_mut();
-                loop {
-                    batch.clear();
-                    while let Some(item) = rb.next() {
-                        batch.push(kernel_events::decode(&item));
-                        if batch.len() >= 256 { break; }
-                    }
-                    if batch.is_empty() { break; }
-                    let mut s = lock(&shared);
-                    let Shared { tracker, sink, .. } = &mut *s;
-                    for ev in batch.drain(..) {
-                        match ev {
-                            Ok(ev) => tracker.handle(ev, sink),
-                            Err(e) => { tracker.stats.decode_errors += 1; warn!("bad kernel record: {e}"); }
-                        }
-                    }
-                }
+                // Clear first, then drain: a record that arrives after the drain
+                // found the buffer empty wakes us again (the kernel only notifies
+                // a consumer that has caught up), so no wake-up can be lost.
                 guard.clear_ready();
+                drain(guard.get_inner_mut(), &shared);
             }
             _ = tick.tick() => {
+                // A safety net as well: whatever is in the ring is handled at least
+                // every tick.
+                drain(ring.get_mut(), &shared);
                 let mut s = lock(&shared);
                 let conns = s.tracker.conn_pids();
                 let counters = loader::conn_counters(&ebpf, &conns);
@@ -264,6 +253,8 @@ pub async fn run(prepared: Prepared) -> Result<()> {
             _ = hup.recv() => reload_actions(&shared, &settings, config_dir_explicit),
         }
     }
+    // What the kernel captured before the signal still goes into the recordings.
+    drain(ring.get_mut(), &shared);
     info!("shutting down: closing recordings");
     let old_actions = {
         let mut s = lock(&shared);
@@ -273,6 +264,35 @@ pub async fn run(prepared: Prepared) -> Result<()> {
     old_actions.shutdown();
     let _ = std::fs::remove_file(&settings.socket);
     Ok(())
+}
+
+/// Handles every record waiting in the ring buffer, in batches (the lock is
+/// released between batches so the control socket stays responsive).
+fn drain(rb: &mut aya::maps::RingBuf<aya::maps::MapData>, shared: &Mutex<Shared>) {
+    let mut batch = Vec::with_capacity(256);
+    loop {
+        batch.clear();
+        while let Some(item) = rb.next() {
+            batch.push(kernel_events::decode(&item));
+            if batch.len() >= 256 {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let mut s = lock(shared);
+        let Shared { tracker, sink, .. } = &mut *s;
+        for ev in batch.drain(..) {
+            match ev {
+                Ok(ev) => tracker.handle(ev, sink),
+                Err(e) => {
+                    tracker.stats.decode_errors += 1;
+                    warn!("bad kernel record: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// SIGHUP: a new action configuration replaces the old one only if it is valid.

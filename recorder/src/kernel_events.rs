@@ -185,8 +185,9 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
         1 => KernelEvent::ConnNew(h),
         9 => KernelEvent::Fork(h),
         2 => {
-            need(2360 + 4096)?;
-            let argv_len = (u32_at(b, 32) as usize).min(4096);
+            need(2360)?;
+            // The kernel sends only the argv bytes in use.
+            let argv_len = (u32_at(b, 32) as usize).min(4096).min(b.len() - 2360);
             let depth = (u16_at(b, 36) as usize).min(CWD_DEPTH);
             let cwd_flags = u16_at(b, 38);
             let raw = &b[2360..2360 + argv_len];
