@@ -1,25 +1,51 @@
-//! Keeps the search index (`<log_dir>/index/`) up to date as recordings finish:
-//! a background thread, so reading a finished cast never delays capture. What it
-//! misses (a crash, a full queue) `sshlog index` picks up later.
+//! Finishes recordings off the capture path: fsync, seal (chained, so one thread
+//! does them in order) and add to the search index (`<log_dir>/index/`). What it
+//! misses (a crash) is sealed at the next start and indexed by `sshlog index`.
 
+use crate::recording::Closed;
+use crate::state::StateDir;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+enum Job {
+    /// Sync, seal and index a recording closed by the tracker.
+    Finish(Closed),
+    /// Only index (the recording was sealed already).
+    Index(PathBuf, PathBuf),
+}
+
 pub struct Indexer {
-    tx: Option<mpsc::SyncSender<(PathBuf, PathBuf)>>,
+    tx: Option<mpsc::SyncSender<Job>>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Indexer {
     pub fn start(log_dir: &Path) -> Indexer {
-        let (tx, rx) = mpsc::sync_channel::<(PathBuf, PathBuf)>(1024);
+        let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         let dir = log_dir.to_path_buf();
         let handle = std::thread::Builder::new()
-            .name("sshlog-indexer".into())
+            .name("sshlog-finisher".into())
             .spawn(move || {
-                for (events, cast) in rx {
+                let state = StateDir::new(dir.join("state"));
+                for job in rx {
+                    let (events, cast) = match job {
+                        Job::Finish(closed) => {
+                            let paths = closed.paths.clone();
+                            let id = closed.id;
+                            match closed.complete(&state.chain_head()) {
+                                Ok(seal) => {
+                                    if let Err(e) = state.set_chain_head(&seal) {
+                                        tracing::warn!("cannot save the seal chain head: {e:#}");
+                                    }
+                                }
+                                Err(e) => tracing::warn!("cannot seal {id}: {e:#}"),
+                            }
+                            (paths.events, paths.cast)
+                        }
+                        Job::Index(events, cast) => (events, cast),
+                    };
                     if let Err(e) = sshlog_format::index::index_session(&dir, &events, &cast) {
                         tracing::warn!(
                             "cannot index {}: {e} (`sshlog index` will)",
@@ -35,11 +61,33 @@ impl Indexer {
         }
     }
 
-    /// Queues a finished recording; never blocks (a full queue skips it).
+    /// Queues a closed recording for syncing, sealing and indexing. If the queue
+    /// is full (or the thread is gone) the work is done here and now.
+    pub fn finish(&self, closed: Closed, state: &StateDir) {
+        let job = match &self.tx {
+            Some(tx) => match tx.try_send(Job::Finish(closed)) {
+                Ok(()) => return,
+                Err(
+                    mpsc::TrySendError::Full(Job::Finish(c))
+                    | mpsc::TrySendError::Disconnected(Job::Finish(c)),
+                ) => c,
+                Err(_) => return,
+            },
+            None => closed,
+        };
+        match job.complete(&state.chain_head()) {
+            Ok(seal) => {
+                let _ = state.set_chain_head(&seal);
+            }
+            Err(e) => tracing::warn!("cannot seal: {e:#}"),
+        }
+    }
+
+    /// Queues an already sealed recording for the index; never blocks.
     pub fn submit(&self, events: &Path, cast: &Path) {
         if let Some(tx) = &self.tx {
             if tx
-                .try_send((events.to_path_buf(), cast.to_path_buf()))
+                .try_send(Job::Index(events.to_path_buf(), cast.to_path_buf()))
                 .is_err()
             {
                 tracing::warn!(
@@ -51,7 +99,7 @@ impl Indexer {
     }
 
     /// Lets the queue drain for at most `wait`.
-    pub fn finish(&mut self, wait: Duration) {
+    pub fn wait(&mut self, wait: Duration) {
         self.tx = None;
         if let Some(h) = self.handle.take() {
             let deadline = Instant::now() + wait;

@@ -224,13 +224,23 @@ impl Recording {
     }
 
     /// Writes out the cast and seals the recording; returns the new chain head.
-    pub fn finish(mut self, chain_head: &str) -> Result<String> {
-        if let Some(c) = self.cast.take() {
-            let f = c.finish()?;
-            f.sync_data()?;
-        }
-        self.sidecar.sync_data()?;
-        seal(&self.paths.cast, &self.paths.events, self.id, chain_head)
+    pub fn finish(self, chain_head: &str) -> Result<String> {
+        self.close()?.complete(chain_head)
+    }
+
+    /// Writes the last frame (fast, on the capture path); syncing and sealing
+    /// are left to [`Closed::complete`], which may run on another thread.
+    pub fn close(mut self) -> Result<Closed> {
+        let cast = match self.cast.take() {
+            Some(c) => Some(c.finish()?),
+            None => None,
+        };
+        Ok(Closed {
+            id: self.id,
+            paths: self.paths,
+            cast,
+            sidecar: self.sidecar,
+        })
     }
 }
 
@@ -288,4 +298,23 @@ pub fn seal(cast: &Path, events: &Path, id: Uuid, previous: &str) -> Result<Stri
         .and_then(|f| f.sync_data())
         .ok();
     Ok(seal)
+}
+
+/// A recording whose files are complete but not yet synced and sealed.
+pub struct Closed {
+    pub id: Uuid,
+    pub paths: SessionPaths,
+    cast: Option<File>,
+    sidecar: File,
+}
+
+impl Closed {
+    /// fsyncs both files and seals the recording; returns the new chain head.
+    pub fn complete(self, chain_head: &str) -> Result<String> {
+        if let Some(c) = &self.cast {
+            c.sync_data()?;
+        }
+        self.sidecar.sync_data()?;
+        seal(&self.paths.cast, &self.paths.events, self.id, chain_head)
+    }
 }

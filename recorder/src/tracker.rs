@@ -391,16 +391,10 @@ impl Tracker {
 
     /// Finishes a recording and seals it into the chain.
     fn finish_recording(&mut self, r: Recording) {
-        let head = self.state.chain_head();
-        let paths = r.paths.clone();
-        match r.finish(&head) {
-            Ok(seal) => {
-                if let Err(e) = self.state.set_chain_head(&seal) {
-                    self.stats.write_errors += 1;
-                    warn!("cannot save the seal chain head: {e:#}");
-                }
-                self.indexer.submit(&paths.events, &paths.cast);
-            }
+        // The last frame is written here; fsync, seal and index happen on the
+        // finisher thread so that closing sessions never stalls capture.
+        match r.close() {
+            Ok(closed) => self.indexer.finish(closed, &self.state),
             Err(e) => {
                 self.stats.write_errors += 1;
                 warn!("cannot finish recording: {e:#}");
@@ -1227,7 +1221,7 @@ impl Tracker {
                 self.finish_recording(r);
             }
         }
-        self.indexer.finish(Duration::from_secs(5));
+        self.indexer.wait(Duration::from_secs(10));
     }
 
     fn find(&self, target: &Target) -> anyhow::Result<u32> {
@@ -1464,6 +1458,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(t.stats.bytes_dropped, 500);
+        t.shutdown(); // waits for the finisher thread (sync, seal, index)
         let cast = crate::tests_support::only_file(dir.path(), ".cast.zst");
         let (_, events) = sshlog_format::read_cast_file(&cast).unwrap();
         assert!(events
