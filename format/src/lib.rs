@@ -11,6 +11,7 @@ pub mod index;
 pub mod layout;
 pub mod seal;
 pub mod sidecar;
+pub mod text;
 
 pub use cast::{
     open_cast_file, read_cast_file, CastReader, CastVersion, CastWriter, Event, Header, SshlogMeta,

@@ -18,6 +18,7 @@ use serde::Serialize;
 use sshlog_format::cast::{Event, SshlogMeta};
 use sshlog_format::framed::FrameOptions;
 use sshlog_format::sidecar::{Record, SessionEvent, SCHEMA_VERSION};
+use sshlog_format::text::strip_escapes;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -1314,42 +1315,6 @@ impl Tracker {
         v.sort_by_key(|s| s.started);
         v
     }
-}
-
-/// Removes ANSI escape sequences (CSI, OSC, two-byte ESC sequences) and carriage
-/// returns, keeping the text a person would read.
-pub fn strip_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        match c {
-            '\x1b' => match it.next() {
-                Some('[') => {
-                    // CSI: parameters then one final byte in 0x40..=0x7e.
-                    for d in it.by_ref() {
-                        if ('\x40'..='\x7e').contains(&d) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    // OSC: until BEL or ESC \.
-                    while let Some(d) = it.next() {
-                        if d == '\x07' || (d == '\x1b' && it.peek() == Some(&'\\')) {
-                            if d == '\x1b' {
-                                it.next();
-                            }
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

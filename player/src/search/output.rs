@@ -15,6 +15,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use regex_syntax::hir::literal::Extractor;
 use sshlog_format::index::filter::trigrams;
 use sshlog_format::index::{scan_cast, GramEntry, ScanEvent};
+use sshlog_format::text::strip_escapes;
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -242,40 +243,6 @@ fn context(hay: &[u8], at: usize) -> String {
         out.push('…');
     }
     crate::table::escape_controls(&out)
-}
-
-/// Remove ANSI escape sequences (CSI, OSC, two-byte) and carriage returns.
-fn strip_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => match chars.next() {
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\x07' {
-                            break;
-                        }
-                        if c == '\x1b' && chars.peek() == Some(&'\\') {
-                            chars.next();
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
