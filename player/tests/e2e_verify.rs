@@ -39,19 +39,7 @@ fn sealed_sidecars(rec: &Recorder, user: &str, n: usize) -> Vec<PathBuf> {
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
+    sshlog_harness::files_under(dir)
 }
 
 fn verify(rec: &Recorder) -> (Option<i32>, String) {

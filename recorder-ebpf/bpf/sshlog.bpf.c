@@ -339,6 +339,7 @@ struct cwd_walk {
 	struct vfsmount *vmnt;
 	struct mount *mnt;
 	__u32 depth;
+	__u32 pos; /* next free byte of e->payload */
 };
 
 /* One step of the cwd walk (bpf_loop callback: verified once, not per iteration). */
@@ -360,19 +361,26 @@ static long cwd_step(__u64 i, void *arg)
 		return 0;
 	}
 	__u32 depth = w->depth;
-	if (depth >= CWD_DEPTH) {
+	__u32 pos = w->pos;
+	if (depth >= CWD_DEPTH || pos >= ARGV_MAX + CWD_BYTES) {
 		w->e->cwd_flags |= 1;
 		return 1;
 	}
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 	struct ev_exec *e = w->e;
-	bpf_probe_read_kernel_str(e->cwd[depth & (CWD_DEPTH - 1)], CWD_NAME, name);
+	long n = bpf_probe_read_kernel_str(&e->payload[pos & EXEC_PAYLOAD_MASK], CWD_NAME, name);
+	if (n <= 0) {
+		w->e->cwd_flags |= 1;
+		return 1;
+	}
+	w->pos = pos + n;
 	w->depth = depth + 1;
 	w->d = parent;
 	return 0;
 }
 
-static __always_inline void read_cwd(struct ev_exec *e, struct task_struct *task)
+/* Packs the cwd components (leaf first) into the payload after argv. */
+static __always_inline void read_cwd(struct ev_exec *e, struct task_struct *task, __u32 start)
 {
 	struct path pwd = BPF_CORE_READ(task, fs, pwd);
 	struct cwd_walk w = {
@@ -381,9 +389,11 @@ static __always_inline void read_cwd(struct ev_exec *e, struct task_struct *task
 		.vmnt = pwd.mnt,
 		.mnt = container_of(pwd.mnt, struct mount, mnt),
 		.depth = 0,
+		.pos = start,
 	};
 	bpf_loop(CWD_DEPTH * 2, cwd_step, &w, 0);
 	e->cwd_depth = w.depth;
+	e->cwd_len = w.pos - start;
 }
 
 struct {
@@ -420,14 +430,12 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		len = ARGV_MAX;
 	e->argv_len = 0;
 	__u32 bounded = len & (ARGV_MAX - 1) ? len & (ARGV_MAX - 1) : ARGV_MAX;
-	if (len > 0 && bpf_probe_read_user(&e->argv, bounded, (void *)start) == 0)
+	if (len > 0 && bpf_probe_read_user(e->payload, bounded, (void *)start) == 0)
 		e->argv_len = len;
-	read_cwd(e, task);
+	read_cwd(e, task, e->argv_len);
 	p->kind = kind_for_comm(e->comm);
-	/* Only the argv bytes in use go into the ring buffer (records are ~0.5 KiB
-	 * instead of 6.5 KiB: a burst of short commands must not fill it). */
-	__u32 used = e->argv_len ? bounded : 0;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct ev_exec, argv) + (used & (ARGV_MAX * 2 - 1)), 0) != 0)
+	__u32 used = (e->argv_len + e->cwd_len) & EXEC_PAYLOAD_MASK;
+	if (bpf_ringbuf_output(&events, e, offsetof(struct ev_exec, payload) + used, 0) != 0)
 		count_drop(p->conn, 0);
 	return 0;
 }

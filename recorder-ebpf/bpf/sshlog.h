@@ -72,17 +72,25 @@ struct ev_resize {
 	__u32 _pad;
 };
 
+/* An exec. Only the bytes in use go into the ring buffer: the payload holds
+ * argv (argv_len bytes, NUL separated) followed by the cwd components (leaf
+ * first, each NUL terminated, cwd_len bytes in all). A typical record is
+ * ~0.4 KiB, so a burst of short commands does not fill the ring. */
+#define CWD_BYTES 2048        /* bytes of packed cwd components */
+#define EXEC_PAYLOAD_MASK 8191
+#define EXEC_PAYLOAD (EXEC_PAYLOAD_MASK + 1 + CWD_NAME)
 struct ev_exec {
 	struct ev_hdr h;
 	__u32 uid;
 	__u32 gid;
 	__u32 argv_len;
-	__u16 cwd_depth;  /* components filled in cwd[], leaf first */
-	__u16 cwd_flags;  /* bit 0: path deeper than CWD_DEPTH */
+	__u16 cwd_depth;  /* components in the payload after argv */
+	__u16 cwd_flags;  /* bit 0: path deeper than CWD_DEPTH or CWD_BYTES */
 	char comm[TASK_COMM_LEN];
 	char filename[FILENAME_MAX_LEN];
-	char cwd[CWD_DEPTH][CWD_NAME];
-	char argv[ARGV_MAX];
+	__u32 cwd_len;
+	__u32 _pad;
+	char payload[EXEC_PAYLOAD];
 };
 
 struct ev_exit {
@@ -149,8 +157,8 @@ SSHLOG_ASSERT_OFF(ev_data, data, 40);
 SSHLOG_ASSERT_OFF(ev_resize, cols, 32);
 SSHLOG_ASSERT_OFF(ev_exec, comm, 40);
 SSHLOG_ASSERT_OFF(ev_exec, filename, 56);
-SSHLOG_ASSERT_OFF(ev_exec, cwd, 312);
-SSHLOG_ASSERT_OFF(ev_exec, argv, 2360);
+SSHLOG_ASSERT_OFF(ev_exec, cwd_len, 312);
+SSHLOG_ASSERT_OFF(ev_exec, payload, 320);
 SSHLOG_ASSERT_OFF(ev_exit, exit_code, 24);
 SSHLOG_ASSERT_OFF(ev_log, text, 32);
 SSHLOG_ASSERT_OFF(ev_file, path, 32);

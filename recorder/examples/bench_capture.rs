@@ -5,10 +5,9 @@
 //! Usage: bench_capture SSHLOGD_BINARY [MEGABYTES] [RUNS]
 
 use anyhow::{bail, Context, Result};
-use sshlog_harness::{require_root_or_skip, Sshd, TestUser};
+use sshlog_harness::{files_under, process_usage, require_root_or_skip, Sshd, Sshlogd, TestUser};
 use std::io::Write;
 use std::os::unix::fs::chown;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn printable_file(user: &TestUser, bytes: usize) -> Result<std::path::PathBuf> {
@@ -59,50 +58,6 @@ fn transfer(
     Ok((times[times.len() / 2], bytes))
 }
 
-/// (user+system CPU seconds, peak RSS KiB, current RSS KiB) of a process.
-fn usage(pid: u32) -> Result<(f64, u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = &stat[stat.rfind(')').context("stat")? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu = (f[11].parse::<f64>()? + f[12].parse::<f64>()?) / ticks;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Ok((cpu, kib("VmHWM:"), kib("VmRSS:")))
-}
-
-fn start_sshlogd(bin: &str, dir: &std::path::Path) -> Result<Child> {
-    let sock = dir.join("sock");
-    std::fs::write(dir.join("settings.yaml"), "")?;
-    let child = Command::new(bin)
-        .args([
-            "--log-dir",
-            &dir.to_string_lossy(),
-            "--socket",
-            &sock.to_string_lossy(),
-        ])
-        .args(["--config", &dir.join("settings.yaml").to_string_lossy()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("start {bin}"))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sock.exists() {
-        if Instant::now() > deadline {
-            bail!("sshlogd did not start");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(child)
-}
-
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let bin = args
@@ -118,16 +73,14 @@ fn main() -> Result<()> {
     let path = printable_file(&user, mb * 1024 * 1024)?;
     let (base, bytes) = transfer(&sshd, &user, &path, runs)?;
 
-    let dir = tempfile::tempdir()?;
-    let mut daemon = start_sshlogd(bin, dir.path())?;
-    let (cpu0, _, rss_idle) = usage(daemon.id())?;
+    let mut daemon = Sshlogd::start(bin, "")?;
+    let idle = process_usage(daemon.pid())?;
     let (rec, _) = transfer(&sshd, &user, &path, runs)?;
     std::thread::sleep(Duration::from_millis(1500)); // let the last frames land
-    let (cpu1, hwm, _) = usage(daemon.id())?;
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
-    let _ = daemon.wait();
+    let end = process_usage(daemon.pid())?;
+    daemon.stop();
     let mut stored = 0u64;
-    for e in walkdir(dir.path()) {
+    for e in files_under(daemon.log_dir()) {
         if e.to_string_lossy().ends_with(".cast.zst") {
             stored += std::fs::metadata(&e)?.len();
         }
@@ -147,13 +100,13 @@ fn main() -> Result<()> {
     println!("| ratio with/without | {:.2} |", base / rec);
     println!(
         "| sshlogd CPU for {runs} sessions | {:.2} s ({:.2} s per {mib:.0} MiB) |",
-        cpu1 - cpu0,
-        (cpu1 - cpu0) / runs as f64
+        end.cpu_seconds - idle.cpu_seconds,
+        (end.cpu_seconds - idle.cpu_seconds) / runs as f64
     );
     println!(
         "| sshlogd RSS idle / peak | {:.1} MiB / {:.1} MiB |",
-        rss_idle as f64 / 1024.0,
-        hwm as f64 / 1024.0
+        idle.rss_kib as f64 / 1024.0,
+        end.peak_rss_kib as f64 / 1024.0
     );
     println!(
         "| compressed casts on disk | {:.1} MiB for {:.1} MiB recorded ({:.1}x) |",
@@ -162,22 +115,4 @@ fn main() -> Result<()> {
         mib * runs as f64 * 1048576.0 / stored.max(1) as f64
     );
     Ok(())
-}
-
-fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        if let Ok(rd) = std::fs::read_dir(&d) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    out
 }

@@ -6,27 +6,11 @@
 //! Usage: bench_load SSHLOGD_BINARY [SESSIONS=200] [SECONDS=60]
 
 use anyhow::{bail, Context, Result};
-use sshlog_harness::{require_root_or_skip, Sshd, TestUser};
-use std::process::{Command, Stdio};
+use sshlog_format::{read_sidecar, SessionEvent};
+use sshlog_harness::{files_under, process_usage, require_root_or_skip, Sshd, Sshlogd, TestUser};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn usage(pid: u32) -> Result<(f64, u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = &stat[stat.rfind(')').context("stat")? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu = (f[11].parse::<f64>()? + f[12].parse::<f64>()?) / ticks;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Ok((cpu, kib("VmHWM:"), kib("RssAnon:")))
-}
 
 static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -46,30 +30,8 @@ fn main() -> Result<()> {
         .log_level("INFO")
         .start()?;
     let user = TestUser::create()?;
-    let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("s.yaml"), "")?;
-    std::fs::create_dir(dir.path().join("conf.d"))?;
-    let sock = dir.path().join("sock");
-    let mut daemon = Command::new(bin)
-        .args([
-            "--log-dir",
-            &dir.path().to_string_lossy(),
-            "--socket",
-            &sock.to_string_lossy(),
-        ])
-        .args(["--config", &dir.path().join("s.yaml").to_string_lossy()])
-        .args(["--config-dir", &dir.path().join("conf.d").to_string_lossy()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sock.exists() {
-        if Instant::now() > deadline {
-            bail!("sshlogd did not start");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let (cpu0, _, anon_idle) = usage(daemon.id())?;
+    let mut daemon = Sshlogd::start(bin, "")?;
+    let idle = process_usage(daemon.pid())?;
     let lines = secs * 10;
     let started = Instant::now();
     let outputs: Vec<(usize, Option<i32>, Vec<u8>)> = std::thread::scope(|s| {
@@ -108,6 +70,9 @@ fn main() -> Result<()> {
     });
     let wall = started.elapsed();
     for l in sshd.log_text().unwrap_or_default().lines() {
+        if l.contains("syslogin_perform_logout") {
+            continue; // no utmp entry for the test user: harmless
+        }
         if l.contains("drop")
             || l.contains("MaxStartups")
             || l.contains("error")
@@ -117,23 +82,17 @@ fn main() -> Result<()> {
         }
     }
     std::thread::sleep(Duration::from_secs(2)); // last frames and closes
-    let (cpu1, hwm, anon_end) = usage(daemon.id())?;
-    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
-    let _ = daemon.wait();
+    let end = process_usage(daemon.pid())?;
+    daemon.stop();
+    let dir = daemon.log_dir();
 
     // Every client's bytes against its recording.
-    let mut casts = Vec::new();
-    let mut stack = vec![dir.path().join("sessions")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".cast.zst") {
-                casts.push(p);
-            }
-        }
-    }
+    let files = files_under(&dir.join("sessions"));
+    let casts: Vec<&PathBuf> = files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".cast.zst"))
+        .collect();
+    let peak = peak_concurrency(&files)?;
     let mut recorded: Vec<Vec<u8>> = Vec::new();
     for c in &casts {
         let (_, events) = sshlog_format::read_cast_file(c)?;
@@ -148,7 +107,7 @@ fn main() -> Result<()> {
     if let Ok(dump) = std::env::var("BENCH_LOAD_DUMP") {
         let _ = Command::new("cp")
             .arg("-r")
-            .arg(dir.path())
+            .arg(daemon.dir.path())
             .arg(format!("{dump}/logs"))
             .status();
     }
@@ -181,6 +140,7 @@ fn main() -> Result<()> {
     println!("|---|---|");
     println!("| concurrent sessions | {n} (`ssh -tt`, one line every 100 ms each, {secs} s) |");
     println!("| sessions completed by the clients | {} |", outputs.len());
+    println!("| sessions open at the same time (peak, from the recordings) | {peak} |");
     println!(
         "| recordings byte-identical to their client's output | {exact} / {} |",
         outputs.len()
@@ -192,17 +152,17 @@ fn main() -> Result<()> {
     );
     println!(
         "| sshlogd CPU | {:.2} s ({:.1} % of one core) |",
-        cpu1 - cpu0,
-        100.0 * (cpu1 - cpu0) / wall.as_secs_f64()
+        end.cpu_seconds - idle.cpu_seconds,
+        100.0 * (end.cpu_seconds - idle.cpu_seconds) / wall.as_secs_f64()
     );
     println!(
         "| sshlogd private memory (RssAnon) at start / after the run | {:.1} MiB / {:.1} MiB |",
-        anon_idle as f64 / 1024.0,
-        anon_end as f64 / 1024.0
+        idle.rss_anon_kib as f64 / 1024.0,
+        end.rss_anon_kib as f64 / 1024.0
     );
     println!(
         "| sshlogd peak RSS (includes the ring buffer, mapped twice) | {:.1} MiB |",
-        hwm as f64 / 1024.0
+        end.peak_rss_kib as f64 / 1024.0
     );
     if exact != completed {
         bail!(
@@ -211,4 +171,30 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The largest number of sessions whose [connection_established,
+/// connection_close] intervals overlap, from the sidecars.
+fn peak_concurrency(files: &[PathBuf]) -> Result<usize> {
+    let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
+    for f in files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".events.jsonl"))
+    {
+        let reader = std::io::BufReader::new(std::fs::File::open(f)?);
+        for r in read_sidecar(reader).flatten() {
+            match r.event {
+                SessionEvent::ConnectionEstablished { .. } => edges.push((r.ts, 1)),
+                SessionEvent::ConnectionClose { .. } => edges.push((r.ts, -1)),
+                _ => {}
+            }
+        }
+    }
+    edges.sort();
+    let (mut open, mut peak) = (0i32, 0i32);
+    for (_, d) in edges {
+        open += d;
+        peak = peak.max(open);
+    }
+    Ok(peak as usize)
 }

@@ -132,6 +132,9 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     loader::set_watch_ports(&mut ebpf, &settings.outbound.ports)
         .context("cannot set the outbound SSH ports")?;
     crate::privileges::share_with_group(&settings.log_dir);
+    // Before any thread exists and while CAP_SYS_NICE is still held; threads
+    // started later (runtime workers, finisher, actions) get normal scheduling.
+    crate::scheduling::set_capture_priority(settings.capture_priority);
     crate::privileges::drop_unneeded().context("cannot drop capabilities")?;
     let actions = load_actions(&settings, config_dir_explicit)?;
     Ok(Prepared {
@@ -145,7 +148,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     })
 }
 
-pub async fn run(prepared: Prepared) -> Result<()> {
+pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Result<()> {
     let Prepared {
         settings,
         listener,
@@ -155,8 +158,12 @@ pub async fn run(prepared: Prepared) -> Result<()> {
         actions,
         config_dir_explicit,
     } = prepared;
-    let listener =
-        tokio::net::UnixListener::from_std(listener).context("cannot serve the control socket")?;
+    // The control socket is served by another runtime whose workers have normal
+    // priority; this one (the caller's thread) only captures, see scheduling.rs.
+    let listener = {
+        let _in_control = control_rt.enter();
+        tokio::net::UnixListener::from_std(listener).context("cannot serve the control socket")?
+    };
 
     let event_log = EventLog::open(
         &settings.log_dir.join("event.log"),
@@ -212,7 +219,7 @@ pub async fn run(prepared: Prepared) -> Result<()> {
         sink,
         kernel: (0, 0, 0),
     }));
-    tokio::spawn(control::serve(listener, shared.clone(), tx));
+    control_rt.spawn(control::serve(listener, shared.clone(), tx));
 
     // SAFETY: the ring buffer owns its fd and is moved into the AsyncFd, which
     // deregisters before dropping it.
@@ -223,6 +230,7 @@ pub async fn run(prepared: Prepared) -> Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut known: HashSet<u32> = HashSet::new();
+    let mut last_drain = tokio::time::Instant::now();
     loop {
         tokio::select! {
             guard = ring.readable_mut() => {
@@ -231,7 +239,15 @@ pub async fn run(prepared: Prepared) -> Result<()> {
                 // found the buffer empty wakes us again (the kernel only notifies
                 // a consumer that has caught up), so no wake-up can be lost.
                 guard.clear_ready();
+                // Coalesce wake-ups: at most one drain per DRAIN_GAP. A wake-up per
+                // record (the kernel's default when we keep up) costs far more
+                // than the records themselves.
+                let next = last_drain + DRAIN_GAP;
+                if next > tokio::time::Instant::now() {
+                    tokio::time::sleep_until(next).await;
+                }
                 drain(guard.get_inner_mut(), &shared);
+                last_drain = tokio::time::Instant::now();
             }
             _ = tick.tick() => {
                 // A safety net as well: whatever is in the ring is handled at least
@@ -266,19 +282,29 @@ pub async fn run(prepared: Prepared) -> Result<()> {
     Ok(())
 }
 
+/// The shortest time between two drains of the ring buffer (adds at most this
+/// much latency to live output; at 64 MiB the ring holds minutes of it).
+const DRAIN_GAP: Duration = Duration::from_millis(5);
+
 /// Handles every record waiting in the ring buffer, in batches (the lock is
 /// released between batches so the control socket stays responsive).
 fn drain(rb: &mut aya::maps::RingBuf<aya::maps::MapData>, shared: &Mutex<Shared>) {
     let mut batch = Vec::with_capacity(256);
+    let t0 = std::time::Instant::now();
+    let mut n = 0usize;
+    let mut bytes = 0usize;
     loop {
         batch.clear();
         while let Some(item) = rb.next() {
+            n += 1;
+            bytes += item.len();
             batch.push(kernel_events::decode(&item));
             if batch.len() >= 256 {
                 break;
             }
         }
         if batch.is_empty() {
+            tracing::trace!(records = n, bytes, took = ?t0.elapsed(), "drained");
             return;
         }
         let mut s = lock(shared);

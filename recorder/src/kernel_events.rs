@@ -9,7 +9,8 @@ use thiserror::Error;
 /// Bytes of terminal data per record, as `DATA_CHUNK` in sshlog.h.
 pub const DATA_CHUNK: usize = 16384;
 const CWD_DEPTH: usize = 32;
-const CWD_NAME: usize = 64;
+/// Offset of the exec payload (argv, then the packed cwd), see sshlog.h.
+const EXEC_PAYLOAD: usize = 320;
 
 /// What kind of file descriptor a data record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,19 +186,24 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
         1 => KernelEvent::ConnNew(h),
         9 => KernelEvent::Fork(h),
         2 => {
-            need(2360)?;
-            // The kernel sends only the argv bytes in use.
-            let argv_len = (u32_at(b, 32) as usize).min(4096).min(b.len() - 2360);
+            need(EXEC_PAYLOAD)?;
+            // Only the bytes in use are sent: argv, then the cwd components
+            // (leaf first, NUL terminated).
+            let payload = &b[EXEC_PAYLOAD..];
+            let argv_len = (u32_at(b, 32) as usize).min(4096).min(payload.len());
             let depth = (u16_at(b, 36) as usize).min(CWD_DEPTH);
             let cwd_flags = u16_at(b, 38);
-            let raw = &b[2360..2360 + argv_len];
+            let cwd_len = (u32_at(b, 312) as usize).min(payload.len() - argv_len);
+            let raw = &payload[..argv_len];
             let argv_truncated = argv_len == 4096 && raw.last() != Some(&0);
             let argv = split_argv(raw);
             let cwd = if cwd_flags & 1 != 0 {
                 None
             } else {
-                let mut parts: Vec<String> = (0..depth)
-                    .map(|i| cstr(&b[312 + i * CWD_NAME..312 + (i + 1) * CWD_NAME]))
+                let mut parts: Vec<String> = payload[argv_len..argv_len + cwd_len]
+                    .split(|&c| c == 0)
+                    .take(depth)
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
                     .collect();
                 parts.reverse();
                 Some(format!("/{}", parts.join("/")))
@@ -326,16 +332,17 @@ mod tests {
 
     #[test]
     fn decodes_exec_with_argv_and_cwd() {
-        let mut b = hdr(2, 6456);
-        b[24..28].copy_from_slice(&1000u32.to_ne_bytes());
         let argv = b"ls\0-l\0/tmp\0";
+        let cwd = b"bob\0home\0"; // leaf first
+        let mut b = hdr(2, 320 + argv.len() + cwd.len());
+        b[24..28].copy_from_slice(&1000u32.to_ne_bytes());
         b[32..36].copy_from_slice(&(argv.len() as u32).to_ne_bytes());
         b[36..38].copy_from_slice(&2u16.to_ne_bytes());
         b[40..42].copy_from_slice(b"ls");
         b[56..63].copy_from_slice(b"/bin/ls");
-        b[312..315].copy_from_slice(b"bob"); // leaf first
-        b[376..380].copy_from_slice(b"home");
-        b[2360..2360 + argv.len()].copy_from_slice(argv);
+        b[312..316].copy_from_slice(&(cwd.len() as u32).to_ne_bytes());
+        b[320..320 + argv.len()].copy_from_slice(argv);
+        b[320 + argv.len()..].copy_from_slice(cwd);
         match decode(&b).unwrap() {
             KernelEvent::Exec {
                 h,

@@ -14,6 +14,7 @@ pub mod preflight;
 pub mod privileges;
 pub mod procfs;
 pub mod recording;
+pub mod scheduling;
 pub mod settings;
 pub mod sshd_log;
 pub mod state;
@@ -25,18 +26,10 @@ pub(crate) mod tests_support {
 
     /// The single file under `dir` whose name ends with `suffix`.
     pub fn only_file(dir: &Path, suffix: &str) -> PathBuf {
-        let mut found = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.to_string_lossy().ends_with(suffix) {
-                    found.push(p);
-                }
-            }
-        }
+        let mut found: Vec<PathBuf> = sshlog_harness::files_under(dir)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .collect();
         assert_eq!(found.len(), 1, "files ending with {suffix}: {found:?}");
         found.remove(0)
     }

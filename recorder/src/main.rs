@@ -73,11 +73,21 @@ fn main() -> std::process::ExitCode {
         }
         s.capture_input |= cli.capture_input;
         let prepared = sshlog_recorder::daemon::prepare(s, config_dir_explicit)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
+        // Capture runs on this (possibly real-time) thread with a runtime of its
+        // own, which drives its own I/O and timers; the control socket is served
+        // by normal-priority workers.
+        let control = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name("sshlog-control")
             .enable_all()
             .build()?;
-        rt.block_on(sshlog_recorder::daemon::run(prepared))
+        let capture = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        capture.block_on(sshlog_recorder::daemon::run(
+            prepared,
+            control.handle().clone(),
+        ))
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

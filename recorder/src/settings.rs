@@ -18,6 +18,9 @@ pub struct Settings {
     pub socket: PathBuf,
     /// Size of the kernel ring buffer in MiB (rounded up to a power of two).
     pub ring_buffer_mb: u32,
+    /// Real-time (SCHED_RR) priority of the thread draining the ring buffer, so
+    /// capture keeps up when sessions saturate the CPU; 0 = normal scheduling.
+    pub capture_priority: u8,
     /// Record keystrokes ("i" events) too. Off: passwords typed at prompts would be kept.
     pub capture_input: bool,
     /// Let `sshlog attach` type into live sessions (every injection is logged).
@@ -66,6 +69,7 @@ impl Default for Settings {
             log_dir: DEFAULT_LOG_DIR.into(),
             socket: DEFAULT_SOCKET.into(),
             ring_buffer_mb: 64,
+            capture_priority: 1,
             capture_input: false,
             allow_injection: false,
             frame_seconds: 1.0,
@@ -103,7 +107,19 @@ impl Settings {
         if text.trim().is_empty() {
             return Ok(Settings::default());
         }
-        serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!(with_line(text, &e)))
+        let s: Settings =
+            serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!(with_line(text, &e)))?;
+        if s.capture_priority > 99 {
+            let msg = format!(
+                "capture_priority must be 0 (normal scheduling) or a real-time priority 1..=99, not {}",
+                s.capture_priority
+            );
+            anyhow::bail!(match key_position(text, "capture_priority") {
+                Some((line, col)) => format!("line {line} column {col}: {msg}"),
+                None => msg,
+            });
+        }
+        Ok(s)
     }
 }
 
@@ -117,15 +133,19 @@ fn with_line(text: &str, e: &serde_yaml::Error) -> String {
     let key = msg
         .strip_prefix("unknown field `")
         .and_then(|r| r.split('`').next());
-    if let Some(key) = key {
-        for (i, line) in text.lines().enumerate() {
-            let t = line.trim_start();
-            if t.starts_with(key) && t[key.len()..].trim_start().starts_with(':') {
-                return format!("line {} column {}: {msg}", i + 1, line.len() - t.len() + 1);
-            }
-        }
+    match key.and_then(|k| key_position(text, k)) {
+        Some((line, col)) => format!("line {line} column {col}: {msg}"),
+        None => msg,
     }
-    msg
+}
+
+/// Line and column (1-based) of the first `key:` in the text.
+fn key_position(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let t = line.trim_start();
+        (t.starts_with(key) && t[key.len()..].trim_start().starts_with(':'))
+            .then(|| (i + 1, line.len() - t.len() + 1))
+    })
 }
 
 #[cfg(test)]
@@ -142,6 +162,17 @@ mod tests {
         assert!(err.contains("unknown field `log_dri`"), "{err}");
         assert!(err.starts_with("line 1 column 1: "), "{err}");
         assert!(Settings::load(Path::new("/nonexistent/sshlogd.yaml"), true).is_err());
+        assert_eq!(
+            Settings::parse("capture_priority: 0\n")
+                .unwrap()
+                .capture_priority,
+            0
+        );
+        let err = Settings::parse("ring_buffer_mb: 8\ncapture_priority: 120\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("line 2 column 1: "), "{err}");
+        assert!(err.contains("1..=99, not 120"), "{err}");
         assert_eq!(
             Settings::load(Path::new("/nonexistent/sshlogd.yaml"), false).unwrap(),
             Settings::default()

@@ -54,3 +54,46 @@ fn keeps_only_the_needed_capabilities_and_private_files() {
     let sock = std::fs::metadata(&rec.socket).expect("socket");
     assert_eq!(sock.permissions().mode() & 0o777, 0o660);
 }
+
+/// (rt_priority, policy) of one thread, fields 40 and 41 of its stat line.
+fn sched_of(pid: u32, tid: u32) -> (u32, u32) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).expect("stat");
+    let rest = &stat[stat.rfind(')').expect("stat") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 40 and 41 of the line are 38 and 39 after the command name.
+    (
+        f[37].parse().expect("rt_priority"),
+        f[38].parse().expect("policy"),
+    )
+}
+
+#[test]
+fn only_the_capture_thread_is_real_time() {
+    if !require_root_or_skip("capture_thread_real_time") {
+        return;
+    }
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_RR: u32 = 2;
+    let rec = Recorder::start();
+    let pid = rec.pid();
+    assert_eq!(sched_of(pid, pid), (1, SCHED_RR), "the capture thread");
+    let mut others = 0;
+    for e in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let tid: u32 = e
+            .expect("task")
+            .file_name()
+            .to_string_lossy()
+            .parse()
+            .expect("tid");
+        if tid != pid {
+            assert_eq!(sched_of(pid, tid), (0, SCHED_OTHER), "thread {tid}");
+            others += 1;
+        }
+    }
+    assert!(others >= 2, "control and finisher threads exist");
+    drop(rec);
+
+    // capture_priority: 0 keeps normal scheduling everywhere.
+    let rec = Recorder::start_with("capture_priority: 0\n");
+    assert_eq!(sched_of(rec.pid(), rec.pid()), (0, SCHED_OTHER));
+}

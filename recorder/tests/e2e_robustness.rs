@@ -70,8 +70,9 @@ fn fifty_megabytes_through_a_pty_are_recorded_byte_for_byte() {
         sessions[0].of_type("data_loss").next().is_none(),
         "data loss reported"
     );
+    // (The global kernel counters are not checked: a test running in parallel
+    // overloads every sshlogd on the machine on purpose.)
     let stats = rec.request(r#"{"cmd":"stats"}"#).expect("stats");
-    assert_eq!(stats["stats"]["kernel_dropped_bytes"], 0, "{stats}");
     assert!(
         stats["stats"]["bytes_recorded"].as_u64() >= Some(out.stdout.len() as u64),
         "{stats}"

@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+use sshlog_harness::Sshlogd;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const SSHLOG: &str = env!("CARGO_BIN_EXE_sshlog");
@@ -54,12 +54,21 @@ pub fn sshlogd_binary() -> PathBuf {
     bin
 }
 
-/// The real sshlogd on a temporary log directory and socket (the start
-/// logic of recorder/tests/common/mod.rs).
-pub struct Recorder {
-    pub dir: tempfile::TempDir,
-    pub socket: PathBuf,
-    child: Option<Child>,
+/// The real sshlogd ([`Sshlogd`], built by [`sshlogd_binary`]); panics
+/// instead of returning errors.
+pub struct Recorder(Sshlogd);
+
+impl Deref for Recorder {
+    type Target = Sshlogd;
+    fn deref(&self) -> &Sshlogd {
+        &self.0
+    }
+}
+
+impl DerefMut for Recorder {
+    fn deref_mut(&mut self) -> &mut Sshlogd {
+        &mut self.0
+    }
 }
 
 impl Recorder {
@@ -69,92 +78,11 @@ impl Recorder {
 
     /// Starts sshlogd with this settings file content.
     pub fn start_with(settings_text: &str) -> Recorder {
-        let dir = tempfile::Builder::new()
-            .prefix("sshlog-cli-test-")
-            .tempdir()
-            .expect("tempdir");
-        let socket = dir.path().join("sshlogd.sock");
-        let settings = dir.path().join("sshlogd.yaml");
-        std::fs::write(&settings, settings_text).expect("settings");
-        let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log");
-        let child = Command::new(sshlogd_binary())
-            .arg("--log-dir")
-            .arg(dir.path())
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--config")
-            .arg(&settings)
-            .arg("--config-dir")
-            .arg({
-                let d = dir.path().join("conf.d");
-                std::fs::create_dir_all(&d).expect("conf.d");
-                d
-            })
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start sshlogd");
-        let mut r = Recorder {
-            dir,
-            socket,
-            child: Some(child),
-        };
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if r.ping() {
-                return r;
-            }
-            if let Some(Ok(Some(st))) = r.child.as_mut().map(|c| c.try_wait()) {
-                panic!("sshlogd exited during start-up ({st}): {}", r.logs());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sshlogd did not answer: {}",
-                r.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn ping(&self) -> bool {
-        let Ok(mut s) = UnixStream::connect(&self.socket) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-        if s.write_all(b"{\"cmd\":\"ping\"}\n").is_err() {
-            return false;
-        }
-        let mut line = String::new();
-        let _ = BufReader::new(s).read_line(&mut line);
-        line.contains("\"ok\":true")
+        Recorder(Sshlogd::start(sshlogd_binary(), settings_text).expect("start sshlogd"))
     }
 
     pub fn logs(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
-    }
-
-    /// SIGTERM and wait (bounded), SIGKILL as a last resort.
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SAFETY: kill(2) on our own child's pid.
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.stop();
+        self.daemon_logs()
     }
 }
 

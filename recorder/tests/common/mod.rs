@@ -4,18 +4,26 @@
 
 use serde_json::Value;
 use sshlog_format::cast::Event;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+use sshlog_harness::Sshlogd;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Recorder {
-    /// Where settings and daemon logs go (and the recordings, unless `logs` says otherwise).
-    pub dir: tempfile::TempDir,
-    logs: Option<PathBuf>,
-    pub socket: PathBuf,
-    child: Option<Child>,
+/// The real sshlogd of this build ([`Sshlogd`]), with the recorder tests'
+/// readers of what it recorded. Panics instead of returning errors.
+pub struct Recorder(Sshlogd);
+
+impl Deref for Recorder {
+    type Target = Sshlogd;
+    fn deref(&self) -> &Sshlogd {
+        &self.0
+    }
+}
+
+impl DerefMut for Recorder {
+    fn deref_mut(&mut self) -> &mut Sshlogd {
+        &mut self.0
+    }
 }
 
 impl Recorder {
@@ -26,148 +34,20 @@ impl Recorder {
     /// Starts sshlogd with this settings file content (log dir and socket are
     /// always the test's own).
     pub fn start_with(settings: &str) -> Recorder {
-        let dir = tempfile::Builder::new()
-            .prefix("sshlogd-test-")
-            .tempdir()
-            .expect("tempdir");
-        std::fs::write(dir.path().join("sshlogd.yaml"), settings).expect("settings");
-        let mut r = Recorder {
-            socket: dir.path().join("sshlogd.sock"),
-            dir,
-            logs: None,
-            child: None,
-        };
-        r.spawn();
-        r
+        Recorder(Sshlogd::start(env!("CARGO_BIN_EXE_sshlogd"), settings).expect("start sshlogd"))
     }
 
     /// Like [`Recorder::start_with`], recording into `logs` (e.g. a small filesystem).
     pub fn start_in(logs: &Path, settings: &str) -> Recorder {
-        let dir = tempfile::Builder::new()
-            .prefix("sshlogd-test-")
-            .tempdir()
-            .expect("tempdir");
-        std::fs::write(dir.path().join("sshlogd.yaml"), settings).expect("settings");
-        let mut r = Recorder {
-            socket: dir.path().join("sshlogd.sock"),
-            dir,
-            logs: Some(logs.to_path_buf()),
-            child: None,
-        };
-        r.spawn();
-        r
+        Recorder(
+            Sshlogd::start_in(env!("CARGO_BIN_EXE_sshlogd"), logs, settings)
+                .expect("start sshlogd"),
+        )
     }
 
-    /// The action configuration directory this sshlogd reads (empty unless a
-    /// test writes YAML files into it; never the system's /etc/sshlog).
-    pub fn conf_dir(&self) -> PathBuf {
-        let d = self.dir.path().join("conf.d");
-        std::fs::create_dir_all(&d).expect("conf.d");
-        d
-    }
-
-    /// SIGHUP: reload the action configuration.
-    pub fn hup(&self) {
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.pid() as i32, libc::SIGHUP) };
-    }
-
-    pub fn log_dir(&self) -> &Path {
-        self.logs.as_deref().unwrap_or(self.dir.path())
-    }
-
-    /// Starts sshlogd (again) on the same directories and waits until it answers.
+    /// Starts sshlogd again on the same directories.
     pub fn spawn(&mut self) {
-        let settings = self.dir.path().join("sshlogd.yaml");
-        let log = std::fs::File::create(self.dir.path().join(format!("daemon-{}.log", now_ms())))
-            .expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_sshlogd"))
-            .arg("--log-dir")
-            .arg(self.log_dir())
-            .arg("--socket")
-            .arg(&self.socket)
-            .arg("--config")
-            .arg(&settings)
-            .arg("--config-dir")
-            .arg(self.conf_dir())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start sshlogd");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(v) = self.request(r#"{"cmd":"ping"}"#) {
-                if v["ok"] == true {
-                    return;
-                }
-            }
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(st)) = c.try_wait() {
-                    panic!(
-                        "sshlogd exited during start-up ({st}): {}",
-                        self.daemon_logs()
-                    );
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sshlogd did not answer within 30 s: {}",
-                self.daemon_logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
-    }
-
-    pub fn daemon_logs(&self) -> String {
-        let mut s = String::new();
-        if let Ok(rd) = std::fs::read_dir(self.dir.path()) {
-            for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with("daemon-") {
-                    s += &std::fs::read_to_string(e.path()).unwrap_or_default();
-                }
-            }
-        }
-        s
-    }
-
-    pub fn request(&self, line: &str) -> std::io::Result<Value> {
-        let mut s = UnixStream::connect(&self.socket)?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        s.write_all(line.as_bytes())?;
-        s.write_all(b"\n")?;
-        let mut r = BufReader::new(s);
-        let mut out = String::new();
-        r.read_line(&mut out)?;
-        serde_json::from_str(&out).map_err(std::io::Error::other)
-    }
-
-    pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// SIGTERM and wait: recordings are closed cleanly.
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.0.spawn().expect("restart sshlogd");
     }
 
     /// Every sidecar record (as JSON) of sessions whose events name `user`.
@@ -226,12 +106,6 @@ impl Recorder {
     }
 }
 
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 pub struct Session {
     pub records: Vec<Value>,
     pub cast: PathBuf,
@@ -261,28 +135,7 @@ impl Session {
 }
 
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        if let Ok(rd) = std::fs::read_dir(&d) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    out
-}
-
-fn now_ms() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
+    sshlog_harness::files_under(dir)
 }
 
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
