@@ -3,7 +3,8 @@
 //! sshlogd; checks that every session's recording equals what its client received
 //! and reports sshlogd's CPU time and RSS. Prints a Markdown table.
 //!
-//! Usage: bench_load SSHLOGD_BINARY [SESSIONS=200] [SECONDS=60]
+//! Usage: bench_load SSHLOGD_BINARY [SESSIONS=200] [SECONDS=60] [SETTINGS_YAML]
+//! (SETTINGS_YAML: sshlogd.yaml text, e.g. `capture_priority: 0`; default none)
 
 use anyhow::{bail, Context, Result};
 use sshlog_format::{read_sidecar, SessionEvent};
@@ -11,6 +12,49 @@ use sshlog_harness::{files_under, process_usage, require_root_or_skip, Sshd, Ssh
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// The barrier opens at the latest after this long, all sessions in or not.
+const BARRIER_DEADLINE: Duration = Duration::from_secs(240);
+
+/// Opens the barrier FIFO for writing (releasing every session blocked on it)
+/// once `n` bash processes of `uid` exist, or at the deadline.
+fn release_when_all_wait(barrier: &std::path::Path, uid: u32, n: usize) {
+    let deadline = Instant::now() + BARRIER_DEADLINE;
+    loop {
+        let waiting = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                let p = e.path();
+                std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim() == "bash")
+                    && std::fs::read_to_string(p.join("status")).is_ok_and(|st| {
+                        st.lines()
+                            .find(|l| l.starts_with("Uid:"))
+                            .and_then(|l| l.split_whitespace().nth(1))
+                            .is_some_and(|u| u == uid.to_string())
+                    })
+            })
+            .count();
+        if waiting >= n || Instant::now() > deadline {
+            eprintln!(
+                "barrier: {waiting} of {n} sessions logged in after {:.0} s; starting",
+                (Instant::now() + BARRIER_DEADLINE - deadline).as_secs_f64()
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Opening for writing wakes every reader; closing gives them EOF.
+    // Non-blocking: with no reader at all this fails instead of waiting.
+    use std::os::unix::fs::OpenOptionsExt;
+    drop(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(barrier),
+    );
+}
 
 static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -30,19 +74,32 @@ fn main() -> Result<()> {
         .log_level("INFO")
         .start()?;
     let user = TestUser::create()?;
-    let mut daemon = Sshlogd::start(bin, "")?;
+    let settings = args.get(4).cloned().unwrap_or_default();
+    let mut daemon = Sshlogd::start(bin, &settings)?;
     let idle = process_usage(daemon.pid())?;
     let lines = secs * 10;
+    // Every session waits at a barrier (opening a FIFO blocks until a writer
+    // comes) until all N are logged in, so all N produce output at once.
+    let barrier = user.home().join("start-barrier");
+    let c = std::ffi::CString::new(barrier.to_string_lossy().as_bytes())?;
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o644) } != 0 {
+        bail!("mkfifo: {}", std::io::Error::last_os_error());
+    }
     let started = Instant::now();
     let outputs: Vec<(usize, Option<i32>, Vec<u8>)> = std::thread::scope(|s| {
+        s.spawn(|| release_when_all_wait(&barrier, user.uid(), n));
         let handles: Vec<_> = (0..n)
             .map(|k| {
-                let cmd = sshd.ssh(&user).timeout(Duration::from_secs(secs + 120));
+                let barrier = barrier.display().to_string();
+                let cmd = sshd
+                    .ssh(&user)
+                    .timeout(BARRIER_DEADLINE + Duration::from_secs(secs + 120));
                 // Stagger connections (sshd accepts a burst at a time).
                 std::thread::sleep(Duration::from_millis(30));
                 s.spawn(move || {
                     let script = format!(
-                        "for i in $(seq 1 {lines}); do echo s{k}-line-$i-abcdefghijklmnopqrstuvwxyz0123456789; sleep 0.1; done"
+                        "read -r _ < {barrier}; for i in $(seq 1 {lines}); do echo s{k}-line-$i-abcdefghijklmnopqrstuvwxyz0123456789; sleep 0.1; done"
                     );
                     // sshd may refuse a burst of new connections (MaxStartups):
                     // retry like a person would; the retries are reported.
@@ -139,6 +196,12 @@ fn main() -> Result<()> {
     println!("| figure | value |");
     println!("|---|---|");
     println!("| concurrent sessions | {n} (`ssh -tt`, one line every 100 ms each, {secs} s) |");
+    if !settings.is_empty() {
+        println!(
+            "| sshlogd settings | `{}` |",
+            settings.trim().replace('\n', "; ")
+        );
+    }
     println!("| sessions completed by the clients | {} |", outputs.len());
     println!("| sessions open at the same time (peak, from the recordings) | {peak} |");
     println!(

@@ -231,6 +231,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     let mut hup = signal(SignalKind::hangup())?;
     let mut known: HashSet<u32> = HashSet::new();
     let mut last_drain = tokio::time::Instant::now();
+    let mut last_bytes = 0usize;
     loop {
         tokio::select! {
             guard = ring.readable_mut() => {
@@ -239,14 +240,16 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
                 // found the buffer empty wakes us again (the kernel only notifies
                 // a consumer that has caught up), so no wake-up can be lost.
                 guard.clear_ready();
-                // Coalesce wake-ups: at most one drain per DRAIN_GAP. A wake-up per
-                // record (the kernel's default when we keep up) costs far more
-                // than the records themselves.
+                // Coalesce wake-ups while the load is light: at most one drain per
+                // DRAIN_GAP (a wake-up per record, the kernel's default when we keep
+                // up, costs far more than the records). After a large drain the
+                // ring is busy: drain again at once so a fast session cannot
+                // fill it during the gap.
                 let next = last_drain + DRAIN_GAP;
-                if next > tokio::time::Instant::now() {
+                if last_bytes < BUSY_DRAIN_BYTES && next > tokio::time::Instant::now() {
                     tokio::time::sleep_until(next).await;
                 }
-                drain(guard.get_inner_mut(), &shared);
+                last_bytes = drain(guard.get_inner_mut(), &shared);
                 last_drain = tokio::time::Instant::now();
             }
             _ = tick.tick() => {
@@ -286,9 +289,13 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
 /// much latency to live output; at 64 MiB the ring holds minutes of it).
 const DRAIN_GAP: Duration = Duration::from_millis(5);
 
+/// A drain this large means a fast producer: the next one is not delayed.
+const BUSY_DRAIN_BYTES: usize = 256 << 10;
+
 /// Handles every record waiting in the ring buffer, in batches (the lock is
 /// released between batches so the control socket stays responsive).
-fn drain(rb: &mut aya::maps::RingBuf<aya::maps::MapData>, shared: &Mutex<Shared>) {
+/// Returns the number of bytes handled.
+fn drain(rb: &mut aya::maps::RingBuf<aya::maps::MapData>, shared: &Mutex<Shared>) -> usize {
     let mut batch = Vec::with_capacity(256);
     let t0 = std::time::Instant::now();
     let mut n = 0usize;
@@ -305,7 +312,7 @@ fn drain(rb: &mut aya::maps::RingBuf<aya::maps::MapData>, shared: &Mutex<Shared>
         }
         if batch.is_empty() {
             tracing::trace!(records = n, bytes, took = ?t0.elapsed(), "drained");
-            return;
+            return bytes;
         }
         let mut s = lock(shared);
         let Shared { tracker, sink, .. } = &mut *s;
