@@ -269,6 +269,25 @@ fn login_csrf_api_and_logout() {
     let r = c.get(&s.web.url("/api/search?since=soon"));
     assert_eq!(r.status, 400);
 
+    // The same answers once the day is indexed (the index decides user,
+    // command and the output filter before a recording is opened).
+    let o = std::process::Command::new(SSHLOG)
+        .arg("--log-dir")
+        .arg(s._dir.path().join("log"))
+        .arg("index")
+        .output()
+        .expect("sshlog index");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = c.get(&s.web.url("/api/search?cmd=ls&user=alice&since=1d"));
+    assert_eq!(r.json()["sessions"][0]["session_id"], id.to_string());
+    assert_eq!(r.json()["scanned"], 1);
+    let r = c.get(&s.web.url("/api/search?output=notes.txt"));
+    assert_eq!(r.json()["sessions"][0]["output_hits"][0]["offset"], 1.3);
+    let r = c.get(&s.web.url("/api/search?output=no-such-text-anywhere"));
+    assert_eq!(r.json()["sessions"], serde_json::json!([]));
+    let r = c.get(&s.web.url("/api/search?cmd=vim"));
+    assert_eq!(r.json()["sessions"], serde_json::json!([]));
+
     let r = c.get(&s.web.url(&format!("/sessions/{id}")));
     assert_eq!(r.status, 200);
     assert!(r.body.contains(&format!(r#"data-id="{id}""#)));

@@ -77,22 +77,7 @@ impl OutputMatcher {
                     .with_context(|| format!("invalid --output regex /{re}/"))?;
                 (Matcher::Regex(regex), regex_grams(re, ignore_case))
             }
-            None => {
-                if s.is_empty() {
-                    anyhow::bail!("--output needs a non-empty TEXT or /REGEX/");
-                }
-                let grams = (s.len() >= 3).then(|| vec![trigrams(s.as_bytes())]);
-                let m = if ignore_case {
-                    let regex = RegexBuilder::new(&regex::escape(s))
-                        .case_insensitive(true)
-                        .build()
-                        .context("invalid --output text")?;
-                    Matcher::Regex(regex)
-                } else {
-                    Matcher::Literal(Box::new(memmem::Finder::new(s.as_bytes()).into_owned()))
-                };
-                (m, grams)
-            }
+            None => return Self::literal(s, ignore_case),
         };
         Ok(OutputMatcher {
             matcher,
@@ -103,6 +88,28 @@ impl OutputMatcher {
 
     /// Whether a session with this index filter may contain a match.
     /// Filters computed for another cast size (stale) are not used.
+    /// A matcher for the text `s` as it is (never a regex).
+    pub fn literal(s: &str, ignore_case: bool) -> Result<OutputMatcher> {
+        if s.is_empty() {
+            anyhow::bail!("--output needs a non-empty TEXT or /REGEX/");
+        }
+        let grams = (s.len() >= 3).then(|| vec![trigrams(s.as_bytes())]);
+        let matcher = if ignore_case {
+            let regex = RegexBuilder::new(&regex::escape(s))
+                .case_insensitive(true)
+                .build()
+                .context("invalid --output text")?;
+            Matcher::Regex(regex)
+        } else {
+            Matcher::Literal(Box::new(memmem::Finder::new(s.as_bytes()).into_owned()))
+        };
+        Ok(OutputMatcher {
+            matcher,
+            grams,
+            pattern: s.to_owned(),
+        })
+    }
+
     pub fn may_match(&self, grams: Option<&GramEntry>, cast_size: u64) -> bool {
         let (Some(alternatives), Some(g)) = (&self.grams, grams) else {
             return true;

@@ -1,15 +1,18 @@
-//! `GET /api/search`: a simple scan of the recordings (sidecars, and casts
-//! for `output=`), newest first. Everything goes through [`search`], so a
-//! faster index-based search can replace it without touching the API.
+//! `GET /api/search`: the sessions come from the day indexes that sshlogd and
+//! `sshlog index` write (sidecars only for what is not indexed yet, see
+//! [`crate::search::source`]); user, time, command and the output trigram
+//! filter narrow them before any recording is opened. Newest first.
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use sshlog_format::cast::Event;
-use sshlog_format::layout::{day_dirs, session_id_from_path, session_id_time};
-use std::collections::BTreeSet;
+use sshlog_format::layout::{session_id_time, SESSIONS_DIR};
+use sshlog_format::text::EscapeStripper;
 use std::path::Path;
-use uuid::Uuid;
+
+use crate::search::output::OutputMatcher;
+use crate::search::source;
 
 use super::recordings::{self, Command};
 use super::text::Utf8Chunker;
@@ -101,28 +104,6 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     now.checked_sub_signed(d)
 }
 
-/// Session ids recorded under `log_dir` in the days of `[since, until]`,
-/// newest first.
-fn session_ids(log_dir: &Path, q: &Query) -> Result<Vec<Uuid>> {
-    let days = day_dirs(
-        log_dir,
-        q.since.map(|t| t.date_naive() - Duration::days(1)),
-        q.until.map(|t| t.date_naive() + Duration::days(1)),
-    )?;
-    let mut ids = BTreeSet::new();
-    for (_, dir) in days {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            if let Some(id) = session_id_from_path(&e.path()) {
-                ids.insert(id);
-            }
-        }
-    }
-    Ok(ids.into_iter().rev().collect())
-}
-
 /// Runs the search.
 pub fn search(log_dir: &Path, q: &Query) -> Result<Results> {
     let limit = q.limit.clamp(1, MAX_RESULTS);
@@ -133,17 +114,44 @@ pub fn search(log_dir: &Path, q: &Query) -> Result<Results> {
     };
     let cmd = q.cmd.as_deref().filter(|s| !s.is_empty());
     let output = q.output.as_deref().filter(|s| !s.is_empty());
-    for id in session_ids(log_dir, q)? {
-        let Some(started) = session_id_time(id) else {
-            continue;
-        };
+    let user = q.user.as_deref().filter(|s| !s.is_empty());
+    let filter = output
+        .map(|t| OutputMatcher::literal(t, true))
+        .transpose()?;
+    if !log_dir.join(SESSIONS_DIR).is_dir() {
+        return Ok(out); // nothing recorded yet
+    }
+    // Days are UTC; a day of slack on both sides for sessions spanning midnight.
+    let got = source::collect(
+        log_dir,
+        q.since.map(|t| t.date_naive() - Duration::days(1)),
+        q.until.map(|t| t.date_naive() + Duration::days(1)),
+        true,
+        filter.is_some(),
+    )?;
+    for e in &got.errors {
+        tracing::debug!("search: {e}");
+    }
+    for s in got.sessions.iter().rev() {
+        let e = &s.entry;
+        let started = session_id_time(e.id).unwrap_or(e.start);
         if q.since.is_some_and(|t| started < t) || q.until.is_some_and(|t| started > t) {
             continue;
         }
+        out.scanned += 1;
+        // What the index can decide, before the recording is opened.
+        if user.is_some_and(|u| e.user.as_deref() != Some(u))
+            || cmd.is_some_and(|c| !e.commands.iter().any(|x| x.argv.contains(c)))
+            || filter
+                .as_ref()
+                .is_some_and(|f| !f.may_match(s.grams.as_ref(), e.cast_size))
+        {
+            continue;
+        }
+        let id = e.id;
         let Ok(paths) = recordings::locate(log_dir, id) else {
             continue;
         };
-        out.scanned += 1;
         let rec = match recordings::load(&paths, id) {
             Ok(r) => r,
             Err(e) => {
@@ -151,10 +159,8 @@ pub fn search(log_dir: &Path, q: &Query) -> Result<Results> {
                 continue;
             }
         };
-        if let Some(u) = q.user.as_deref().filter(|s| !s.is_empty()) {
-            if rec.user.as_deref() != Some(u) {
-                continue;
-            }
+        if user.is_some_and(|u| rec.user.as_deref() != Some(u)) {
+            continue;
         }
         let commands: Vec<Command> = match cmd {
             Some(c) => rec
@@ -203,37 +209,6 @@ pub fn search(log_dir: &Path, q: &Query) -> Result<Results> {
     Ok(out)
 }
 
-/// Removes terminal escape sequences and carriage returns from a stream.
-#[derive(Debug, Default)]
-struct Stripper {
-    state: u8, // 0 text, 1 after ESC, 2 CSI, 3 OSC/DCS string, 4 ESC inside string
-}
-
-impl Stripper {
-    fn push(&mut self, s: &str, out: &mut String) {
-        for c in s.chars() {
-            self.state = match (self.state, c) {
-                (0, '\x1b') => 1,
-                (0, '\r') => 0,
-                (0, c) => {
-                    out.push(c);
-                    0
-                }
-                (1, '[') => 2,
-                (1, ']' | 'P' | '_' | '^') => 3,
-                (1, _) => 0,
-                (2, c) if ('\x40'..='\x7e').contains(&c) => 0,
-                (2, _) => 2,
-                (3, '\x07') => 0,
-                (3, '\x1b') => 4,
-                (3, _) => 3,
-                (4, _) => 0,
-                _ => 0,
-            };
-        }
-    }
-}
-
 /// Where `needle` appears in the output of the cast at `path`, at most
 /// `max` places (each at the time of the output event holding its first
 /// character).
@@ -244,7 +219,7 @@ pub fn output_hits(path: &Path, needle: &str, max: usize) -> Result<Vec<OutputHi
     // (byte position in `text`, event time) at the start of each event.
     let mut starts: Vec<(usize, u64)> = Vec::new();
     let mut utf8 = Utf8Chunker::default();
-    let mut strip = Stripper::default();
+    let mut strip = EscapeStripper::default();
     for ev in reader {
         let Ok(ev) = ev else { break };
         if let Event::Output { time_us, data } = ev {
@@ -302,14 +277,5 @@ mod tests {
         assert_eq!(parse_time("soon", now), None);
         assert_eq!(parse_time("", now), None);
         assert_eq!(parse_time("é", now), None);
-    }
-
-    #[test]
-    fn escapes_are_stripped() {
-        let mut s = Stripper::default();
-        let mut out = String::new();
-        s.push("a\x1b[1;31mb\x1b[0", &mut out);
-        s.push("mc\r\n\x1b]0;title\x07d", &mut out);
-        assert_eq!(out, "abc\nd");
     }
 }
