@@ -79,6 +79,8 @@ pub struct Shared {
     pub tracker: Tracker,
     pub sink: DaemonSink,
     pub kernel: (u64, u64, u64),
+    /// What the capture thread got (`SCHED_RR 1`, `normal`, ...).
+    pub capture_scheduling: String,
 }
 
 impl Shared {
@@ -91,6 +93,10 @@ impl Shared {
             o.insert("event_log_errors".into(), self.sink.log_errors.into());
             o.insert("live_sessions".into(), self.tracker.sessions().len().into());
             o.insert("storage_error".into(), self.tracker.storage_status().into());
+            o.insert(
+                "capture_scheduling".into(),
+                self.capture_scheduling.clone().into(),
+            );
             o.insert("actions".into(), self.sink.actions.stats());
         }
         v
@@ -109,6 +115,7 @@ pub struct Prepared {
     existing: Vec<procfs::Existing>,
     actions: ActionEngine,
     config_dir_explicit: bool,
+    capture_scheduling: String,
 }
 
 pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared> {
@@ -134,7 +141,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     crate::privileges::share_with_group(&settings.log_dir);
     // Before any thread exists and while CAP_SYS_NICE is still held; threads
     // started later (runtime workers, finisher, actions) get normal scheduling.
-    crate::scheduling::set_capture_priority(settings.capture_priority);
+    let capture_scheduling = crate::scheduling::set_capture_priority(settings.capture_priority);
     crate::privileges::drop_unneeded().context("cannot drop capabilities")?;
     let actions = load_actions(&settings, config_dir_explicit)?;
     Ok(Prepared {
@@ -145,6 +152,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
         existing,
         actions,
         config_dir_explicit,
+        capture_scheduling,
     })
 }
 
@@ -157,6 +165,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         existing,
         actions,
         config_dir_explicit,
+        capture_scheduling,
     } = prepared;
     // The control socket is served by another runtime whose workers have normal
     // priority; this one (the caller's thread) only captures, see scheduling.rs.
@@ -218,6 +227,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         tracker,
         sink,
         kernel: (0, 0, 0),
+        capture_scheduling,
     }));
     control_rt.spawn(control::serve(listener, shared.clone(), tx));
 

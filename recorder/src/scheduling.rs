@@ -19,12 +19,13 @@
 use tracing::{info, warn};
 
 /// Applies `priority` (1..=99 real-time round-robin; 0 = normal) to the
-/// calling thread. A refusal (no CAP_SYS_NICE, a container without a real-time
-/// budget) is logged and capture continues at normal priority.
-pub fn set_capture_priority(priority: u8) {
+/// calling thread and says what it got (shown by `sshlog stats`). A refusal
+/// (no CAP_SYS_NICE, a container without a real-time budget) is logged and
+/// capture continues at normal priority.
+pub fn set_capture_priority(priority: u8) -> String {
     if priority == 0 {
         info!("capture thread: normal scheduling (capture_priority: 0)");
-        return;
+        return "normal".into();
     }
     let param = libc::sched_param {
         sched_priority: i32::from(priority.min(99)),
@@ -35,12 +36,14 @@ pub fn set_capture_priority(priority: u8) {
         unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
     if rc == 0 {
         info!("capture thread: SCHED_RR priority {}", param.sched_priority);
+        format!("SCHED_RR {}", param.sched_priority)
     } else {
+        let e = std::io::Error::last_os_error();
         warn!(
-            "capture thread: cannot use real-time priority {} ({}); capture may lose data when the CPU is saturated",
-            param.sched_priority,
-            std::io::Error::last_os_error()
+            "capture thread: cannot use real-time priority {} ({e}); capture may lose data when the CPU is saturated",
+            param.sched_priority
         );
+        format!("normal (real-time refused: {e})")
     }
 }
 
@@ -61,7 +64,7 @@ mod tests {
     #[test]
     fn zero_keeps_normal_scheduling() {
         let before = current();
-        set_capture_priority(0);
+        assert_eq!(set_capture_priority(0), "normal");
         assert_eq!(current(), before);
     }
 
@@ -69,7 +72,7 @@ mod tests {
     fn threads_started_after_the_switch_are_normal() {
         // Runs in a thread of its own so the test harness is not affected.
         std::thread::spawn(|| {
-            set_capture_priority(1);
+            let said = set_capture_priority(1);
             let (policy, prio) = current();
             if policy != libc::SCHED_RR {
                 // Needs root / CAP_SYS_NICE; CI runs as root and must not skip.
@@ -81,6 +84,7 @@ mod tests {
                 return;
             }
             assert_eq!(prio, 1);
+            assert_eq!(said, "SCHED_RR 1");
             let child = std::thread::spawn(current).join().expect("thread");
             assert_eq!(child, (libc::SCHED_OTHER, 0));
         })

@@ -91,9 +91,16 @@ fn only_the_capture_thread_is_real_time() {
         }
     }
     assert!(others >= 2, "control and finisher threads exist");
+    let stats = rec.request(r#"{"cmd":"stats"}"#).expect("stats");
+    assert_eq!(
+        stats["stats"]["capture_scheduling"], "SCHED_RR 1",
+        "{stats}"
+    );
     drop(rec);
 
     // capture_priority: 0 keeps normal scheduling everywhere.
     let rec = Recorder::start_with("capture_priority: 0\n");
     assert_eq!(sched_of(rec.pid(), rec.pid()), (0, SCHED_OTHER));
+    let stats = rec.request(r#"{"cmd":"stats"}"#).expect("stats");
+    assert_eq!(stats["stats"]["capture_scheduling"], "normal", "{stats}");
 }
