@@ -2,7 +2,7 @@
 //! file through `ssh -tt` to a local sshd, without and with sshlogd recording, and
 //! sshlogd's CPU time and peak RSS while it records. Prints a Markdown table.
 //!
-//! Usage: bench_capture SSHLOGD_BINARY [MEGABYTES] [RUNS]
+//! Usage: bench_capture SSHLOGD_BINARY [MEGABYTES] [RUNS] [SETTINGS_YAML]
 
 use anyhow::{bail, Context, Result};
 use sshlog_harness::{files_under, process_usage, require_root_or_skip, Sshd, Sshlogd, TestUser};
@@ -73,11 +73,17 @@ fn main() -> Result<()> {
     let path = printable_file(&user, mb * 1024 * 1024)?;
     let (base, bytes) = transfer(&sshd, &user, &path, runs)?;
 
-    let mut daemon = Sshlogd::start(bin, "")?;
+    let settings = args.get(4).cloned().unwrap_or_default();
+    let mut daemon = Sshlogd::start(bin, &settings)?;
     let idle = process_usage(daemon.pid())?;
     let (rec, _) = transfer(&sshd, &user, &path, runs)?;
     std::thread::sleep(Duration::from_millis(1500)); // let the last frames land
     let end = process_usage(daemon.pid())?;
+    let boosts = daemon
+        .request(r#"{"cmd":"stats"}"#)
+        .ok()
+        .and_then(|v| v["stats"]["capture_boosts"].as_u64())
+        .unwrap_or(0);
     daemon.stop();
     let mut stored = 0u64;
     for e in files_under(daemon.log_dir()) {
@@ -88,6 +94,12 @@ fn main() -> Result<()> {
     let mib = bytes as f64 / (1024.0 * 1024.0);
     println!("| figure | value |");
     println!("|---|---|");
+    if !settings.is_empty() {
+        println!(
+            "| sshlogd settings | `{}` |",
+            settings.trim().replace('\n', "; ")
+        );
+    }
     println!("| output per session | {mib:.1} MiB through `ssh -tt host cat FILE` |");
     println!(
         "| throughput without sshlogd (median of {runs}) | {:.1} MiB/s ({base:.2} s) |",
@@ -98,6 +110,7 @@ fn main() -> Result<()> {
         mib / rec
     );
     println!("| ratio with/without | {:.2} |", base / rec);
+    println!("| capture thread raised to real-time priority (times) | {boosts} |");
     println!(
         "| sshlogd CPU for {runs} sessions | {:.2} s ({:.2} s per {mib:.0} MiB) |",
         end.cpu_seconds - idle.cpu_seconds,

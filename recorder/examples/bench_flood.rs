@@ -64,6 +64,11 @@ fn main() -> Result<()> {
     };
     std::thread::sleep(Duration::from_secs(1)); // the last tick's data_loss
     let end = process_usage(daemon.pid())?;
+    let boosts = daemon
+        .request(r#"{"cmd":"stats"}"#)
+        .ok()
+        .and_then(|v| v["stats"]["capture_boosts"].as_u64())
+        .unwrap_or(0);
     daemon.stop();
 
     let mut lost = 0u64;
@@ -118,6 +123,7 @@ fn main() -> Result<()> {
         "| recorded + reported lost − received | {} |",
         recorded as i64 + lost as i64 - got as i64
     );
+    println!("| capture thread raised to real-time priority (times) | {boosts} |");
     println!(
         "| sshlogd CPU | {:.2} s |",
         end.cpu_seconds - idle.cpu_seconds

@@ -140,6 +140,11 @@ fn main() -> Result<()> {
     }
     std::thread::sleep(Duration::from_secs(2)); // last frames and closes
     let end = process_usage(daemon.pid())?;
+    let boosts = daemon
+        .request(r#"{"cmd":"stats"}"#)
+        .ok()
+        .and_then(|v| v["stats"]["capture_boosts"].as_u64())
+        .unwrap_or(0);
     daemon.stop();
     let dir = daemon.log_dir();
 
@@ -213,6 +218,7 @@ fn main() -> Result<()> {
         total as f64 / 1048576.0,
         wall.as_secs_f64()
     );
+    println!("| capture thread raised to real-time priority (times) | {boosts} |");
     println!(
         "| sshlogd CPU | {:.2} s ({:.1} % of one core) |",
         end.cpu_seconds - idle.cpu_seconds,

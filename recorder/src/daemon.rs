@@ -10,6 +10,7 @@ use crate::kernel_events;
 use crate::loader;
 use crate::preflight;
 use crate::procfs;
+use crate::scheduling::CaptureScheduler;
 use crate::settings::Settings;
 use crate::tracker::{Options, SessionContext, Sink, Tracker};
 use anyhow::{Context, Result};
@@ -79,8 +80,10 @@ pub struct Shared {
     pub tracker: Tracker,
     pub sink: DaemonSink,
     pub kernel: (u64, u64, u64),
-    /// What the capture thread got (`SCHED_RR 1`, `normal`, ...).
+    /// The capture thread's scheduling, see [`CaptureScheduler::status`].
     pub capture_scheduling: String,
+    /// Times the capture thread was raised to real-time priority.
+    pub capture_boosts: u64,
 }
 
 impl Shared {
@@ -97,6 +100,7 @@ impl Shared {
                 "capture_scheduling".into(),
                 self.capture_scheduling.clone().into(),
             );
+            o.insert("capture_boosts".into(), self.capture_boosts.into());
             o.insert("actions".into(), self.sink.actions.stats());
         }
         v
@@ -115,7 +119,7 @@ pub struct Prepared {
     existing: Vec<procfs::Existing>,
     actions: ActionEngine,
     config_dir_explicit: bool,
-    capture_scheduling: String,
+    scheduler: CaptureScheduler,
 }
 
 pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared> {
@@ -139,9 +143,14 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     loader::set_watch_ports(&mut ebpf, &settings.outbound.ports)
         .context("cannot set the outbound SSH ports")?;
     crate::privileges::share_with_group(&settings.log_dir);
-    // Before any thread exists and while CAP_SYS_NICE is still held; threads
-    // started later (runtime workers, finisher, actions) get normal scheduling.
-    let capture_scheduling = crate::scheduling::set_capture_priority(settings.capture_priority);
+    // On the capture thread, before any other thread exists (see scheduling.rs).
+    let scheduler = CaptureScheduler::new(
+        settings.capture_priority,
+        (settings.ring_buffer_mb as usize)
+            .saturating_mul(1 << 20)
+            .max(1 << 16),
+        settings.capture_always_realtime,
+    );
     crate::privileges::drop_unneeded().context("cannot drop capabilities")?;
     let actions = load_actions(&settings, config_dir_explicit)?;
     Ok(Prepared {
@@ -152,7 +161,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
         existing,
         actions,
         config_dir_explicit,
-        capture_scheduling,
+        scheduler,
     })
 }
 
@@ -165,7 +174,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         existing,
         actions,
         config_dir_explicit,
-        capture_scheduling,
+        mut scheduler,
     } = prepared;
     // The control socket is served by another runtime whose workers have normal
     // priority; this one (the caller's thread) only captures, see scheduling.rs.
@@ -227,7 +236,8 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         tracker,
         sink,
         kernel: (0, 0, 0),
-        capture_scheduling,
+        capture_scheduling: scheduler.status(),
+        capture_boosts: 0,
     }));
     control_rt.spawn(control::serve(listener, shared.clone(), tx));
 
@@ -259,14 +269,16 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
                 if last_bytes < BUSY_DRAIN_BYTES && next > tokio::time::Instant::now() {
                     tokio::time::sleep_until(next).await;
                 }
-                last_bytes = drain(guard.get_inner_mut(), &shared);
+                last_bytes = drain(guard.get_inner_mut(), &shared, &mut scheduler);
                 last_drain = tokio::time::Instant::now();
             }
             _ = tick.tick() => {
                 // A safety net as well: whatever is in the ring is handled at least
                 // every tick.
-                drain(ring.get_mut(), &shared);
+                drain(ring.get_mut(), &shared, &mut scheduler);
                 let mut s = lock(&shared);
+                s.capture_scheduling = scheduler.status();
+                s.capture_boosts = scheduler.boosts;
                 let conns = s.tracker.conn_pids();
                 let counters = loader::conn_counters(&ebpf, &conns);
                 let Shared { tracker, sink, .. } = &mut *s;
@@ -283,7 +295,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         }
     }
     // What the kernel captured before the signal still goes into the recordings.
-    drain(ring.get_mut(), &shared);
+    drain(ring.get_mut(), &shared, &mut scheduler);
     info!("shutting down: closing recordings");
     let old_actions = {
         let mut s = lock(&shared);
@@ -304,8 +316,13 @@ const BUSY_DRAIN_BYTES: usize = 256 << 10;
 
 /// Handles every record waiting in the ring buffer, in batches (the lock is
 /// released between batches so the control socket stays responsive).
-/// Returns the number of bytes handled.
-fn drain(rb: &mut aya::maps::RingBuf<aya::maps::MapData>, shared: &Mutex<Shared>) -> usize {
+/// Returns the number of bytes handled; tells `scheduler` how far it got after
+/// every batch (a drain that is far behind is boosted before it ends).
+fn drain(
+    rb: &mut aya::maps::RingBuf<aya::maps::MapData>,
+    shared: &Mutex<Shared>,
+    scheduler: &mut CaptureScheduler,
+) -> usize {
     let mut batch = Vec::with_capacity(256);
     let t0 = std::time::Instant::now();
     let mut n = 0usize;
@@ -320,6 +337,7 @@ fn drain(rb: &mut aya::maps::RingBuf<aya::maps::MapData>, shared: &Mutex<Shared>
                 break;
             }
         }
+        scheduler.observe(bytes);
         if batch.is_empty() {
             tracing::trace!(records = n, bytes, took = ?t0.elapsed(), "drained");
             return bytes;

@@ -6,7 +6,9 @@
 //! - CAP_SYS_PTRACE: /proc/PID/fd of sshd processes, and `pidfd_getfd` for attach;
 //! - CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: the user's tty (message_to_session)
 //!   and /proc entries owned by other users;
-//! - CAP_CHOWN, CAP_FOWNER: giving new files and directories to the `sshlog` group.
+//! - CAP_CHOWN, CAP_FOWNER: giving new files and directories to the `sshlog` group;
+//! - CAP_SYS_NICE: raising the capture thread to real-time priority while it is
+//!   behind (scheduling.rs).
 //!
 //! Everything else (CAP_SYS_ADMIN, CAP_PERFMON, CAP_NET_*, CAP_SETUID, …) is
 //! dropped from the effective, permitted, inheritable and bounding sets.
@@ -23,6 +25,7 @@ pub const KEPT: &[Capability] = &[
     Capability::CAP_DAC_READ_SEARCH,
     Capability::CAP_CHOWN,
     Capability::CAP_FOWNER,
+    Capability::CAP_SYS_NICE,
 ];
 
 /// Drops every capability but [`KEPT`].

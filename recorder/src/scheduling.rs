@@ -1,53 +1,149 @@
-//! CPU priority of the capture thread.
+//! CPU priority of the capture thread: normal, raised to real time while it is
+//! behind.
 //!
 //! The thread that drains the kernel ring buffer must keep up even when the
-//! sessions it records saturate every core: on a machine with hundreds of
-//! runnable processes, a normal-priority thread gets a sliver of CPU, the ring
-//! buffer fills and output is lost (measured: tools/bench-load, 200 sessions of
-//! command storms on 2 cores lost data in 193 of 200 recordings at nice 0, 167 at
-//! nice -10, none with this). So the capture thread runs SCHED_RR at a low
-//! real-time priority (default 1, `capture_priority` in sshlogd.yaml; 0 keeps
-//! normal scheduling).
+//! sessions it records saturate every core: with hundreds of runnable
+//! processes a normal-priority thread gets a sliver of CPU, the ring fills and
+//! output is lost (tools/bench-load, 200 sessions of command storms on 2 cores:
+//! 193 of 200 recordings incomplete at nice 0, 167 at nice -10, none at
+//! real-time priority). But a thread that is always real-time preempts the
+//! very sshd and ssh it records: one fast session on 2 cores ran ~30 % slower.
 //!
-//! Only this thread is real-time: SCHED_RESET_ON_FORK gives every thread and
-//! process it starts afterwards (the async runtime's workers serving the control
-//! socket, the finisher, action workers, plugins, commands) normal scheduling.
-//! Its work per event is bounded and it sleeps when the ring buffer is empty;
-//! the kernel's real-time throttling (sched_rt_runtime_us) leaves the rest of
-//! each second to normal tasks in any case.
+//! So by default the capture thread runs at normal priority and is *boosted*
+//! to SCHED_RR (`capture_priority`, default 1; 0 = never) as soon as one drain
+//! handles a sixteenth of the ring, i.e. when it has fallen behind, and returns
+//! to normal once drains have stayed small (under 1/64 of the ring) for 30 s.
+//! The switch is checked between batches of a drain, so a thread that is
+//! already behind is boosted before it catches up. `capture_always_realtime:
+//! true` keeps it real-time all the time instead: no loss at the start of a
+//! storm even with a small ring, at the cost of throughput for fast sessions.
+//!
+//! Privileges: raising needs CAP_SYS_NICE, one of the capabilities sshlogd keeps
+//! (privileges.rs; RLIMIT_RTPRIO would need CAP_SYS_RESOURCE, which some hosts
+//! do not grant even to root). SCHED_RESET_ON_FORK is always set: threads and
+//! processes started while boosted (actions, plugins, commands) get normal
+//! scheduling.
 
+use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-/// Applies `priority` (1..=99 real-time round-robin; 0 = normal) to the
-/// calling thread and says what it got (shown by `sshlog stats`). A refusal
-/// (no CAP_SYS_NICE, a container without a real-time budget) is logged and
-/// capture continues at normal priority.
-pub fn set_capture_priority(priority: u8) -> String {
-    if priority == 0 {
-        info!("capture thread: normal scheduling (capture_priority: 0)");
-        return "normal".into();
+/// How long drains must stay small before the boost ends (long: a command storm
+/// that put the thread behind usually goes on, and every return to normal
+/// priority risks falling behind again).
+const CALM: Duration = Duration::from_secs(30);
+
+/// The boost state of the capture thread.
+#[derive(Debug)]
+pub struct CaptureScheduler {
+    priority: u8,
+    always: bool,
+    boost_at: usize,
+    calm_below: usize,
+    boosted: bool,
+    calm_since: Option<Instant>,
+    /// Times the thread was boosted.
+    pub boosts: u64,
+    refused: Option<String>,
+}
+
+impl CaptureScheduler {
+    /// Prepares boosting to `priority` (0 = never) for a ring of `ring_bytes`,
+    /// or real-time from now on with `always`; runs on the capture thread.
+    pub fn new(priority: u8, ring_bytes: usize, always: bool) -> CaptureScheduler {
+        let priority = priority.min(99);
+        let mut s = CaptureScheduler {
+            priority,
+            always: always && priority > 0,
+            boost_at: (ring_bytes / 16).max(1),
+            calm_below: (ring_bytes / 64).max(1),
+            boosted: false,
+            calm_since: None,
+            boosts: 0,
+            refused: None,
+        };
+        // Reset on fork from now on; real-time only with `always`.
+        let always = s.always;
+        s.apply(always);
+        if always && s.refused.is_none() {
+            info!(
+                "capture thread: SCHED_RR {} (capture_always_realtime)",
+                s.priority
+            );
+        }
+        s
     }
-    let param = libc::sched_param {
-        sched_priority: i32::from(priority.min(99)),
-    };
-    // SAFETY: sched_setscheduler on the calling thread (pid 0) with a valid
-    // sched_param that lives for the call.
-    let rc =
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
-    if rc == 0 {
-        info!("capture thread: SCHED_RR priority {}", param.sched_priority);
-        format!("SCHED_RR {}", param.sched_priority)
-    } else {
-        let e = std::io::Error::last_os_error();
+
+    /// Called with the bytes handled so far by the current drain, after each
+    /// batch, and with the total at its end.
+    pub fn observe(&mut self, drained: usize) {
+        if self.priority == 0 || self.always || self.refused.is_some() {
+            return;
+        }
+        if !self.boosted {
+            if drained >= self.boost_at {
+                self.boosts += 1;
+                info!(
+                    "capture is behind ({} KiB in one drain): real-time priority {} on",
+                    drained >> 10,
+                    self.priority
+                );
+                self.apply(true);
+            }
+            return;
+        }
+        if drained >= self.calm_below {
+            self.calm_since = None;
+            return;
+        }
+        let since = *self.calm_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= CALM {
+            info!("capture caught up: normal priority");
+            self.apply(false);
+        }
+    }
+
+    /// What `sshlog stats` shows.
+    pub fn status(&self) -> String {
+        match (&self.refused, self.boosted) {
+            _ if self.priority == 0 => "normal (capture_priority: 0)".into(),
+            (Some(e), _) => format!("normal (real-time refused: {e})"),
+            (None, true) if self.always => format!("SCHED_RR {} (always)", self.priority),
+            (None, true) => format!("SCHED_RR {} (behind)", self.priority),
+            (None, false) => format!("normal (SCHED_RR {} when behind)", self.priority),
+        }
+    }
+
+    fn apply(&mut self, boost: bool) {
+        let (policy, prio) = if boost {
+            (libc::SCHED_RR, i32::from(self.priority))
+        } else {
+            (libc::SCHED_OTHER, 0)
+        };
+        let param = libc::sched_param {
+            sched_priority: prio,
+        };
+        // SAFETY: sched_setscheduler on the calling thread (pid 0) with a valid
+        // sched_param that lives for the call.
+        let rc = unsafe { libc::sched_setscheduler(0, policy | libc::SCHED_RESET_ON_FORK, &param) };
+        if rc == 0 {
+            self.boosted = boost;
+            self.calm_since = None;
+        } else {
+            self.refuse(std::io::Error::last_os_error());
+        }
+    }
+
+    fn refuse(&mut self, e: std::io::Error) {
         warn!(
-            "capture thread: cannot use real-time priority {} ({e}); capture may lose data when the CPU is saturated",
-            param.sched_priority
+            "capture thread: real-time priority {} refused ({e}); capture may lose data when the CPU is saturated",
+            self.priority
         );
-        format!("normal (real-time refused: {e})")
+        self.refused = Some(e.to_string());
     }
 }
 
-/// The calling thread's scheduling policy and real-time priority.
+/// The calling thread's scheduling policy (without the reset-on-fork flag)
+/// and real-time priority.
 pub fn current() -> (i32, i32) {
     // SAFETY: plain queries of the calling thread.
     let policy = unsafe { libc::sched_getscheduler(0) };
@@ -61,32 +157,61 @@ pub fn current() -> (i32, i32) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn zero_keeps_normal_scheduling() {
-        let before = current();
-        assert_eq!(set_capture_priority(0), "normal");
-        assert_eq!(current(), before);
+    fn as_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        // CI runs as root and must not skip.
+        assert!(root || std::env::var("CI").as_deref() != Ok("true"));
+        root
     }
 
     #[test]
-    fn threads_started_after_the_switch_are_normal() {
-        // Runs in a thread of its own so the test harness is not affected.
+    fn zero_never_boosts() {
         std::thread::spawn(|| {
-            let said = set_capture_priority(1);
-            let (policy, prio) = current();
-            if policy != libc::SCHED_RR {
-                // Needs root / CAP_SYS_NICE; CI runs as root and must not skip.
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "real-time priority refused"
-                );
-                eprintln!("skipped: real-time priority refused here");
-                return;
-            }
-            assert_eq!(prio, 1);
-            assert_eq!(said, "SCHED_RR 1");
+            let mut s = CaptureScheduler::new(0, 1 << 20, true);
+            s.observe(1 << 20);
+            assert_eq!(current().0, libc::SCHED_OTHER);
+            assert_eq!(s.boosts, 0);
+            assert_eq!(s.status(), "normal (capture_priority: 0)");
+        })
+        .join()
+        .expect("test thread");
+    }
+
+    #[test]
+    fn boosts_when_behind_and_returns_when_calm() {
+        if !as_root() {
+            return;
+        }
+        // A thread of its own: the test harness is not affected.
+        std::thread::spawn(|| {
+            let mut s = CaptureScheduler::new(1, 16 << 10, false); // boost at 1 KiB
+            assert_eq!(current(), (libc::SCHED_OTHER, 0));
+            s.observe(500);
+            assert_eq!(current(), (libc::SCHED_OTHER, 0), "small drain");
+            s.observe(1024);
+            assert_eq!(current(), (libc::SCHED_RR, 1), "behind: {}", s.status());
+            assert_eq!(s.status(), "SCHED_RR 1 (behind)");
+            // Threads started while boosted are normal.
             let child = std::thread::spawn(current).join().expect("thread");
             assert_eq!(child, (libc::SCHED_OTHER, 0));
+            s.observe(4096); // still busy: stays boosted
+            s.observe(10); // calm starts
+            assert_eq!(current(), (libc::SCHED_RR, 1));
+            s.calm_since = Some(Instant::now() - CALM);
+            s.observe(10);
+            assert_eq!(current(), (libc::SCHED_OTHER, 0), "caught up");
+            assert_eq!(s.boosts, 1);
+            assert_eq!(s.status(), "normal (SCHED_RR 1 when behind)");
+
+            let mut s = CaptureScheduler::new(1, 16 << 10, true);
+            assert_eq!(current(), (libc::SCHED_RR, 1), "always");
+            s.calm_since = Some(Instant::now() - CALM);
+            s.observe(0);
+            assert_eq!(current(), (libc::SCHED_RR, 1), "always stays");
+            assert_eq!(s.status(), "SCHED_RR 1 (always)");
+            CaptureScheduler::new(0, 16 << 10, false);
+            assert_eq!(current(), (libc::SCHED_OTHER, 0));
         })
         .join()
         .expect("test thread");

@@ -18,9 +18,12 @@ pub struct Settings {
     pub socket: PathBuf,
     /// Size of the kernel ring buffer in MiB (rounded up to a power of two).
     pub ring_buffer_mb: u32,
-    /// Real-time (SCHED_RR) priority of the thread draining the ring buffer, so
-    /// capture keeps up when sessions saturate the CPU; 0 = normal scheduling.
+    /// Real-time (SCHED_RR) priority the thread draining the ring buffer is
+    /// raised to while it is behind, so capture keeps up when sessions saturate
+    /// the CPU; 0 = normal scheduling always.
     pub capture_priority: u8,
+    /// Keep the capture thread real-time all the time, not only when behind.
+    pub capture_always_realtime: bool,
     /// Record keystrokes ("i" events) too. Off: passwords typed at prompts would be kept.
     pub capture_input: bool,
     /// Let `sshlog attach` type into live sessions (every injection is logged).
@@ -70,6 +73,7 @@ impl Default for Settings {
             socket: DEFAULT_SOCKET.into(),
             ring_buffer_mb: 64,
             capture_priority: 1,
+            capture_always_realtime: false,
             capture_input: false,
             allow_injection: false,
             frame_seconds: 1.0,
