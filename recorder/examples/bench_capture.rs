@@ -5,7 +5,9 @@
 //! Usage: bench_capture SSHLOGD_BINARY [MEGABYTES] [RUNS] [SETTINGS_YAML]
 
 use anyhow::{bail, Context, Result};
-use sshlog_harness::{files_under, process_usage, require_root_or_skip, Sshd, Sshlogd, TestUser};
+use sshlog_harness::{
+    files_under, process_usage, require_root_or_skip, table_header, Sshd, Sshlogd, TestUser,
+};
 use std::io::Write;
 use std::os::unix::fs::chown;
 use std::time::{Duration, Instant};
@@ -79,11 +81,7 @@ fn main() -> Result<()> {
     let (rec, _) = transfer(&sshd, &user, &path, runs)?;
     std::thread::sleep(Duration::from_millis(1500)); // let the last frames land
     let end = process_usage(daemon.pid())?;
-    let boosts = daemon
-        .request(r#"{"cmd":"stats"}"#)
-        .ok()
-        .and_then(|v| v["stats"]["capture_boosts"].as_u64())
-        .unwrap_or(0);
+    let boosts = daemon.capture_boosts();
     daemon.stop();
     let mut stored = 0u64;
     for e in files_under(daemon.log_dir()) {
@@ -92,14 +90,7 @@ fn main() -> Result<()> {
         }
     }
     let mib = bytes as f64 / (1024.0 * 1024.0);
-    println!("| figure | value |");
-    println!("|---|---|");
-    if !settings.is_empty() {
-        println!(
-            "| sshlogd settings | `{}` |",
-            settings.trim().replace('\n', "; ")
-        );
-    }
+    print!("{}", table_header(&settings));
     println!("| output per session | {mib:.1} MiB through `ssh -tt host cat FILE` |");
     println!(
         "| throughput without sshlogd (median of {runs}) | {:.1} MiB/s ({base:.2} s) |",

@@ -8,7 +8,9 @@
 
 use anyhow::{bail, Context, Result};
 use sshlog_format::{read_sidecar, Event, SessionEvent};
-use sshlog_harness::{files_under, process_usage, require_root_or_skip, Sshd, Sshlogd, TestUser};
+use sshlog_harness::{
+    files_under, process_usage, require_root_or_skip, table_header, Sshd, Sshlogd, TestUser,
+};
 use std::time::{Duration, Instant};
 
 /// Runs the flood once: (bytes the client received, seconds).
@@ -64,11 +66,7 @@ fn main() -> Result<()> {
     };
     std::thread::sleep(Duration::from_secs(1)); // the last tick's data_loss
     let end = process_usage(daemon.pid())?;
-    let boosts = daemon
-        .request(r#"{"cmd":"stats"}"#)
-        .ok()
-        .and_then(|v| v["stats"]["capture_boosts"].as_u64())
-        .unwrap_or(0);
+    let boosts = daemon.capture_boosts();
     daemon.stop();
 
     let mut lost = 0u64;
@@ -97,14 +95,7 @@ fn main() -> Result<()> {
         }
     }
     let rate = |secs: f64| got as f64 / 1e6 / secs;
-    println!("| figure | value |");
-    println!("|---|---|");
-    if !settings.is_empty() {
-        println!(
-            "| sshlogd settings | `{}` |",
-            settings.trim().replace('\n', "; ")
-        );
-    }
+    print!("{}", table_header(&settings));
     println!("| output of one session (no pty, `yes \\| head -c`) | {mb} MB |");
     println!(
         "| rate without sshlogd | {:.0} MB/s ({base:.2} s) |",

@@ -8,7 +8,9 @@
 
 use anyhow::{bail, Context, Result};
 use sshlog_format::{read_sidecar, SessionEvent};
-use sshlog_harness::{files_under, process_usage, require_root_or_skip, Sshd, Sshlogd, TestUser};
+use sshlog_harness::{
+    files_under, process_usage, require_root_or_skip, table_header, Sshd, Sshlogd, TestUser,
+};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -140,11 +142,7 @@ fn main() -> Result<()> {
     }
     std::thread::sleep(Duration::from_secs(2)); // last frames and closes
     let end = process_usage(daemon.pid())?;
-    let boosts = daemon
-        .request(r#"{"cmd":"stats"}"#)
-        .ok()
-        .and_then(|v| v["stats"]["capture_boosts"].as_u64())
-        .unwrap_or(0);
+    let boosts = daemon.capture_boosts();
     daemon.stop();
     let dir = daemon.log_dir();
 
@@ -198,15 +196,8 @@ fn main() -> Result<()> {
             }
         }
     }
-    println!("| figure | value |");
-    println!("|---|---|");
+    print!("{}", table_header(&settings));
     println!("| concurrent sessions | {n} (`ssh -tt`, one line every 100 ms each, {secs} s) |");
-    if !settings.is_empty() {
-        println!(
-            "| sshlogd settings | `{}` |",
-            settings.trim().replace('\n', "; ")
-        );
-    }
     println!("| sessions completed by the clients | {} |", outputs.len());
     println!("| sessions open at the same time (peak, from the recordings) | {peak} |");
     println!(

@@ -38,7 +38,7 @@ pub use client::{ScpCommand, SshCommand, SshSession, DEFAULT_CLIENT_TIMEOUT};
 pub use skip::{missing_requirements, require_root_or_skip};
 pub use spawned::{run_checked, run_with_timeout, Output, Spawned};
 pub use sshd::{Sshd, SshdBuilder, SshdLog};
-pub use sshlogd::{files_under, process_usage, ProcessUsage, Sshlogd};
+pub use sshlogd::{files_under, process_usage, table_header, ProcessUsage, Sshlogd};
 pub use stale::cleanup_stale;
 pub use user::{user_exists, TestUser, TestUserBuilder};
 pub use util::{random_suffix, USER_PREFIX};

@@ -137,6 +137,15 @@ impl Sshlogd {
         serde_json::from_str(&out).map_err(std::io::Error::other)
     }
 
+    /// Times the capture thread was raised to real-time priority (from
+    /// `stats`; 0 when the daemon does not answer).
+    pub fn capture_boosts(&self) -> u64 {
+        self.request(r#"{"cmd":"stats"}"#)
+            .ok()
+            .and_then(|v| v["stats"]["capture_boosts"].as_u64())
+            .unwrap_or(0)
+    }
+
     /// True when the daemon answers `ping`.
     pub fn ping(&self) -> bool {
         self.request(r#"{"cmd":"ping"}"#)
@@ -227,6 +236,19 @@ pub fn process_usage(pid: u32) -> Result<ProcessUsage> {
     })
 }
 
+/// The first lines of a benchmark's Markdown table, with a row for the
+/// sshlogd settings text when there is one.
+pub fn table_header(settings: &str) -> String {
+    let mut out = String::from("| figure | value |\n|---|---|\n");
+    if !settings.trim().is_empty() {
+        out += &format!(
+            "| sshlogd settings | `{}` |\n",
+            settings.trim().replace('\n', "; ")
+        );
+    }
+    out
+}
+
 /// Every file below `dir` (recursively; unreadable directories are skipped).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -260,6 +282,12 @@ mod tests {
         let u = process_usage(std::process::id()).expect("usage");
         assert!(u.cpu_seconds >= 0.0);
         assert!(u.rss_kib > 0 && u.peak_rss_kib >= u.rss_kib);
+    }
+
+    #[test]
+    fn table_header_names_the_settings() {
+        assert_eq!(table_header(""), "| figure | value |\n|---|---|\n");
+        assert!(table_header("a: 1\nb: 2\n").ends_with("| sshlogd settings | `a: 1; b: 2` |\n"));
     }
 
     #[test]
