@@ -192,6 +192,15 @@ fn crashing_plugin_is_restarted_and_gets_later_events() {
     );
     let id = Uuid::now_v7();
     for i in 0..3 {
+        // Wait for instance i+1 (each one takes one event, then crashes): a line
+        // written while the previous instance is exiting would die with it
+        // (plugins have no acknowledgements; see docs/config.md).
+        assert!(
+            lines(&starts, i + 1, Duration::from_secs(10)).len() > i,
+            "plugin instance {} not started\n{}",
+            i + 1,
+            logged()
+        );
         e.dispatch(&command_start(id, &["echo", &i.to_string()]), &ctx(id));
         let got = lines(&out, i + 1, Duration::from_secs(10));
         assert_eq!(
