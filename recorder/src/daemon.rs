@@ -324,13 +324,10 @@ fn drain(
     scheduler: &mut CaptureScheduler,
 ) -> usize {
     let mut batch = Vec::with_capacity(256);
-    let t0 = std::time::Instant::now();
-    let mut n = 0usize;
     let mut bytes = 0usize;
     loop {
         batch.clear();
         while let Some(item) = rb.next() {
-            n += 1;
             bytes += item.len();
             batch.push(kernel_events::decode(&item));
             if batch.len() >= 256 {
@@ -339,7 +336,6 @@ fn drain(
         }
         scheduler.observe(bytes);
         if batch.is_empty() {
-            tracing::trace!(records = n, bytes, took = ?t0.elapsed(), "drained");
             return bytes;
         }
         let mut s = lock(shared);

@@ -142,20 +142,20 @@ impl CaptureScheduler {
     }
 }
 
-/// The calling thread's scheduling policy (without the reset-on-fork flag)
-/// and real-time priority.
-pub fn current() -> (i32, i32) {
-    // SAFETY: plain queries of the calling thread.
-    let policy = unsafe { libc::sched_getscheduler(0) };
-    let mut param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: param is a valid out-pointer.
-    unsafe { libc::sched_getparam(0, &mut param) };
-    (policy & !libc::SCHED_RESET_ON_FORK, param.sched_priority)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The calling thread's scheduling policy (without the reset-on-fork flag)
+    /// and real-time priority.
+    fn current() -> (i32, i32) {
+        // SAFETY: plain queries of the calling thread.
+        let policy = unsafe { libc::sched_getscheduler(0) };
+        let mut param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: param is a valid out-pointer.
+        unsafe { libc::sched_getparam(0, &mut param) };
+        (policy & !libc::SCHED_RESET_ON_FORK, param.sched_priority)
+    }
 
     fn as_root() -> bool {
         // SAFETY: geteuid has no preconditions.
