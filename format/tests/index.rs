@@ -55,6 +55,7 @@ fn write_session(
         client: Some("192.0.2.7:5555".into()),
         segment: Some(0),
         previous_segment: None,
+        root: None,
     });
     let opts = FrameOptions {
         max_frame_bytes: 64,
@@ -95,6 +96,7 @@ fn write_session(
                 tty: Some("/dev/pts/1".into()),
                 sshd_pid: 4242,
                 existing_login: false,
+                root: None,
             },
         ),
     )

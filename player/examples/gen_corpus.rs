@@ -264,6 +264,7 @@ fn session(root: &Path, n: u64, total: u64, bytes: u64, seed: u64) -> std::io::R
         client: Some(format!("{ip}:50022")),
         segment: Some(0),
         previous_segment: None,
+        root: None,
     });
     let err = |e: sshlog_format::FormatError| std::io::Error::other(e.to_string());
     let file = BufWriter::new(File::create(&paths.cast)?);
@@ -282,6 +283,7 @@ fn session(root: &Path, n: u64, total: u64, bytes: u64, seed: u64) -> std::io::R
                 tty: Some(format!("/dev/pts/{}", n % 50)),
                 sshd_pid: 1000 + n as u32,
                 existing_login: false,
+                root: None,
             },
         ),
     )?;

@@ -98,6 +98,7 @@ fn write(root: &Path, s: &Spec) -> (String, SessionPaths) {
             client: Some(client),
             segment: Some(0),
             previous_segment: None,
+            root: None,
         });
         let mut w = FramedCastWriter::new(
             File::create(&paths.cast).unwrap(),
@@ -150,6 +151,7 @@ fn write(root: &Path, s: &Spec) -> (String, SessionPaths) {
             tty: Some("/dev/pts/0".into()),
             sshd_pid: 1000,
             existing_login: false,
+            root: None,
         },
     );
     for (i, c) in s.cmds.iter().enumerate() {

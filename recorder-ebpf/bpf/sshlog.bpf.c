@@ -335,6 +335,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 
 struct cwd_walk {
 	struct ev_exec *e;
+	struct dentry *root_d; /* the process's root (chroot / container): the walk ends there */
+	struct vfsmount *root_mnt;
 	struct dentry *d;
 	struct vfsmount *vmnt;
 	struct mount *mnt;
@@ -349,6 +351,8 @@ static long cwd_step(__u64 i, void *arg)
 	struct dentry *d = w->d;
 	struct vfsmount *vmnt = w->vmnt;
 	struct mount *mnt = w->mnt;
+	if (d == w->root_d && vmnt == w->root_mnt)
+		return 1; /* the root as the process sees it */
 	struct dentry *mnt_root = BPF_CORE_READ(vmnt, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	if (d == mnt_root || d == parent) {
@@ -383,8 +387,11 @@ static long cwd_step(__u64 i, void *arg)
 static __always_inline void read_cwd(struct ev_exec *e, struct task_struct *task, __u32 start)
 {
 	struct path pwd = BPF_CORE_READ(task, fs, pwd);
+	struct path root = BPF_CORE_READ(task, fs, root);
 	struct cwd_walk w = {
 		.e = e,
+		.root_d = root.dentry,
+		.root_mnt = root.mnt,
 		.d = pwd.dentry,
 		.vmnt = pwd.mnt,
 		.mnt = container_of(pwd.mnt, struct mount, mnt),
@@ -403,6 +410,20 @@ struct {
 	__type(value, struct ev_exec);
 } exec_scratch SEC(".maps");
 
+/* Whether the task leads its session (its pid is the session id). The array
+ * element is read by offset: CO-RE array accessors are not relocated by aya. */
+static __always_inline __u32 is_session_leader(struct task_struct *task)
+{
+	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+	struct pid *me = BPF_CORE_READ(task, thread_pid);
+	struct pid *sid = 0;
+	__u64 off = bpf_core_field_offset(struct signal_struct, pids) +
+		    bpf_core_enum_value(enum pid_type, PIDTYPE_SID) * sizeof(void *);
+	if (!sig || bpf_probe_read_kernel(&sid, sizeof(sid), (char *)sig + off) != 0)
+		return 0;
+	return sid && sid == me;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -420,6 +441,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->gid = ugid >> 32;
 	e->cwd_flags = 0;
 	e->cwd_depth = 0;
+	e->leader = is_session_leader(task);
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 
@@ -584,6 +606,52 @@ static __always_inline void emit_data(__u32 tgid, struct proc *p, struct pending
 		count_drop(p->conn, rest);
 }
 
+/* Connections whose TCP endpoints were reported (EV_CONN_ADDR), by conn pid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} conn_addr_sent SEC(".maps");
+
+/* Reports the endpoints of the connection's socket on its first I/O. */
+static __always_inline void report_conn_addr(__u32 tgid, struct proc *p, __u32 fd)
+{
+	__u32 conn = p->conn;
+	if (bpf_map_lookup_elem(&conn_addr_sent, &conn))
+		return;
+	struct file *f = fd_file(fd);
+	if (!f)
+		return;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return;
+	struct ev_conn_addr *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(conn, 0);
+		return; /* tried again at the next I/O */
+	}
+	fill_hdr(&e->h, EV_CONN_ADDR, tgid, conn, current_ppid());
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = family;
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->_pad = 0;
+	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+	}
+	bpf_ringbuf_submit(e, 0);
+	__u8 one = 1;
+	bpf_map_update_elem(&conn_addr_sent, &conn, &one, BPF_ANY);
+}
+
 static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx, int is_write)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -602,6 +670,7 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx, int is_
 
 	switch (cur.cls) {
 	case CLS_INET: {
+		report_conn_addr(tgid, p, cur.fd);
 		struct conn_stats *s = stats_for(p->conn);
 		if (s) {
 			if (is_write)
@@ -731,7 +800,7 @@ int on_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 	e->pts = pts;
 	e->cols = ws.cols;
 	e->rows = ws.rows;
-	e->_pad = 0;
+	e->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -26,6 +26,7 @@ enum ev_type {
 	EV_FORK = 9,
 	EV_OUT_CONNECT = 10, /* a process connected to an SSH port (outbound) */
 	EV_OUT_STATE = 11,   /* that TCP connection was established or closed */
+	EV_CONN_ADDR = 12,   /* the addresses of a connection's TCP socket (first I/O) */
 };
 
 enum proc_kind {
@@ -69,7 +70,7 @@ struct ev_resize {
 	__s32 pts;
 	__u16 cols;
 	__u16 rows;
-	__u32 _pad;
+	__u32 uid; /* of the sshd process that set the size (the session's user) */
 };
 
 /* An exec. Only the bytes in use go into the ring buffer: the payload holds
@@ -89,7 +90,7 @@ struct ev_exec {
 	char comm[TASK_COMM_LEN];
 	char filename[FILENAME_MAX_LEN];
 	__u32 cwd_len;
-	__u32 _pad;
+	__u32 leader; /* 1: a session leader (setsid), as sshd makes the user's program */
 	char payload[EXEC_PAYLOAD];
 };
 
@@ -140,6 +141,18 @@ struct ev_out_state {
 	__s32 newstate; /* TCP_ESTABLISHED = 1, TCP_CLOSE = 7 */
 };
 
+/* The connection's TCP endpoints, as the kernel's socket has them: user space
+ * no longer depends on reading /proc before a short connection is gone. */
+struct ev_conn_addr {
+	struct ev_hdr h;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 lport;  /* host byte order */
+	__u16 rport;  /* host byte order */
+	__u16 _pad;
+	__u8 laddr[16]; /* network byte order; 4 bytes used for AF_INET */
+	__u8 raddr[16];
+};
+
 /* Per connection counters, read by user space (map conn_stats). */
 struct conn_stats {
 	__u64 net_in;
@@ -155,9 +168,11 @@ SSHLOG_ASSERT_OFF(ev_hdr, ts_ns, 16);
 SSHLOG_ASSERT_OFF(ev_data, len, 36);
 SSHLOG_ASSERT_OFF(ev_data, data, 40);
 SSHLOG_ASSERT_OFF(ev_resize, cols, 32);
+SSHLOG_ASSERT_OFF(ev_resize, uid, 36);
 SSHLOG_ASSERT_OFF(ev_exec, comm, 40);
 SSHLOG_ASSERT_OFF(ev_exec, filename, 56);
 SSHLOG_ASSERT_OFF(ev_exec, cwd_len, 312);
+SSHLOG_ASSERT_OFF(ev_exec, leader, 316);
 SSHLOG_ASSERT_OFF(ev_exec, payload, 320);
 SSHLOG_ASSERT_OFF(ev_exit, exit_code, 24);
 SSHLOG_ASSERT_OFF(ev_log, text, 32);
@@ -170,6 +185,11 @@ SSHLOG_ASSERT_OFF(ev_out_connect, anc_comm, 112);
 SSHLOG_ASSERT_OFF(ev_out_connect, argv_len, 240);
 SSHLOG_ASSERT_OFF(ev_out_connect, argv, 248);
 SSHLOG_ASSERT_OFF(ev_out_state, newstate, 36);
+SSHLOG_ASSERT_OFF(ev_conn_addr, lport, 26);
+SSHLOG_ASSERT_OFF(ev_conn_addr, rport, 28);
+SSHLOG_ASSERT_OFF(ev_conn_addr, laddr, 32);
+SSHLOG_ASSERT_OFF(ev_conn_addr, raddr, 48);
+_Static_assert(sizeof(struct ev_conn_addr) == 64, "ev_conn_addr");
 _Static_assert(sizeof(struct conn_stats) == 40, "conn_stats");
 
 #endif

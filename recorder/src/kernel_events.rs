@@ -45,8 +45,12 @@ pub enum KernelEvent {
         filename: String,
         argv: Vec<String>,
         argv_truncated: bool,
-        /// None when the kernel walk did not reach the root.
+        /// None when the kernel walk did not reach the root. The path as the
+        /// process sees it (inside its chroot or container).
         cwd: Option<String>,
+        /// The process leads its session: sshd makes the user's program one
+        /// (setsid before exec); no PAM helper is.
+        session_leader: bool,
     },
     Exit {
         h: Header,
@@ -66,6 +70,14 @@ pub enum KernelEvent {
         pts: Option<u32>,
         cols: u16,
         rows: u16,
+        /// uid of the sshd process that set the size: the session's user.
+        uid: u32,
+    },
+    /// The endpoints of the connection's TCP socket (reported on its first I/O).
+    ConnAddr {
+        h: Header,
+        local: std::net::SocketAddr,
+        peer: std::net::SocketAddr,
     },
     Log {
         h: Header,
@@ -111,6 +123,7 @@ impl KernelEvent {
             | KernelEvent::Exit { h, .. }
             | KernelEvent::Data { h, .. }
             | KernelEvent::Resize { h, .. }
+            | KernelEvent::ConnAddr { h, .. }
             | KernelEvent::Log { h, .. }
             | KernelEvent::FileOpen { h, .. }
             | KernelEvent::FileClose { h, .. }
@@ -154,6 +167,19 @@ fn split_argv(raw: &[u8]) -> Vec<String> {
         argv.pop(); // the split after the final NUL
     }
     argv
+}
+
+/// An address of `family` (AF_INET6 = 10, else AF_INET) from 16 bytes in network
+/// order; IPv4-mapped IPv6 addresses become IPv4.
+fn ip_at(family: u16, b: &[u8]) -> std::net::IpAddr {
+    if family == 10 {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&b[..16]);
+        let v6 = std::net::Ipv6Addr::from(a);
+        v6.to_ipv4_mapped().map(Into::into).unwrap_or(v6.into())
+    } else {
+        std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).into()
+    }
 }
 
 fn pts(v: u32) -> Option<u32> {
@@ -217,6 +243,7 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
                 argv,
                 argv_truncated,
                 cwd,
+                session_leader: u32_at(b, 316) != 0,
             }
         }
         3 => {
@@ -245,13 +272,23 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
             }
         }
         5 => {
-            need(36)?;
+            need(40)?;
             KernelEvent::Resize {
                 h,
                 fd: u32_at(b, 24),
                 pts: pts(u32_at(b, 28)),
                 cols: u16_at(b, 32),
                 rows: u16_at(b, 34),
+                uid: u32_at(b, 36),
+            }
+        }
+        12 => {
+            need(64)?;
+            let family = u16_at(b, 24);
+            KernelEvent::ConnAddr {
+                h,
+                local: std::net::SocketAddr::new(ip_at(family, &b[32..48]), u16_at(b, 26)),
+                peer: std::net::SocketAddr::new(ip_at(family, &b[48..64]), u16_at(b, 28)),
             }
         }
         6 => {
@@ -280,14 +317,7 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
             need(1272)?;
             let family = u16_at(b, 36);
             let port = u16_at(b, 38);
-            let ip: std::net::IpAddr = if family == 10 {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&b[40..56]);
-                let v6 = std::net::Ipv6Addr::from(a);
-                v6.to_ipv4_mapped().map(Into::into).unwrap_or(v6.into())
-            } else {
-                std::net::Ipv4Addr::new(b[40], b[41], b[42], b[43]).into()
-            };
+            let ip = ip_at(family, &b[40..56]);
             let ancestors = (0..8)
                 .map(|i| (u32_at(b, 80 + i * 4), cstr(&b[112 + i * 16..128 + i * 16])))
                 .take_while(|(p, _)| *p != 0)
@@ -341,6 +371,7 @@ mod tests {
         b[40..42].copy_from_slice(b"ls");
         b[56..63].copy_from_slice(b"/bin/ls");
         b[312..316].copy_from_slice(&(cwd.len() as u32).to_ne_bytes());
+        b[316..320].copy_from_slice(&1u32.to_ne_bytes());
         b[320..320 + argv.len()].copy_from_slice(argv);
         b[320 + argv.len()..].copy_from_slice(cwd);
         match decode(&b).unwrap() {
@@ -352,9 +383,11 @@ mod tests {
                 filename,
                 comm,
                 argv_truncated,
+                session_leader,
                 ..
             } => {
                 assert_eq!(h.pid, 42);
+                assert!(session_leader);
                 assert_eq!(h.conn, 40);
                 assert_eq!(uid, 1000);
                 assert_eq!(argv, vec!["ls", "-l", "/tmp"]);
@@ -365,6 +398,31 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn decodes_connection_addresses() {
+        let mut b = hdr(12, 64);
+        b[24..26].copy_from_slice(&2u16.to_ne_bytes());
+        b[26..28].copy_from_slice(&2222u16.to_ne_bytes());
+        b[28..30].copy_from_slice(&40000u16.to_ne_bytes());
+        b[32..36].copy_from_slice(&[127, 0, 0, 1]);
+        b[48..52].copy_from_slice(&[127, 0, 0, 2]);
+        match decode(&b).unwrap() {
+            KernelEvent::ConnAddr { local, peer, .. } => {
+                assert_eq!(local.to_string(), "127.0.0.1:2222");
+                assert_eq!(peer.to_string(), "127.0.0.2:40000");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // IPv4-mapped IPv6 peers are shown as IPv4.
+        b[24..26].copy_from_slice(&10u16.to_ne_bytes());
+        b[48..64].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3]);
+        match decode(&b).unwrap() {
+            KernelEvent::ConnAddr { peer, .. } => assert_eq!(peer.to_string(), "10.1.2.3:40000"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(decode(&b[..63]), Err(DecodeError::Short { ty: 12, .. })));
     }
 
     #[test]

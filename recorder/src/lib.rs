@@ -1,6 +1,7 @@
 //! sshlogd, the recorder: eBPF capture of SSH sessions into casts, sidecars and the
 //! event log. The binary (`main.rs`) is a thin CLI over [`daemon::run`].
 
+pub mod accounts;
 pub mod actions;
 pub mod control;
 pub mod daemon;
@@ -19,6 +20,7 @@ pub mod settings;
 pub mod sshd_log;
 pub mod state;
 pub mod tracker;
+pub mod user_program;
 
 #[cfg(test)]
 pub(crate) mod tests_support {

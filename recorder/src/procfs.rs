@@ -54,26 +54,13 @@ pub fn cmdline_argv(pid: u32) -> Option<Vec<String>> {
     Some(v)
 }
 
-/// The user name of `uid` (cached for a minute: this runs for every command).
-pub fn user_name(uid: u32) -> Option<String> {
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-    type Names = HashMap<u32, (Option<String>, Instant)>;
-    static CACHE: Mutex<Option<Names>> = Mutex::new(None);
-    let mut guard = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    let cache = guard.get_or_insert_with(HashMap::new);
-    if let Some((name, at)) = cache.get(&uid) {
-        if at.elapsed() < Duration::from_secs(60) {
-            return name.clone();
-        }
-    }
-    let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name);
-    cache.insert(uid, (name.clone(), Instant::now()));
-    name
+/// The session id (`setsid`) of `pid`, from /proc/PID/stat.
+pub fn session_id(pid: u32) -> Option<u32> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    rest.split_whitespace().nth(3)?.parse().ok()
 }
+
 /// The local and peer address of the first connected TCP socket `pid` holds.
 pub fn tcp_endpoints(pid: u32) -> Option<(SocketAddr, SocketAddr)> {
     let mut inodes = Vec::new();

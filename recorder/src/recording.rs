@@ -20,6 +20,9 @@ pub struct Recording {
     /// CLOCK_MONOTONIC ns of the session start: cast times are relative to it.
     pub start_ns: u64,
     pub meta: SshlogMeta,
+    /// The user's login shell, for the cast header's `env.SHELL` (`/bin/sh`
+    /// when unknown).
+    pub shell: Option<String>,
     started_wall: chrono::DateTime<chrono::Utc>,
     cast: Option<FramedCastWriter<File>>,
     sidecar: File,
@@ -88,6 +91,7 @@ impl Recording {
             paths,
             start_ns,
             meta,
+            shell: None,
             started_wall,
             cast: None,
             sidecar,
@@ -120,7 +124,8 @@ impl Recording {
         self.size = (cols.max(1), rows.max(1));
         let mut header = Header::new(CastVersion::V2, self.size.0, self.size.1);
         header.timestamp = Some(self.started_wall.timestamp());
-        header.env.insert("SHELL".into(), "/bin/sh".into());
+        let shell = self.shell.as_deref().unwrap_or("/bin/sh");
+        header.env.insert("SHELL".into(), shell.into());
         header.env.insert("TERM".into(), "xterm-256color".into());
         header.title = Some(format!(
             "{}@{} {}",

@@ -6,6 +6,7 @@
 //! and is driven by one task (see `daemon.rs`). Times come from the kernel
 //! (CLOCK_MONOTONIC) and are turned into wall-clock time with [`Clock`].
 
+use crate::accounts::{self, ProcessRoot};
 use crate::kernel_events::{Header as KHeader, KernelEvent, Stream};
 use crate::live::{self, FollowStart, Live, LiveItem, Target};
 use crate::outbound::{self, OutConn};
@@ -13,6 +14,7 @@ use crate::procfs;
 use crate::recording::Recording;
 use crate::sshd_log::{self, AuthMessage};
 use crate::state::{LiveState, StateDir};
+use crate::user_program::{ExecFacts, ExecRole, UserProgram};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sshlog_format::cast::{Event, SshlogMeta};
@@ -30,6 +32,9 @@ use uuid::Uuid;
 
 /// At most this much output text is batched into one terminal_update.
 const PENDING_TEXT_MAX: usize = 64 * 1024;
+/// At most this many command records are held for a connection that has not
+/// become a session yet (PAM helpers); more go straight to the event log.
+const EARLY_MAX: usize = 256;
 
 /// Converts CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns) to wall-clock time.
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +113,17 @@ struct Command {
     start_ns: u64,
 }
 
+/// An exec record's fields (see [`KernelEvent::Exec`]).
+struct Exec {
+    uid: u32,
+    comm: String,
+    filename: String,
+    argv: Vec<String>,
+    argv_truncated: bool,
+    cwd: Option<String>,
+    session_leader: bool,
+}
+
 struct Conn {
     pid: u32,
     start_ns: u64,
@@ -115,6 +131,12 @@ struct Conn {
     client: Option<SocketAddr>,
     server_port: u16,
     user: Option<String>,
+    /// `user` came from sshd's own log ("Accepted ... for USER").
+    user_from_log: bool,
+    /// The user's login shell (the cast header's `env.SHELL`).
+    login_shell: Option<String>,
+    /// The connection's filesystem root (a chroot or container, or the host).
+    root: ProcessRoot,
     tty: Option<String>,
     established: bool,
     /// sshd logged a successful authentication; the session opens with the first
@@ -123,8 +145,12 @@ struct Conn {
     auth_failures: u32,
     preauth_user: Option<String>,
     sshd_pids: HashSet<u32>,
-    shell_pid: Option<u32>,
+    /// The program sshd started for the user, and what counts as it.
+    program: UserProgram,
     commands: HashMap<u32, Command>,
+    /// Command records from before the connection became a session (PAM's
+    /// helpers run before the user's program): written after connection_established.
+    early: Vec<(u64, SessionEvent, Option<String>)>,
     uploads: HashMap<(u32, i32), String>,
     /// (pid, fd) of the pty master sshd reads the session's output from.
     pty_master: Option<(u32, u32)>,
@@ -152,14 +178,18 @@ impl Conn {
             client: endpoints.map(|(_, peer)| peer),
             server_port: endpoints.map(|(local, _)| local.port()).unwrap_or(0),
             user: None,
+            user_from_log: false,
+            login_shell: None,
+            root: ProcessRoot::of(pid),
             tty: None,
             established: false,
             accepted: false,
             auth_failures: 0,
             preauth_user: None,
             sshd_pids: HashSet::from([pid]),
-            shell_pid: None,
+            program: UserProgram::default(),
             commands: HashMap::new(),
+            early: Vec::new(),
             uploads: HashMap::new(),
             pty_master: None,
             pending_text: Vec::new(),
@@ -175,7 +205,15 @@ impl Conn {
     }
 }
 
-/// Where finished records go besides the session's sidecar.
+/// Whether running process `pid` of an adopted connection is the program sshd
+/// started for the user (see [`crate::user_program`]): a session leader whose
+/// parent is an sshd of the connection other than its monitor.
+fn is_user_program(pid: u32, sshd_pids: &HashSet<u32>, monitor: u32) -> bool {
+    let parent = procfs::stat(pid).map(|(ppid, _)| ppid);
+    procfs::session_id(pid) == Some(pid)
+        && parent.is_some_and(|p| p != monitor && sshd_pids.contains(&p))
+}
+
 /// What is known about the session an event belongs to (for action filters such
 /// as client_ip or tty, which most records do not carry themselves).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -273,6 +311,7 @@ impl Tracker {
                     if let Some(rest) = title.strip_prefix("sshd: ") {
                         if let Some((user, tty)) = rest.split_once('@') {
                             c.user = Some(user.to_string());
+                            c.user_from_log = true;
                             c.tty = Some(format!(
                                 "/dev/{}",
                                 tty.split_whitespace().next().unwrap_or(tty)
@@ -282,8 +321,8 @@ impl Tracker {
                         }
                     }
                 }
-            } else if c.shell_pid.is_none() {
-                c.shell_pid = Some(*pid);
+            } else if c.program.pid().is_none() && is_user_program(*pid, &c.sshd_pids, conn_pid) {
+                c.program.adopt(*pid);
             }
         }
         c.previous = procfs::stat(conn_pid).and_then(|(_, start)| self.state.take(conn_pid, start));
@@ -291,7 +330,7 @@ impl Tracker {
             // The previous segment was cut off (kill -9): its files are final now.
             self.seal_left_over(&prev);
         }
-        let logged_in = c.user.is_some() || c.shell_pid.is_some();
+        let logged_in = c.user.is_some() || c.program.pid().is_some();
         self.conns.insert(conn_pid, c);
         if logged_in {
             self.establish(conn_pid, now, None, sink);
@@ -457,7 +496,16 @@ impl Tracker {
         }
         c.established = true;
         if c.user.is_none() {
-            c.user = uid_hint.and_then(procfs::user_name);
+            c.user = uid_hint
+                .and_then(|u| accounts::by_uid(&c.root, u))
+                .map(|a| a.name);
+        }
+        if c.login_shell.is_none() {
+            c.login_shell = c
+                .user
+                .as_deref()
+                .and_then(|u| accounts::by_name(&c.root, u))
+                .map(|a| a.shell);
         }
         if c.client.is_none() {
             if let Some((local, peer)) = procfs::tcp_endpoints(conn_pid) {
@@ -477,7 +525,10 @@ impl Tracker {
             client: c.client.map(|a| a.to_string()),
             segment: Some(segment),
             previous_segment: previous,
+            root: c.root.label(),
         };
+        // PAM's helpers ran before this: the session starts with the first of them.
+        let ts_ns = c.early.first().map_or(ts_ns, |(t, _, _)| ts_ns.min(*t));
         let start_ns = if c.existing {
             ts_ns
         } else {
@@ -485,8 +536,9 @@ impl Tracker {
         };
         let wall = self.clock.wall(start_ns);
         match Recording::create(&self.opts.log_dir, wall, start_ns, meta, self.opts.frame) {
-            Ok(r) => {
+            Ok(mut r) => {
                 debug!("session {} for connection {conn_pid}", r.id);
+                r.shell = c.login_shell.clone();
                 let st = LiveState {
                     session_id: r.id,
                     conn_pid,
@@ -516,6 +568,7 @@ impl Tracker {
             tty: c.tty.clone(),
             sshd_pid: conn_pid,
             existing_login: c.existing,
+            root: c.root.label(),
         };
         if let Some(prev) = previous {
             let seg = SessionEvent::SegmentStart {
@@ -525,6 +578,32 @@ impl Tracker {
             self.emit(conn_pid, ts_ns, seg, sink);
         }
         self.emit(conn_pid, ts_ns, ev, sink);
+        let early = self
+            .conns
+            .get_mut(&conn_pid)
+            .map(|c| std::mem::take(&mut c.early))
+            .unwrap_or_default();
+        for (ts, ev, user) in early {
+            self.emit_as(conn_pid, ts, ev, user, sink);
+        }
+    }
+
+    /// A command record: held until the connection is a session (see `early`).
+    fn emit_command(
+        &mut self,
+        conn_pid: u32,
+        ts_ns: u64,
+        event: SessionEvent,
+        user: Option<String>,
+        sink: &mut dyn Sink,
+    ) {
+        if let Some(c) = self.conns.get_mut(&conn_pid) {
+            if !c.established && c.early.len() < EARLY_MAX {
+                c.early.push((ts_ns, event, user));
+                return;
+            }
+        }
+        self.emit_as(conn_pid, ts_ns, event, user, sink);
     }
 
     pub fn handle(&mut self, ev: KernelEvent, sink: &mut dyn Sink) {
@@ -539,6 +618,12 @@ impl Tracker {
                 if c.sshd_pids.contains(&h.ppid) {
                     c.sshd_pids.insert(h.pid);
                 }
+                c.program.on_fork(h.pid, h.ppid);
+            }
+            KernelEvent::ConnAddr { h, local, peer } => {
+                let c = self.conn(&h);
+                c.client = Some(peer);
+                c.server_port = local.port();
             }
             KernelEvent::Exec {
                 h,
@@ -548,8 +633,20 @@ impl Tracker {
                 argv,
                 argv_truncated,
                 cwd,
+                session_leader,
                 ..
-            } => self.on_exec(h, uid, comm, filename, argv, argv_truncated, cwd, sink),
+            } => {
+                let cmd = Exec {
+                    uid,
+                    comm,
+                    filename,
+                    argv,
+                    argv_truncated,
+                    cwd,
+                    session_leader,
+                };
+                self.on_exec(h, cmd, sink)
+            }
             KernelEvent::Exit { h, status } => self.on_exit(h, status, sink),
             KernelEvent::Data {
                 h,
@@ -560,7 +657,7 @@ impl Tracker {
                 data,
             } => {
                 if !self.conns.get(&h.conn).is_some_and(|c| c.established) {
-                    self.establish_from_process(&h, sink);
+                    self.establish_from_process(&h, procfs::uid(h.pid), sink);
                 }
                 let Some(c) = self.conns.get_mut(&h.conn) else {
                     return;
@@ -597,7 +694,12 @@ impl Tracker {
                 }
             }
             KernelEvent::Resize {
-                h, pts, cols, rows, ..
+                h,
+                pts,
+                cols,
+                rows,
+                uid,
+                ..
             } => {
                 // A client without a terminal of its own (ssh -tt < file) sends 0x0.
                 let (cols, rows) = if cols == 0 || rows == 0 {
@@ -611,7 +713,7 @@ impl Tracker {
                     }
                 }
                 if !self.conns.get(&h.conn).is_some_and(|c| c.established) {
-                    self.establish_from_process(&h, sink);
+                    self.establish_from_process(&h, Some(uid), sink);
                 }
                 let Some(r) = self.conns.get_mut(&h.conn).and_then(|c| c.rec.as_mut()) else {
                     return;
@@ -652,14 +754,16 @@ impl Tracker {
                 newstate,
             } => self.on_out_state(h, sk, oldstate, newstate, sink),
             KernelEvent::FileOpen { h, fd, path, .. } => {
+                let c = self.conn(&h);
                 let full = if path.starts_with('/') {
                     path
                 } else {
+                    // The cwd as the uploader sees it (inside its chroot).
                     let cwd =
                         std::fs::read_link(format!("/proc/{}/cwd", h.pid)).unwrap_or_default();
-                    cwd.join(path).to_string_lossy().into_owned()
+                    c.root.strip(&cwd).join(path).to_string_lossy().into_owned()
                 };
-                self.conn(&h).uploads.insert((h.pid, fd), full);
+                c.uploads.insert((h.pid, fd), full);
             }
             KernelEvent::FileClose { h, fd } => {
                 if let Some(path) = self
@@ -676,7 +780,11 @@ impl Tracker {
 
     fn emit_upload(&mut self, h: &KHeader, path: String, sink: &mut dyn Sink) {
         // Only regular files are uploads (sftp-server and scp also open /dev/null).
-        let size = match std::fs::metadata(&path) {
+        let on_disk = match self.conns.get(&h.conn) {
+            Some(c) => c.root.resolve(&path),
+            None => PathBuf::from(&path),
+        };
+        let size = match std::fs::metadata(on_disk) {
             Ok(m) if m.is_file() => m.len(),
             Ok(_) => return,
             Err(_) => 0,
@@ -704,57 +812,66 @@ impl Tracker {
         );
     }
 
-    /// A process of the connection did something only a logged-in session does.
-    fn establish_from_process(&mut self, h: &KHeader, sink: &mut dyn Sink) {
+    /// sshd's session child did something only a logged-in session does (set a
+    /// terminal size, moved session data); `uid` is that child's, the user's.
+    fn establish_from_process(&mut self, h: &KHeader, uid: Option<u32>, sink: &mut dyn Sink) {
         self.conn(h);
-        let uid = procfs::uid(h.pid)
-            .filter(|&u| u != 0)
-            .or_else(|| procfs::uid(h.pid));
         self.establish(h.conn, h.ts_ns, uid, sink);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_exec(
-        &mut self,
-        h: KHeader,
-        uid: u32,
-        comm: String,
-        filename: String,
-        argv: Vec<String>,
-        argv_truncated: bool,
-        cwd: Option<String>,
-        sink: &mut dyn Sink,
-    ) {
-        let is_sshd = comm == "sshd" || comm.starts_with("sshd-");
+    fn on_exec(&mut self, h: KHeader, x: Exec, sink: &mut dyn Sink) {
         let c = self.conn(&h);
-        if is_sshd {
+        if x.comm == "sshd" || x.comm.starts_with("sshd-") {
             c.sshd_pids.insert(h.pid);
             return;
         }
+        let parent_is_sshd = c.sshd_pids.contains(&h.ppid);
         c.sshd_pids.remove(&h.pid);
-        let from_sshd = c.sshd_pids.contains(&h.ppid);
-        if !c.established {
-            self.establish(h.conn, h.ts_ns, Some(uid), sink);
+        let role = c.program.on_exec(ExecFacts {
+            pid: h.pid,
+            ppid: h.ppid,
+            session_leader: x.session_leader,
+            parent_is_sshd,
+            parent_is_monitor: h.ppid == h.conn,
+        });
+        let account = accounts::by_uid(&c.root, x.uid);
+        let user = account.as_ref().map(|a| a.name.clone());
+        let line = x.argv.join(" ");
+        if role == ExecRole::UserProgram {
+            // The account sshd switched to; sshd's own log, when visible, names it too.
+            if let Some(a) = &account {
+                if c.user_from_log && c.user.as_deref() != Some(a.name.as_str()) {
+                    debug!(
+                        "connection {}: sshd logged user {:?}, its program runs as {}",
+                        h.conn, c.user, a.name
+                    );
+                }
+                if !c.user_from_log {
+                    c.user = Some(a.name.clone());
+                }
+                c.login_shell = Some(a.shell.clone());
+            }
+            // A login shell (`-bash`) is not a command; `bash -c CMD` names one.
+            if !x.argv.first().is_some_and(|a| a.starts_with('-')) {
+                c.last_command = Some(line.clone());
+            }
+            if !c.established {
+                self.establish(h.conn, h.ts_ns, Some(x.uid), sink);
+            }
         }
         let Some(c) = self.conns.get_mut(&h.conn) else {
             return;
         };
-        if from_sshd && c.shell_pid.is_none() {
-            c.shell_pid = Some(h.pid);
-        }
-        let interactive = c.shell_pid == Some(h.ppid);
-        let user = procfs::user_name(uid).or_else(|| c.user.clone());
         c.commands.insert(
             h.pid,
             Command {
-                argv: argv.clone(),
+                argv: x.argv.clone(),
                 user: user.clone(),
                 start_ns: h.ts_ns,
             },
         );
         c.last_activity_ns = h.ts_ns;
-        let line = argv.join(" ");
-        if interactive {
+        if role == ExecRole::UserCommand {
             c.last_command = Some(line.clone());
             if let Some(r) = c.rec.as_mut() {
                 let t = r.time_us(h.ts_ns);
@@ -766,20 +883,18 @@ impl Tracker {
                     },
                 );
             }
-        } else if c.last_command.is_none() {
-            c.last_command = Some(line);
         }
         let ev = SessionEvent::CommandStart {
             pid: h.pid,
             ppid: h.ppid,
-            uid,
-            user,
-            argv,
-            argv_truncated,
-            filename,
-            cwd,
+            uid: x.uid,
+            user: user.clone(),
+            argv: x.argv,
+            argv_truncated: x.argv_truncated,
+            filename: x.filename,
+            cwd: x.cwd,
         };
-        self.emit(h.conn, h.ts_ns, ev, sink);
+        self.emit_command(h.conn, h.ts_ns, ev, user, sink);
     }
 
     fn on_exit(&mut self, h: KHeader, status: i32, sink: &mut dyn Sink) {
@@ -804,6 +919,7 @@ impl Tracker {
             return;
         };
         c.sshd_pids.remove(&h.pid);
+        c.program.on_exit(h.pid);
         let uploads: Vec<(i32, String)> = c
             .uploads
             .iter()
@@ -830,7 +946,7 @@ impl Tracker {
             duration_ms: h.ts_ns.saturating_sub(cmd.start_ns) / 1_000_000,
             argv: cmd.argv,
         };
-        self.emit_as(h.conn, h.ts_ns, ev, cmd.user, sink);
+        self.emit_command(h.conn, h.ts_ns, ev, cmd.user, sink);
     }
 
     fn on_log(&mut self, h: KHeader, text: String, sink: &mut dyn Sink) {
@@ -852,6 +968,7 @@ impl Tracker {
         match msg {
             AuthMessage::Accepted { user, ip, port, .. } => {
                 c.user = Some(user);
+                c.user_from_log = true;
                 if let Ok(ip) = ip.parse() {
                     c.client = Some(SocketAddr::new(ip, port));
                 }
@@ -906,7 +1023,17 @@ impl Tracker {
                 };
                 self.emit(conn_pid, ts_ns, ev, sink);
             }
-            self.conns.remove(&conn_pid);
+            // Commands held for a session that never came (none normally run
+            // before authentication) still reach the event log.
+            if let Some(c) = self.conns.remove(&conn_pid) {
+                for (ts, ev, user) in c.early {
+                    let mut rec = self.record(None, self.clock.wall(ts), ev, None);
+                    if let Some(u) = user {
+                        rec.extra.insert("user".into(), serde_json::Value::String(u));
+                    }
+                    sink.emit(&rec, &self.context(conn_pid));
+                }
+            }
             return;
         }
         let counters = c.counters_seen;
@@ -947,7 +1074,11 @@ impl Tracker {
             .conns
             .get(&h.conn)
             .and_then(|c| c.rec.as_ref().map(|r| r.id));
-        let user = procfs::user_name(uid);
+        let root = self
+            .conns
+            .get(&h.conn)
+            .map_or_else(ProcessRoot::host, |c| c.root.clone());
+        let user = accounts::by_uid(&root, uid).map(|a| a.name);
         let ancestry = outbound::ancestry(h.pid, &comm, &argv, &ancestors);
         let id = Uuid::now_v7();
         let result = match ret {
@@ -1287,7 +1418,7 @@ impl Tracker {
         live::inject(mpid, fd, data)?;
         let ev = SessionEvent::TerminalInjection {
             by_uid,
-            by_user: procfs::user_name(by_uid),
+            by_user: accounts::by_uid(&ProcessRoot::host(), by_uid).map(|a| a.name),
             bytes: data.len() as u64,
         };
         self.emit(pid, Clock::mono_now(), ev, sink);
@@ -1364,8 +1495,11 @@ mod tests {
         let mut sink = VecSink::default();
         let base = Clock::mono_now();
         t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
+        // sshd's session child forks the user's shell, a session leader.
+        t.handle(KernelEvent::Fork(h(CONN - 3, CONN, base + 500)), &mut sink);
+        t.handle(KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)), &mut sink);
         let exec = KernelEvent::Exec {
-            h: h(CONN - 1, CONN, base + 1_000),
+            h: h(CONN - 1, CONN - 3, base + 1_000),
             uid: 0,
             gid: 0,
             comm: "bash".into(),
@@ -1373,6 +1507,7 @@ mod tests {
             argv: vec!["-bash".into()],
             argv_truncated: false,
             cwd: Some("/root".into()),
+            session_leader: true,
         };
         t.handle(exec, &mut sink);
         let data = KernelEvent::Data {

@@ -73,6 +73,7 @@ fn established(id: Uuid, tty: Option<&str>) -> Record {
             tty: tty.map(str::to_owned),
             sshd_pid: 4242,
             existing_login: false,
+            root: None,
         },
     )
 }

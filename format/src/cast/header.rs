@@ -80,6 +80,10 @@ pub struct SshlogMeta {
     /// Session id of the previous segment, if this file continues one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_segment: Option<Uuid>,
+    /// The chroot or container the session ran in (see the sidecar's
+    /// `connection_established.root`); absent on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
 }
 
 impl Header {

@@ -26,6 +26,12 @@ pub enum SessionEvent {
         /// The session was already running when the recorder started.
         #[serde(default)]
         existing_login: bool,
+        /// Where the session's sshd runs when it is not the recorder's own
+        /// system: its root directory as the recorder sees it (a chroot), and
+        /// its mount namespace when that differs from the recorder's (a
+        /// container), e.g. `/srv/jail` or `mnt:[4026532261]`. Absent on the host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<String>,
     },
     /// An authentication attempt failed.
     ConnectionAuthFailed {

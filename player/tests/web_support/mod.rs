@@ -358,6 +358,7 @@ pub fn write_fixture(log_dir: &Path) -> Uuid {
         sshd_pid: Some(4242),
         segment: Some(0),
         previous_segment: None,
+        root: None,
     });
     let file = std::fs::File::create(&paths.cast).expect("cast");
     let mut w = FramedCastWriter::new(file, &header, FrameOptions::default()).expect("writer");
@@ -406,6 +407,7 @@ pub fn write_fixture(log_dir: &Path) -> Uuid {
                 tty: Some("/dev/pts/3".into()),
                 sshd_pid: 4242,
                 existing_login: false,
+                root: None,
             },
         ),
         rec(

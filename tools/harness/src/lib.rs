@@ -25,12 +25,14 @@
 
 mod client;
 mod config;
+mod namespace;
 mod procfs;
 mod skip;
 mod spawned;
 mod sshd;
 mod sshlogd;
 mod stale;
+mod syslog;
 mod user;
 mod util;
 
@@ -40,6 +42,7 @@ pub use spawned::{run_checked, run_with_timeout, Output, Spawned};
 pub use sshd::{Sshd, SshdBuilder, SshdLog};
 pub use sshlogd::{files_under, process_usage, table_header, ProcessUsage, Sshlogd};
 pub use stale::cleanup_stale;
+pub use syslog::SyslogReceiver;
 pub use user::{user_exists, TestUser, TestUserBuilder};
 pub use util::{random_suffix, USER_PREFIX};
 

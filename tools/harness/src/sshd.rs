@@ -1,10 +1,23 @@
 //! A throw-away `/usr/sbin/sshd -D` on 127.0.0.1 and a free port, with its
-//! own host key, config, pid file and log in a temp dir. Dropping it kills
-//! the daemon and every process it started (sessions included).
+//! own host key, pid file and log in a temp dir. Dropping it kills the
+//! daemon and every process it started (sessions included).
+//!
+//! Two kinds of configuration:
+//! - the harness's own (the default): a generated `sshd_config` with
+//!   `UsePAM no`, no motd, `-e` logging: quick and quiet;
+//! - [`SshdBuilder::distribution_default`]: the system's own
+//!   `/etc/ssh/sshd_config` and PAM stack, with only port, listen address,
+//!   host key and pid file overridden on the command line: what users run.
+//!
+//! Either can log to stderr (`-e`), or through syslog(3) with no syslog
+//! socket or with one the test listens on ([`SshdLog`]); and
+//! [`SshdBuilder::root`] runs the sshd of another system's root (e.g. a
+//! Debian 13 made with debootstrap) in a chroot on this kernel. Syslog set-ups
+//! and chroots run in a private mount namespace (see `namespace.rs`).
 
 use std::fs::{self, File};
 use std::net::TcpListener;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -15,7 +28,9 @@ use tempfile::TempDir;
 
 use crate::client::{ScpCommand, SshCommand};
 use crate::config::{parse_version, render, ConfigInput};
+use crate::namespace::{self, DevLog, HARNESS_DIR_IN_ROOT};
 use crate::spawned::run_with_timeout;
+use crate::syslog::SyslogReceiver;
 use crate::user::TestUser;
 use crate::util::{generate_key, owned_temp_dir, random_suffix, ADMIN_TIMEOUT};
 use crate::{procfs, stale};
@@ -26,9 +41,12 @@ pub enum SshdLog {
     /// `sshd -e`: the log goes to stderr, which the harness redirects to
     /// `<tmp>/sshd.log` (read it with [`Sshd::log_text`]). The default.
     Stderr,
-    /// No `-e`: sshd logs to syslog (the AUTH facility) like a production
-    /// daemon; `<tmp>/sshd.log` then only holds startup errors.
-    Syslog,
+    /// No `-e`: sshd logs through syslog(3), and there is no syslog socket
+    /// (as in many containers and minimal hosts): the messages are lost.
+    SyslogNoSocket,
+    /// No `-e`: sshd logs through syslog(3) to `/dev/log`, a socket the
+    /// harness listens on ([`Sshd::log_text`] returns what it received).
+    SyslogSocket,
 }
 
 /// Options for [`Sshd`]; see [`Sshd::builder`].
@@ -40,6 +58,8 @@ pub struct SshdBuilder {
     log: SshdLog,
     password_auth: bool,
     startup_timeout: Duration,
+    distribution: bool,
+    root: Option<PathBuf>,
 }
 
 impl Default for SshdBuilder {
@@ -51,6 +71,8 @@ impl Default for SshdBuilder {
             log: SshdLog::Stderr,
             password_auth: false,
             startup_timeout: Duration::from_secs(10),
+            distribution: false,
+            root: None,
         }
     }
 }
@@ -79,7 +101,26 @@ impl SshdBuilder {
         self
     }
 
-    /// Log target: `-e` to the log file (default) or syslog.
+    /// The system's own `/etc/ssh/sshd_config` and PAM stack instead of the
+    /// harness's config: only `Port`, `ListenAddress`, `HostKey` and
+    /// `PidFile` are set (with `-o`); config lines, log level and password
+    /// auth of this builder are not used.
+    pub fn distribution_default(mut self) -> Self {
+        self.distribution = true;
+        self
+    }
+
+    /// Runs the sshd of the system in `root` (its `/usr/sbin/sshd`, config,
+    /// PAM stack and users) in a chroot; implies
+    /// [`Self::distribution_default`]. Users for it are made with
+    /// [`crate::TestUserBuilder::root`].
+    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = Some(root.into());
+        self.distribution = true;
+        self
+    }
+
+    /// Log target (see [`SshdLog`]; default `-e` to the log file).
     pub fn log(mut self, log: SshdLog) -> Self {
         self.log = log;
         self
@@ -112,39 +153,77 @@ impl SshdBuilder {
         let dir = owned_temp_dir("sshd")?;
         let host_key = dir.path().join("ssh_host_ed25519_key");
         generate_key(&host_key, "sshlog-harness-host").context("generating host key")?;
-        let version = sshd_version(&self.program);
+        let version = sshd_version(&self.program, self.root.as_deref());
         let config_path = dir.path().join("sshd_config");
         let pid_file = dir.path().join("sshd.pid");
         let log_path = dir.path().join("sshd.log");
+        // Paths as sshd sees them (inside the chroot, the temp dir is bound
+        // at HARNESS_DIR_IN_ROOT).
+        let seen = |p: &Path| -> PathBuf {
+            match &self.root {
+                Some(_) => Path::new(HARNESS_DIR_IN_ROOT).join(p.file_name().unwrap_or_default()),
+                None => p.to_path_buf(),
+            }
+        };
+        let syslog = match self.log {
+            SshdLog::SyslogSocket => {
+                // Unprivileged children (sftp-server) log themselves: they
+                // must reach the socket through the temp dir.
+                fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o711))
+                    .context("chmod harness dir")?;
+                Some(SyslogReceiver::bind(&dir.path().join("log.sock"))?)
+            }
+            _ => None,
+        };
+        let dev_log = match &syslog {
+            Some(r) => DevLog::Socket(seen(r.path())),
+            None => DevLog::Absent,
+        };
+        let namespaced = self.distribution || self.log != SshdLog::Stderr;
 
         let mut last_log = String::new();
         for _attempt in 0..8 {
             let port = free_port()?;
-            let text = render(&ConfigInput {
-                port,
-                host_key: &host_key,
-                pid_file: &pid_file,
-                log_level: &self.log_level,
-                password_auth: self.password_auth,
-                extra: &self.extra,
-                version,
-            });
-            fs::write(&config_path, text)
-                .with_context(|| format!("writing {}", config_path.display()))?;
+            let mut argv = vec![self.program.display().to_string(), "-D".to_string()];
+            if self.log == SshdLog::Stderr {
+                argv.push("-e".into());
+            }
+            if self.distribution {
+                argv.extend(["-f".into(), "/etc/ssh/sshd_config".into()]);
+                for o in [
+                    format!("Port={port}"),
+                    "ListenAddress=127.0.0.1".to_string(),
+                    format!("HostKey={}", seen(&host_key).display()),
+                    format!("PidFile={}", seen(&pid_file).display()),
+                ] {
+                    argv.extend(["-o".to_string(), o]);
+                }
+            } else {
+                let text = render(&ConfigInput {
+                    port,
+                    host_key: &host_key,
+                    pid_file: &pid_file,
+                    log_level: &self.log_level,
+                    password_auth: self.password_auth,
+                    extra: &self.extra,
+                    version,
+                });
+                fs::write(&config_path, text)
+                    .with_context(|| format!("writing {}", config_path.display()))?;
+                argv.extend(["-f".into(), config_path.display().to_string()]);
+            }
             let _ = fs::remove_file(&pid_file);
             let log = File::create(&log_path)
                 .with_context(|| format!("creating {}", log_path.display()))?;
             let log2 = log.try_clone().context("duplicating log file handle")?;
-            let mut cmd = Command::new(&self.program);
-            cmd.arg("-D");
-            if self.log == SshdLog::Stderr {
-                cmd.arg("-e");
-            }
-            cmd.arg("-f")
-                .arg(&config_path)
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log2);
+            let mut cmd = if namespaced {
+                namespace::command(self.root.as_deref(), dir.path(), &dev_log, &argv)
+            } else {
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
+                c
+            };
+            cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
             let mut child = cmd
                 .spawn()
                 .with_context(|| format!("spawning {}", self.program.display()))?;
@@ -157,6 +236,8 @@ impl SshdBuilder {
                         log_path,
                         config_path,
                         log: self.log,
+                        syslog,
+                        version,
                         stopped: false,
                     })
                 }
@@ -186,6 +267,8 @@ pub struct Sshd {
     log_path: PathBuf,
     config_path: PathBuf,
     log: SshdLog,
+    syslog: Option<SyslogReceiver>,
+    version: Option<(u32, u32)>,
     stopped: bool,
 }
 
@@ -220,7 +303,12 @@ impl Sshd {
         self.dir.path()
     }
 
-    /// The generated `sshd_config`.
+    /// `(major, minor)` of the OpenSSH server, e.g. `(10, 0)`.
+    pub fn version(&self) -> Option<(u32, u32)> {
+        self.version
+    }
+
+    /// The generated `sshd_config` (unused with the distribution's own).
     pub fn config_path(&self) -> &Path {
         &self.config_path
     }
@@ -235,11 +323,16 @@ impl Sshd {
         self.log
     }
 
-    /// The log so far (lossy UTF-8).
+    /// The log so far (lossy UTF-8): sshd's stderr, and what the test's
+    /// syslog socket received ([`SshdLog::SyslogSocket`]).
     pub fn log_text(&self) -> Result<String> {
         let bytes = fs::read(&self.log_path)
             .with_context(|| format!("reading {}", self.log_path.display()))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(r) = &self.syslog {
+            text += &r.text();
+        }
+        Ok(text)
     }
 
     /// Waits until the log contains `needle` and returns the whole log;
@@ -390,12 +483,19 @@ fn is_listening(port: u16) -> bool {
     })
 }
 
-/// The OpenSSH version of the server binary (`sshd -V`, else `ssh -V`).
-fn sshd_version(program: &Path) -> Option<(u32, u32)> {
+/// The OpenSSH version of the server binary (`sshd -V`, else `ssh -V`),
+/// inside `root` when given.
+fn sshd_version(program: &Path, root: Option<&Path>) -> Option<(u32, u32)> {
     for (prog, arg) in [(program, "-V"), (Path::new("ssh"), "-V")] {
-        if let Ok(out) =
-            run_with_timeout(Command::new(prog).arg(arg), "version", b"", ADMIN_TIMEOUT)
-        {
+        let mut cmd = match root {
+            Some(r) => {
+                let mut c = Command::new("chroot");
+                c.arg(r).arg(prog);
+                c
+            }
+            None => Command::new(prog),
+        };
+        if let Ok(out) = run_with_timeout(cmd.arg(arg), "version", b"", ADMIN_TIMEOUT) {
             let text = format!("{}{}", out.stderr_text(), out.stdout_text());
             if let Some(v) = parse_version(&text) {
                 return Some(v);

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::namespace::HARNESS_DIR_IN_ROOT;
 use crate::procfs;
-use crate::user::{passwd_entries, remove_user, GECOS_MARK};
+use crate::user::{passwd_entries_in, remove_user_in, GECOS_MARK};
 use crate::util::{DIR_PREFIX, OWNER_FILE, USER_PREFIX};
 
 static ONCE: Once = Once::new();
@@ -25,11 +26,32 @@ pub(crate) fn cleanup_stale_once() {
     });
 }
 
-/// Removes stale users and temp dirs (and kills the sshd trees started
-/// from those dirs) left by harness runs whose process has died.
-pub fn cleanup_stale() -> Result<()> {
+/// Removes stale harness users from the user database of `root` (a system
+/// that chroot tests use), once per process and root.
+pub(crate) fn cleanup_stale_users_once(root: &Path) {
+    static DONE: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    if done.iter().any(|d| d == root) {
+        return;
+    }
+    done.push(root.to_path_buf());
     let mut errors = Vec::new();
-    for entry in passwd_entries()? {
+    if let Err(e) = cleanup_stale_users(Some(root), &mut errors) {
+        errors.push(format!("{e:#}"));
+    }
+    if !errors.is_empty() {
+        eprintln!(
+            "sshlog-harness: stale cleanup in {}: {}",
+            root.display(),
+            errors.join("; ")
+        );
+    }
+}
+
+/// Removes the harness users of `root` (the host's for `None`) whose
+/// creating process is gone.
+fn cleanup_stale_users(root: Option<&Path>, errors: &mut Vec<String>) -> Result<()> {
+    for entry in passwd_entries_in(root)? {
         if !entry.name.starts_with(USER_PREFIX) {
             continue;
         }
@@ -41,11 +63,19 @@ pub fn cleanup_stale() -> Result<()> {
                 .any(|p| procfs::uid_of(p) == Some(entry.uid)),
         };
         if stale {
-            if let Err(e) = remove_user(&entry.name, entry.uid) {
+            if let Err(e) = remove_user_in(root, &entry.name, entry.uid) {
                 errors.push(format!("{e:#}"));
             }
         }
     }
+    Ok(())
+}
+
+/// Removes stale users and temp dirs (and kills the sshd trees started
+/// from those dirs) left by harness runs whose process has died.
+pub fn cleanup_stale() -> Result<()> {
+    let mut errors = Vec::new();
+    cleanup_stale_users(None, &mut errors)?;
     let tmp = std::env::temp_dir();
     if let Ok(dirs) = fs::read_dir(&tmp) {
         for d in dirs.filter_map(|d| d.ok()) {
@@ -85,8 +115,10 @@ fn kill_sshd_started_from(dir: &Path) {
         return;
     };
     let dir_text = dir.to_string_lossy();
-    let ours =
-        procfs::cmdline(pid).is_some_and(|c| c.contains("sshd") && c.contains(dir_text.as_ref()));
+    // A chrooted sshd names the dir as HARNESS_DIR_IN_ROOT.
+    let ours = procfs::cmdline(pid).is_some_and(|c| {
+        c.contains("sshd") && (c.contains(dir_text.as_ref()) || c.contains(HARNESS_DIR_IN_ROOT))
+    });
     if ours {
         procfs::kill_tree(pid, true, Duration::from_secs(5));
     }

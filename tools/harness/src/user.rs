@@ -1,6 +1,8 @@
 //! Throw-away local users (`sshlogt_<random>`) with an ed25519 key pair that
 //! is authorized for ssh login, and optionally a password. Removed again
-//! (with their home and processes) on drop.
+//! (with their home and processes) on drop. A user can also be made inside
+//! another system's root (for an sshd running there in a chroot): the
+//! shadow tools' `--root` edit that root's user database.
 
 use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};
@@ -35,7 +37,13 @@ pub(crate) struct PasswdEntry {
 
 /// All entries of `/etc/passwd`.
 pub(crate) fn passwd_entries() -> Result<Vec<PasswdEntry>> {
-    let text = fs::read_to_string("/etc/passwd").context("reading /etc/passwd")?;
+    passwd_entries_in(None)
+}
+
+/// All entries of `/etc/passwd` inside `root` (the host's for `None`).
+pub(crate) fn passwd_entries_in(root: Option<&Path>) -> Result<Vec<PasswdEntry>> {
+    let path = in_root(root, Path::new("/etc/passwd"));
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text
         .lines()
         .filter_map(|l| {
@@ -57,6 +65,24 @@ pub(crate) fn passwd_entries() -> Result<Vec<PasswdEntry>> {
 /// Whether a user of that name exists in `/etc/passwd`.
 pub fn user_exists(name: &str) -> Result<bool> {
     Ok(passwd_entries()?.iter().any(|e| e.name == name))
+}
+
+/// `path` (absolute inside `root`) as the host sees it.
+fn in_root(root: Option<&Path>, path: &Path) -> PathBuf {
+    match root {
+        Some(r) => r.join(path.strip_prefix("/").unwrap_or(path)),
+        None => path.to_path_buf(),
+    }
+}
+
+/// A shadow-utils command (`useradd`, `usermod`, ...) editing the user
+/// database of `root` (the host's for `None`).
+fn db_tool(tool: &str, root: Option<&Path>) -> Command {
+    let mut cmd = Command::new(tool);
+    if let Some(r) = root {
+        cmd.arg("--root").arg(r);
+    }
+    cmd
 }
 
 /// Runs a user-database tool, holding the in-process lock, retrying a few
@@ -81,18 +107,20 @@ fn user_db_command(cmd: &mut Command, what: &str, input: &[u8]) -> Result<()> {
     bail!("{last}")
 }
 
-/// Deletes a user and its home after killing its processes. Bounded.
-pub(crate) fn remove_user(name: &str, uid: u32) -> Result<()> {
+/// Deletes a user of `root`'s user database (the host's for `None`) and its
+/// home after killing its processes. Bounded.
+pub(crate) fn remove_user_in(root: Option<&Path>, name: &str, uid: u32) -> Result<()> {
     procfs::kill_uid(uid, Duration::from_secs(5));
-    let first = user_db_command(Command::new("userdel").args(["-r", name]), "userdel", b"");
-    if first.is_ok() || !user_exists(name)? {
+    let first = user_db_command(db_tool("userdel", root).args(["-r", name]), "userdel", b"");
+    let exists = passwd_entries_in(root)?.iter().any(|e| e.name == name);
+    if first.is_ok() || !exists {
         return Ok(());
     }
     // Something still counts as "logged in": usually a zombie that a slow
     // init has not reaped yet, or a racing login. Kill again and force.
     procfs::kill_uid(uid, Duration::from_secs(5));
     user_db_command(
-        Command::new("userdel").args(["-r", "-f", name]),
+        db_tool("userdel", root).args(["-r", "-f", name]),
         "userdel -f",
         b"",
     )
@@ -105,6 +133,8 @@ pub struct TestUserBuilder {
     password: Option<String>,
     shell: String,
     authorize_key: bool,
+    root: Option<PathBuf>,
+    uid: Option<u32>,
 }
 
 impl Default for TestUserBuilder {
@@ -113,6 +143,8 @@ impl Default for TestUserBuilder {
             password: None,
             shell: "/bin/bash".to_string(),
             authorize_key: true,
+            root: None,
+            uid: None,
         }
     }
 }
@@ -138,9 +170,26 @@ impl TestUserBuilder {
         self
     }
 
+    /// Makes the user in the system at `root` (its `/etc/passwd` and
+    /// `/home`), for an sshd started with [`crate::SshdBuilder::root`].
+    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = Some(root.into());
+        self
+    }
+
+    /// A chosen uid (e.g. one that belongs to another user on the host).
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+
     /// Creates the user.
     pub fn create(self) -> Result<TestUser> {
         stale::cleanup_stale_once();
+        if let Some(r) = &self.root {
+            stale::cleanup_stale_users_once(r);
+        }
+        let root = self.root.as_deref();
         let key_dir = owned_temp_dir("user")?;
         let gecos = format!("{GECOS_MARK}{}", procfs::owner_token());
         let mut name = String::new();
@@ -148,16 +197,15 @@ impl TestUserBuilder {
         let mut last_err = None;
         for _ in 0..5 {
             name = format!("{USER_PREFIX}{}", random_suffix(10));
-            if user_exists(&name)? {
+            if user_exists(&name)? || passwd_entries_in(root)?.iter().any(|e| e.name == name) {
                 continue;
             }
-            match user_db_command(
-                Command::new("useradd")
-                    .args(["-m", "-s", &self.shell, "-c", &gecos])
-                    .arg(&name),
-                "useradd",
-                b"",
-            ) {
+            let mut cmd = db_tool("useradd", root);
+            cmd.args(["-m", "-s", &self.shell, "-c", &gecos]);
+            if let Some(uid) = self.uid {
+                cmd.args(["-o", "-u", &uid.to_string()]);
+            }
+            match user_db_command(cmd.arg(&name), "useradd", b"") {
                 Ok(()) => {
                     created = true;
                     break;
@@ -169,7 +217,7 @@ impl TestUserBuilder {
             return Err(last_err.unwrap_or_else(|| anyhow::anyhow!("no free user name")))
                 .context("creating test user");
         }
-        let entry = passwd_entries()?
+        let entry = passwd_entries_in(root)?
             .into_iter()
             .find(|e| e.name == name)
             .with_context(|| format!("user {name} missing from /etc/passwd after useradd"))?;
@@ -179,7 +227,9 @@ impl TestUserBuilder {
             name,
             uid: entry.uid,
             gid: entry.gid,
-            home: entry.home,
+            home: in_root(root, &entry.home),
+            home_inside: entry.home,
+            root: self.root.clone(),
             key_dir,
             key,
             public_key: String::new(),
@@ -196,7 +246,11 @@ pub struct TestUser {
     name: String,
     uid: u32,
     gid: u32,
+    /// The home directory as the host sees it.
     home: PathBuf,
+    /// The home directory as the user's system sees it.
+    home_inside: PathBuf,
+    root: Option<PathBuf>,
     key_dir: TempDir,
     key: PathBuf,
     public_key: String,
@@ -219,7 +273,7 @@ impl TestUser {
         // locked ("!"); "*" means "no password, but not locked".
         let pw_field = "*";
         user_db_command(
-            Command::new("usermod").args(["-p", pw_field, &self.name]),
+            db_tool("usermod", self.root.as_deref()).args(["-p", pw_field, &self.name]),
             "usermod -p",
             b"",
         )?;
@@ -228,7 +282,7 @@ impl TestUser {
                 bail!("password must not contain ':' or newlines");
             }
             user_db_command(
-                &mut Command::new("chpasswd"),
+                &mut db_tool("chpasswd", self.root.as_deref()),
                 "chpasswd",
                 format!("{}:{}\n", self.name, pw).as_bytes(),
             )?;
@@ -269,9 +323,20 @@ impl TestUser {
         self.gid
     }
 
-    /// Home directory.
+    /// Home directory, as the host sees it.
     pub fn home(&self) -> &Path {
         &self.home
+    }
+
+    /// Home directory as the user's own system sees it (differs from
+    /// [`Self::home`] for a user made with [`TestUserBuilder::root`]).
+    pub fn home_inside(&self) -> &Path {
+        &self.home_inside
+    }
+
+    /// The root this user was made in, if not the host's.
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
     }
 
     /// The client-side private key (authorized unless the builder said no).
@@ -298,7 +363,7 @@ impl TestUser {
 
 impl Drop for TestUser {
     fn drop(&mut self) {
-        if let Err(e) = remove_user(&self.name, self.uid) {
+        if let Err(e) = remove_user_in(self.root.as_deref(), &self.name, self.uid) {
             eprintln!("sshlog-harness: could not remove user {}: {e:#}", self.name);
         }
     }
