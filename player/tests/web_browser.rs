@@ -15,7 +15,7 @@ mod common;
 mod web_support;
 
 use common::Recorder;
-use sshlog_harness::{random_suffix, require_root_or_skip, Spawned, Sshd, TestUser};
+use sshlog_harness::{random_suffix, require_root_or_skip, Spawned, Sshd, SshdLog, TestUser};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -135,7 +135,13 @@ fn browser_logs_in_sees_a_live_session_follows_it_and_replays_it() {
         return;
     }
     let rec = Recorder::start();
-    let sshd = Sshd::start().expect("sshd");
+    // The distribution's own sshd_config and PAM stack (pam_motd runs before
+    // the shell), logging through syslog with no socket: what many hosts run.
+    let sshd = Sshd::builder()
+        .distribution_default()
+        .log(SshdLog::SyslogNoSocket)
+        .start()
+        .expect("sshd");
     let user = TestUser::create().expect("user");
     let dir = tempfile::tempdir().expect("tempdir");
     let web = Web::start(&settings(dir.path()), &rec.socket, rec.dir.path());

@@ -47,12 +47,17 @@ impl ProcessRoot {
         }
     }
 
-    /// The root of process `pid` (the host's when it cannot be read).
+    /// The root of process `pid` (the host's when it cannot be read). A
+    /// process in a mount namespace of its own that still sees the host's
+    /// `/etc/passwd` (a systemd service with `PrivateTmp=`, say) is on the host.
     pub fn of(pid: u32) -> Self {
         let via = PathBuf::from(format!("/proc/{pid}/root"));
         let Ok(dir) = std::fs::read_link(&via) else {
             return Self::host();
         };
+        if dir == Path::new("/") && same_file(&via.join("etc/passwd"), Path::new("/etc/passwd")) {
+            return Self::host();
+        }
         let ns = |p: &str| std::fs::read_link(p).ok();
         let theirs = ns(&format!("/proc/{pid}/ns/mnt"));
         let mount_ns = match (theirs, ns("/proc/self/ns/mnt")) {
@@ -112,6 +117,15 @@ impl ProcessRoot {
 
 /// Keyed by the root's directory and mount namespace (not by the process it is
 /// reached through, so connections in one chroot share entries).
+/// Whether two paths name the same file (device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 type Cache = HashMap<(PathBuf, Option<String>, Key), (Option<Account>, Instant)>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

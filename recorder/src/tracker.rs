@@ -111,6 +111,8 @@ struct Command {
     argv: Vec<String>,
     user: Option<String>,
     start_ns: u64,
+    /// The cwd at exec, as the process sees it (relative upload paths).
+    cwd: Option<String>,
 }
 
 /// An exec record's fields (see [`KernelEvent::Exec`]).
@@ -758,10 +760,14 @@ impl Tracker {
                 let full = if path.starts_with('/') {
                     path
                 } else {
-                    // The cwd as the uploader sees it (inside its chroot).
-                    let cwd =
-                        std::fs::read_link(format!("/proc/{}/cwd", h.pid)).unwrap_or_default();
-                    c.root.strip(&cwd).join(path).to_string_lossy().into_owned()
+                    // The cwd as the uploader sees it (inside its chroot): now,
+                    // else at its exec (scp -t may be gone by now).
+                    let cwd = std::fs::read_link(format!("/proc/{}/cwd", h.pid))
+                        .map(|p| c.root.strip(&p))
+                        .ok()
+                        .or_else(|| c.commands.get(&h.pid)?.cwd.as_ref().map(PathBuf::from))
+                        .unwrap_or_default();
+                    cwd.join(path).to_string_lossy().into_owned()
                 };
                 c.uploads.insert((h.pid, fd), full);
             }
@@ -868,6 +874,7 @@ impl Tracker {
                 argv: x.argv.clone(),
                 user: user.clone(),
                 start_ns: h.ts_ns,
+                cwd: x.cwd.clone(),
             },
         );
         c.last_activity_ns = h.ts_ns;

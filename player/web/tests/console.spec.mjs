@@ -122,6 +122,12 @@ try {
   if (!evText.includes(`beta-${tag}-42`)) throw new Error(`the events page missed the command: ${evText.slice(0, 500)}`);
 
   await page.goto(`${base}/sessions/${id}`);
+  // The page header names the user and the session's terminal.
+  await page.waitForFunction(() => document.getElementById('meta').textContent.includes(' on '));
+  const meta = await page.textContent('#meta');
+  if (!meta.startsWith(`${sshUser} from 127.0.0.1:`) || !/ on \/dev\/pts\/\d+ /.test(meta)) {
+    throw new Error(`recording page header: ${meta}`);
+  }
   const beta = page.locator('#timeline button', { hasText: `beta-${tag}-42` });
   await beta.waitFor({ timeout: 20000 });
   await page.waitForFunction(() => window.sshlogPlayer && document.querySelector('.ap-term-text'));

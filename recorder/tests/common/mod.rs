@@ -2,12 +2,10 @@
 //! binary against a temporary log directory and reads back what it recorded.
 #![allow(dead_code)]
 
-use serde_json::Value;
-use sshlog_format::cast::Event;
 use sshlog_harness::Sshlogd;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The real sshlogd of this build ([`Sshlogd`]), with the recorder tests'
 /// readers of what it recorded. Panics instead of returning errors.
@@ -50,89 +48,16 @@ impl Recorder {
         self.0.spawn().expect("restart sshlogd");
     }
 
-    /// Every sidecar record (as JSON) of sessions whose events name `user`.
-    pub fn sessions_of(&self, user: &str) -> Vec<Session> {
-        let mut out = Vec::new();
-        for path in walk(&self.log_dir().join("sessions")) {
-            let name = path.to_string_lossy().into_owned();
-            if !name.ends_with(".events.jsonl") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let records: Vec<Value> = text
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
-            let established = records
-                .iter()
-                .find(|r| r["type"] == "connection_established");
-            if established.is_some_and(|r| r["user"] == user) {
-                let cast = PathBuf::from(name.replace(".events.jsonl", ".cast.zst"));
-                out.push(Session {
-                    records,
-                    cast,
-                    events: path,
-                });
-            }
-        }
-        out.sort_by(|a, b| a.events.cmp(&b.events));
-        out
-    }
-
     /// Waits (bounded) until `n` sessions of `user` have a connection_close.
     pub fn wait_closed(&self, user: &str, n: usize, timeout: Duration) -> Vec<Session> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.sessions_of(user);
-            if s.iter()
-                .filter(|s| s.of_type("connection_close").next().is_some())
-                .count()
-                >= n
-            {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{n} closed session(s) of {user} not recorded within {timeout:?}; have {}: {}",
-                s.len(),
-                self.daemon_logs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    pub fn event_log(&self) -> String {
-        std::fs::read_to_string(self.log_dir().join("event.log")).unwrap_or_default()
+        self.0
+            .wait_closed(user, n, timeout)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 }
 
-pub struct Session {
-    pub records: Vec<Value>,
-    pub cast: PathBuf,
-    pub events: PathBuf,
-}
-
-impl Session {
-    pub fn of_type<'a>(&'a self, ty: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-        self.records.iter().filter(move |r| r["type"] == ty)
-    }
-
-    /// All output bytes of the cast, concatenated.
-    pub fn output(&self) -> Vec<u8> {
-        let (_, events) = sshlog_format::read_cast_file(&self.cast).expect("cast decodes");
-        let mut out = Vec::new();
-        for e in events {
-            if let Event::Output { data, .. } = e {
-                out.extend_from_slice(&data);
-            }
-        }
-        out
-    }
-
-    pub fn cast_events(&self) -> (sshlog_format::Header, Vec<Event>) {
-        sshlog_format::read_cast_file(&self.cast).expect("cast decodes")
-    }
-}
+/// A recorded session ([`sshlog_harness::RecordedSession`]).
+pub type Session = sshlog_harness::RecordedSession;
 
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     sshlog_harness::files_under(dir)

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use tempfile::TempDir;
 
 use crate::spawned::{Output, Spawned};
+use crate::terminal::Terminal;
 use crate::util::owned_temp_dir;
 
 /// A running `ssh` client (see [`SshCommand::spawn`]).
@@ -199,6 +200,19 @@ impl SshCommand {
             &mut self.command(remote_cmd),
             format!("ssh {}@127.0.0.1:{} {:?}", self.user, self.port, remote_cmd),
         )
+    }
+
+    /// Starts the client in a real terminal (a tmux pane of `cols`×`rows`)
+    /// to be typed into as a person types (see [`Terminal`]); `None` means
+    /// a login shell.
+    pub fn terminal(&self, remote_cmd: Option<&str>, cols: u16, rows: u16) -> Result<Terminal> {
+        let mut argv: Vec<OsString> = vec!["env".into()];
+        if let Some(t) = &self.term {
+            argv.push(format!("TERM={t}").into());
+        }
+        argv.push("ssh".into());
+        argv.extend(self.args(remote_cmd));
+        Terminal::start(&argv, cols, rows)
     }
 
     /// Runs `remote_cmd` and returns status and the exact bytes received.

@@ -27,22 +27,28 @@ mod client;
 mod config;
 mod namespace;
 mod procfs;
+mod recorded;
+mod roots;
 mod skip;
 mod spawned;
 mod sshd;
 mod sshlogd;
 mod stale;
 mod syslog;
+mod terminal;
 mod user;
 mod util;
 
 pub use client::{ScpCommand, SshCommand, SshSession, DEFAULT_CLIENT_TIMEOUT};
+pub use recorded::{sessions_of, RecordedSession};
+pub use roots::debian_root;
 pub use skip::{missing_requirements, require_root_or_skip};
 pub use spawned::{run_checked, run_with_timeout, Output, Spawned};
 pub use sshd::{Sshd, SshdBuilder, SshdLog};
 pub use sshlogd::{files_under, process_usage, table_header, ProcessUsage, Sshlogd};
 pub use stale::cleanup_stale;
 pub use syslog::SyslogReceiver;
+pub use terminal::Terminal;
 pub use user::{user_exists, TestUser, TestUserBuilder};
 pub use util::{random_suffix, USER_PREFIX};
 
