@@ -133,18 +133,17 @@ fn check_identity(s: &Stock, session: &RecordedSession) {
     // are recorded with their real uid, root.
     let helpers: Vec<&Value> = session
         .of_type("command_start")
-        .filter(|c| c["argv"].to_string().contains("run-parts"))
+        .filter(|c| c["argv"].to_string().contains("update-motd.d"))
         .collect();
     assert!(
         !helpers.is_empty() && helpers.iter().all(|c| c["uid"] == 0 && c["user"] == "root"),
-        "pam_motd's run-parts, as root: {:?}",
-        session.records
+        "pam_motd's run-parts, as root: {helpers:?}"
     );
     assert!(
         !session
             .markers()
             .iter()
-            .any(|m| m.contains("run-parts") || m.contains("motd")),
+            .any(|m| m.contains("update-motd") || m.contains("unix_chkpwd")),
         "no marker for PAM's helpers: {:?}",
         session.markers()
     );

@@ -77,16 +77,15 @@ impl ProcessRoot {
     }
 
     /// How a recording names this root: `None` on the host, else the chroot
-    /// directory and/or the mount namespace.
+    /// directory, or the mount namespace when the directory is `/` (a container).
     pub fn label(&self) -> Option<String> {
         if self.is_host() {
             return None;
         }
-        Some(match (&self.mount_ns, self.dir == Path::new("/")) {
-            (Some(ns), true) => ns.clone(),
-            (Some(ns), false) => format!("{} ({ns})", self.dir.display()),
-            (None, _) => self.dir.display().to_string(),
-        })
+        match &self.mount_ns {
+            Some(ns) if self.dir == Path::new("/") => Some(ns.clone()),
+            _ => Some(self.dir.display().to_string()),
+        }
     }
 
     /// A path inside this root (absolute as the process sees it) as the

@@ -27,9 +27,10 @@ pub enum SessionEvent {
         #[serde(default)]
         existing_login: bool,
         /// Where the session's sshd runs when it is not the recorder's own
-        /// system: its root directory as the recorder sees it (a chroot), and
-        /// its mount namespace when that differs from the recorder's (a
-        /// container), e.g. `/srv/jail` or `mnt:[4026532261]`. Absent on the host.
+        /// system (its `/etc/passwd` is another file): its root directory as
+        /// the recorder sees it (a chroot), or its mount namespace when that
+        /// directory is `/` (a container), e.g. `/srv/jail` or
+        /// `mnt:[4026532261]`. Absent on the host.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         root: Option<String>,
     },
