@@ -18,9 +18,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use sshlog_harness::{
-    debian_root, require_root_or_skip, RecordedSession, Sshd, SshdLog, TestUser,
-};
+use sshlog_harness::{debian_root, require_root_or_skip, RecordedSession, Sshd, SshdLog, TestUser};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -126,7 +124,12 @@ fn check_identity(s: &Stock, session: &RecordedSession) {
     let want_root = s.root.as_ref().map(|r| r.display().to_string());
     assert_eq!(est["root"].as_str().map(str::to_string), want_root, "{est}");
     let close: Vec<&Value> = session.of_type("connection_close").collect();
-    assert_eq!(close.len(), 1, "one connection_close: {:?}", session.records);
+    assert_eq!(
+        close.len(),
+        1,
+        "one connection_close: {:?}",
+        session.records
+    );
     assert_eq!(close[0]["user"], s.user.name());
     assert!(close[0]["duration_ms"].as_u64().is_some(), "{}", close[0]);
     // PAM's session helpers ran (the distribution's stack is in use) and
@@ -159,7 +162,8 @@ fn interactive_login(s: &Stock, rec: &Recorder) {
     term.wait_for(prompt, 1, WAIT).expect("login prompt");
     for (i, (cmd, _)) in TYPED.iter().enumerate() {
         term.type_line(cmd).expect("type");
-        term.wait_for(prompt, i + 2, WAIT).expect("prompt after command");
+        term.wait_for(prompt, i + 2, WAIT)
+            .expect("prompt after command");
     }
     // While the session is live: `sshlog sessions` names the user, the tty
     // and the last command typed.
@@ -181,10 +185,7 @@ fn interactive_login(s: &Stock, rec: &Recorder) {
         .lines()
         .find(|l| l.starts_with(s.user.name()))
         .unwrap_or_else(|| panic!("no row for the user: {text}"));
-    assert!(
-        line.contains("date +%s") && line.contains(&tty),
-        "{text}"
-    );
+    assert!(line.contains("date +%s") && line.contains(&tty), "{text}");
     term.type_line("exit").expect("type exit");
     term.wait_exit(WAIT).expect("ssh exits");
 
@@ -200,14 +201,21 @@ fn interactive_login(s: &Stock, rec: &Recorder) {
         .map(String::as_str)
         .filter(|m| want.contains(m))
         .collect();
-    assert_eq!(typed_markers, want, "one marker per typed command: {markers:?}");
+    assert_eq!(
+        typed_markers, want,
+        "one marker per typed command: {markers:?}"
+    );
     for (_, argv) in TYPED {
         let starts: Vec<&Value> = session
             .of_type("command_start")
             .filter(|c| {
-                c["argv"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ") == argv)
+                c["argv"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        == argv
+                })
             })
             .collect();
         assert_eq!(starts.len(), 1, "{argv}: {:?}", session.records);
@@ -215,7 +223,11 @@ fn interactive_login(s: &Stock, rec: &Recorder) {
         assert_eq!(c["user"], s.user.name(), "{c}");
         assert_eq!(c["uid"], s.user.uid(), "{c}");
         let home = s.user.home_inside().display().to_string();
-        assert_eq!(c["cwd"], home.as_str(), "cwd as the user's system sees it: {c}");
+        assert_eq!(
+            c["cwd"],
+            home.as_str(),
+            "cwd as the user's system sees it: {c}"
+        );
     }
     let (header, _) = session.cast_events();
     let meta = header.sshlog_meta().expect("sshlog metadata");
@@ -289,11 +301,7 @@ fn uploads(s: &Stock, rec: &Recorder) {
         expected.push(format!("{home}/{name}"));
     }
     let batch = s.user.scratch_dir().join("sftp.batch");
-    std::fs::write(
-        &batch,
-        format!("put {} via-sftp.bin\n", src.display()),
-    )
-    .expect("batch");
+    std::fs::write(&batch, format!("put {} via-sftp.bin\n", src.display())).expect("batch");
     let out = sshlog_harness::run_with_timeout(
         std::process::Command::new("sftp")
             .args(["-F", "/dev/null", "-b"])
@@ -354,7 +362,11 @@ fn openssh_host_syslog_without_socket() {
 
 #[test]
 fn openssh_host_syslog_socket() {
-    check_all(System::Host, SshdLog::SyslogSocket, "openssh_host_syslog_socket");
+    check_all(
+        System::Host,
+        SshdLog::SyslogSocket,
+        "openssh_host_syslog_socket",
+    );
 }
 
 #[test]

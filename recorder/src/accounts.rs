@@ -210,7 +210,10 @@ mod tests {
     fn finds_entries_by_uid_and_name() {
         let a = find(PASSWD, &Key::Uid(1000)).expect("alice");
         assert_eq!((a.name.as_str(), a.shell.as_str()), ("alice", "/bin/zsh"));
-        assert_eq!(find(PASSWD, &Key::Name("root".into())).map(|a| a.uid), Some(0));
+        assert_eq!(
+            find(PASSWD, &Key::Name("root".into())).map(|a| a.uid),
+            Some(0)
+        );
         assert_eq!(find(PASSWD, &Key::Uid(4242)), None);
     }
 
@@ -229,8 +232,14 @@ mod tests {
         assert_eq!(by_uid(&root, 1000).map(|a| a.name), Some("alice".into()));
         let inside = dir.path().join("home/alice");
         assert_eq!(root.strip(&inside), PathBuf::from("/home/alice"));
-        assert_eq!(root.resolve("/home/alice/f"), dir.path().join("home/alice/f"));
-        assert_eq!(root.strip(Path::new("/elsewhere")), PathBuf::from("/elsewhere"));
+        assert_eq!(
+            root.resolve("/home/alice/f"),
+            dir.path().join("home/alice/f")
+        );
+        assert_eq!(
+            root.strip(Path::new("/elsewhere")),
+            PathBuf::from("/elsewhere")
+        );
     }
 
     #[test]

@@ -422,7 +422,10 @@ mod tests {
             KernelEvent::ConnAddr { peer, .. } => assert_eq!(peer.to_string(), "10.1.2.3:40000"),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(decode(&b[..63]), Err(DecodeError::Short { ty: 12, .. })));
+        assert!(matches!(
+            decode(&b[..63]),
+            Err(DecodeError::Short { ty: 12, .. })
+        ));
     }
 
     #[test]

@@ -1036,7 +1036,8 @@ impl Tracker {
                 for (ts, ev, user) in c.early {
                     let mut rec = self.record(None, self.clock.wall(ts), ev, None);
                     if let Some(u) = user {
-                        rec.extra.insert("user".into(), serde_json::Value::String(u));
+                        rec.extra
+                            .insert("user".into(), serde_json::Value::String(u));
                     }
                     sink.emit(&rec, &self.context(conn_pid));
                 }
@@ -1504,7 +1505,10 @@ mod tests {
         t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
         // sshd's session child forks the user's shell, a session leader.
         t.handle(KernelEvent::Fork(h(CONN - 3, CONN, base + 500)), &mut sink);
-        t.handle(KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)), &mut sink);
+        t.handle(
+            KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)),
+            &mut sink,
+        );
         let exec = KernelEvent::Exec {
             h: h(CONN - 1, CONN - 3, base + 1_000),
             uid: 0,

@@ -125,14 +125,20 @@ mod tests {
         // ~/.ssh/rc: a child of the session leader, run before the shell.
         assert_eq!(u.on_exec(exec(131, 130, 130, true)), ExecRole::Other);
         // The shell: a session leader forked by the session child.
-        assert_eq!(u.on_exec(exec(130, CHILD, 130, true)), ExecRole::UserProgram);
+        assert_eq!(
+            u.on_exec(exec(130, CHILD, 130, true)),
+            ExecRole::UserProgram
+        );
         assert_eq!(u.pid(), Some(130));
     }
 
     #[test]
     fn commands_of_the_shell_pipelines_and_subshells_count_once() {
         let mut u = UserProgram::default();
-        assert_eq!(u.on_exec(exec(130, CHILD, 130, true)), ExecRole::UserProgram);
+        assert_eq!(
+            u.on_exec(exec(130, CHILD, 130, true)),
+            ExecRole::UserProgram
+        );
         // `ls | wc -l`: two forks of the shell, each execs once.
         u.on_fork(140, 130);
         u.on_fork(141, 130);
@@ -148,7 +154,10 @@ mod tests {
         // A second exec of one command (a wrapper that execs) is not a new command.
         assert_eq!(u.on_exec(exec(140, 130, 130, false)), ExecRole::Other);
         // `exec top` in the shell itself is.
-        assert_eq!(u.on_exec(exec(130, CHILD, 130, true)), ExecRole::UserCommand);
+        assert_eq!(
+            u.on_exec(exec(130, CHILD, 130, true)),
+            ExecRole::UserCommand
+        );
         u.on_exit(150);
         u.on_fork(160, 150); // pid reuse after exit: not a shell fork
         assert_eq!(u.on_exec(exec(160, 150, 130, false)), ExecRole::Other);

@@ -74,6 +74,9 @@ fn records_a_command_session_byte_exact_with_commands_and_connection() {
     };
     assert_eq!(finish(&ls["pid"])["exit_code"], 0);
     assert_eq!(finish(&bash["pid"])["exit_code"], 3);
+    // One exec, one marker: `ls /` is the only command `bash -c` ran
+    // (echo is a builtin; the shell itself is not a command).
+    assert_eq!(s.markers(), ["ls /"], "markers");
 
     let close = s.of_type("connection_close").next().expect("close");
     assert_eq!(close["user"], user.name());

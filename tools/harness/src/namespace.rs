@@ -107,6 +107,9 @@ mod tests {
         ));
         assert!(s.contains("mount -t proc proc '/srv/root/proc'"));
         assert!(s.contains("mount --bind '/tmp/x' '/srv/root/run/sshlog-harness'"));
-        assert!(s.ends_with("exec chroot '/srv/root' '/usr/sbin/sshd'\n"), "{s}");
+        assert!(
+            s.ends_with("exec chroot '/srv/root' '/usr/sbin/sshd'\n"),
+            "{s}"
+        );
     }
 }

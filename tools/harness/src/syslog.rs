@@ -87,8 +87,11 @@ mod tests {
         let path = dir.path().join("log.sock");
         let r = SyslogReceiver::bind(&path).expect("bind");
         let c = UnixDatagram::unbound().expect("socket");
-        c.send_to(b"<38>Dec  1 10:00:00 sshd[1]: Accepted publickey for a", &path)
-            .expect("send");
+        c.send_to(
+            b"<38>Dec  1 10:00:00 sshd[1]: Accepted publickey for a",
+            &path,
+        )
+        .expect("send");
         c.send_to(b"<38>Dec  1 10:00:01 sshd[1]: second", &path)
             .expect("send");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -96,7 +99,9 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(r.text().lines().count(), 2, "{}", r.text());
-        assert!(r.text().starts_with("<38>Dec  1 10:00:00 sshd[1]: Accepted"));
+        assert!(r
+            .text()
+            .starts_with("<38>Dec  1 10:00:00 sshd[1]: Accepted"));
         drop(r);
         assert!(!path.exists(), "socket removed on drop");
     }

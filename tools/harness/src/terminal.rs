@@ -44,7 +44,8 @@ impl Terminal {
         cmd.env("TERM", "xterm-256color");
         run_checked(&mut cmd, "tmux new-session", b"", TMUX_TIMEOUT)?;
         run_checked(
-            t.tmux().args(["set-option", "-t", "t", "remain-on-exit", "on"]),
+            t.tmux()
+                .args(["set-option", "-t", "t", "remain-on-exit", "on"]),
             "tmux set-option",
             b"",
             TMUX_TIMEOUT,
