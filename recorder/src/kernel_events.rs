@@ -32,26 +32,30 @@ pub struct Header {
     pub ts_ns: u64,
 }
 
+/// An exec by a process of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exec {
+    pub h: Header,
+    pub uid: u32,
+    pub gid: u32,
+    pub comm: String,
+    pub filename: String,
+    pub argv: Vec<String>,
+    pub argv_truncated: bool,
+    /// None when the kernel walk did not reach the root. The path as the
+    /// process sees it (inside its chroot or container).
+    pub cwd: Option<String>,
+    /// The process leads its session: sshd makes the user's program one
+    /// (setsid before exec); no PAM helper is.
+    pub session_leader: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelEvent {
     /// The sshd listener forked a per-connection process (`h.pid == h.conn`).
     ConnNew(Header),
     Fork(Header),
-    Exec {
-        h: Header,
-        uid: u32,
-        gid: u32,
-        comm: String,
-        filename: String,
-        argv: Vec<String>,
-        argv_truncated: bool,
-        /// None when the kernel walk did not reach the root. The path as the
-        /// process sees it (inside its chroot or container).
-        cwd: Option<String>,
-        /// The process leads its session: sshd makes the user's program one
-        /// (setsid before exec); no PAM helper is.
-        session_leader: bool,
-    },
+    Exec(Exec),
     Exit {
         h: Header,
         status: i32,
@@ -119,7 +123,7 @@ impl KernelEvent {
     pub fn header(&self) -> &Header {
         match self {
             KernelEvent::ConnNew(h) | KernelEvent::Fork(h) => h,
-            KernelEvent::Exec { h, .. }
+            KernelEvent::Exec(Exec { h, .. })
             | KernelEvent::Exit { h, .. }
             | KernelEvent::Data { h, .. }
             | KernelEvent::Resize { h, .. }
@@ -234,7 +238,7 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
                 parts.reverse();
                 Some(format!("/{}", parts.join("/")))
             };
-            KernelEvent::Exec {
+            KernelEvent::Exec(Exec {
                 h,
                 uid: u32_at(b, 24),
                 gid: u32_at(b, 28),
@@ -244,7 +248,7 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
                 argv_truncated,
                 cwd,
                 session_leader: u32_at(b, 316) != 0,
-            }
+            })
         }
         3 => {
             need(28)?;
@@ -375,7 +379,7 @@ mod tests {
         b[320..320 + argv.len()].copy_from_slice(argv);
         b[320 + argv.len()..].copy_from_slice(cwd);
         match decode(&b).unwrap() {
-            KernelEvent::Exec {
+            KernelEvent::Exec(Exec {
                 h,
                 uid,
                 argv,
@@ -385,7 +389,7 @@ mod tests {
                 argv_truncated,
                 session_leader,
                 ..
-            } => {
+            }) => {
                 assert_eq!(h.pid, 42);
                 assert!(session_leader);
                 assert_eq!(h.conn, 40);

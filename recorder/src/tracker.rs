@@ -7,7 +7,7 @@
 //! (CLOCK_MONOTONIC) and are turned into wall-clock time with [`Clock`].
 
 use crate::accounts::{self, ProcessRoot};
-use crate::kernel_events::{Header as KHeader, KernelEvent, Stream};
+use crate::kernel_events::{Exec, Header as KHeader, KernelEvent, Stream};
 use crate::live::{self, FollowStart, Live, LiveItem, Target};
 use crate::outbound::{self, OutConn};
 use crate::procfs;
@@ -113,17 +113,6 @@ struct Command {
     start_ns: u64,
     /// The cwd at exec, as the process sees it (relative upload paths).
     cwd: Option<String>,
-}
-
-/// An exec record's fields (see [`KernelEvent::Exec`]).
-struct Exec {
-    uid: u32,
-    comm: String,
-    filename: String,
-    argv: Vec<String>,
-    argv_truncated: bool,
-    cwd: Option<String>,
-    session_leader: bool,
 }
 
 struct Conn {
@@ -627,28 +616,7 @@ impl Tracker {
                 c.client = Some(peer);
                 c.server_port = local.port();
             }
-            KernelEvent::Exec {
-                h,
-                uid,
-                comm,
-                filename,
-                argv,
-                argv_truncated,
-                cwd,
-                session_leader,
-                ..
-            } => {
-                let cmd = Exec {
-                    uid,
-                    comm,
-                    filename,
-                    argv,
-                    argv_truncated,
-                    cwd,
-                    session_leader,
-                };
-                self.on_exec(h, cmd, sink)
-            }
+            KernelEvent::Exec(x) => self.on_exec(x, sink),
             KernelEvent::Exit { h, status } => self.on_exit(h, status, sink),
             KernelEvent::Data {
                 h,
@@ -825,7 +793,8 @@ impl Tracker {
         self.establish(h.conn, h.ts_ns, uid, sink);
     }
 
-    fn on_exec(&mut self, h: KHeader, x: Exec, sink: &mut dyn Sink) {
+    fn on_exec(&mut self, x: Exec, sink: &mut dyn Sink) {
+        let h = x.h;
         let c = self.conn(&h);
         if x.comm == "sshd" || x.comm.starts_with("sshd-") {
             c.sshd_pids.insert(h.pid);
@@ -1509,7 +1478,7 @@ mod tests {
             KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)),
             &mut sink,
         );
-        let exec = KernelEvent::Exec {
+        let exec = KernelEvent::Exec(crate::kernel_events::Exec {
             h: h(CONN - 1, CONN - 3, base + 1_000),
             uid: 0,
             gid: 0,
@@ -1519,7 +1488,7 @@ mod tests {
             argv_truncated: false,
             cwd: Some("/root".into()),
             session_leader: true,
-        };
+        });
         t.handle(exec, &mut sink);
         let data = KernelEvent::Data {
             h: h(CONN - 2, CONN, base + 2_000),
