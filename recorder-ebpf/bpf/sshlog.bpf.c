@@ -38,12 +38,6 @@ volatile const __u8 capture_input = 0;
 #define O_WRONLY 01
 #define O_RDWR 02
 
-struct proc {
-	__u32 conn;
-	__u8 kind;
-	__u8 _pad[3];
-};
-
 struct pending_io {
 	__u64 buf;
 	__u32 fd;

@@ -1,5 +1,7 @@
-/* Shared between the eBPF programs (sshlog.bpf.c) and user space
- * (recorder/src/bpf_events.rs mirrors these layouts with #[repr(C)]).
+/* Shared between the eBPF programs (sshlog.bpf.c) and user space:
+ * recorder-ebpf/src/layout.rs mirrors every struct and enum here with
+ * #[repr(C)], and recorder-ebpf/tests/layout.rs compiles this header to check
+ * every offset, size and value against it.
  * Every record in the ring buffer starts with struct ev_hdr. */
 #ifndef SSHLOG_H
 #define SSHLOG_H
@@ -141,6 +143,13 @@ struct ev_out_state {
 	__s32 newstate; /* TCP_ESTABLISHED = 1, TCP_CLOSE = 7 */
 };
 
+/* A tracked process (map procs): the connection it belongs to and its kind. */
+struct proc {
+	__u32 conn;
+	__u8 kind; /* enum proc_kind */
+	__u8 _pad[3];
+};
+
 /* The connection's TCP endpoints, as the kernel's socket has them: user space
  * no longer depends on reading /proc before a short connection is gone. */
 struct ev_conn_addr {
@@ -162,34 +171,8 @@ struct conn_stats {
 	__u64 dropped_events;
 };
 
-/* Offsets user space relies on (recorder/src/kernel_events.rs). */
-#define SSHLOG_ASSERT_OFF(t, f, o) _Static_assert(__builtin_offsetof(struct t, f) == (o), #t "." #f)
-SSHLOG_ASSERT_OFF(ev_hdr, ts_ns, 16);
-SSHLOG_ASSERT_OFF(ev_data, len, 36);
-SSHLOG_ASSERT_OFF(ev_data, data, 40);
-SSHLOG_ASSERT_OFF(ev_resize, cols, 32);
-SSHLOG_ASSERT_OFF(ev_resize, uid, 36);
-SSHLOG_ASSERT_OFF(ev_exec, comm, 40);
-SSHLOG_ASSERT_OFF(ev_exec, filename, 56);
-SSHLOG_ASSERT_OFF(ev_exec, cwd_len, 312);
-SSHLOG_ASSERT_OFF(ev_exec, leader, 316);
-SSHLOG_ASSERT_OFF(ev_exec, payload, 320);
-SSHLOG_ASSERT_OFF(ev_exit, exit_code, 24);
-SSHLOG_ASSERT_OFF(ev_log, text, 32);
-SSHLOG_ASSERT_OFF(ev_file, path, 32);
-SSHLOG_ASSERT_OFF(ev_out_connect, daddr, 40);
-SSHLOG_ASSERT_OFF(ev_out_connect, sk, 56);
-SSHLOG_ASSERT_OFF(ev_out_connect, comm, 64);
-SSHLOG_ASSERT_OFF(ev_out_connect, anc_pid, 80);
-SSHLOG_ASSERT_OFF(ev_out_connect, anc_comm, 112);
-SSHLOG_ASSERT_OFF(ev_out_connect, argv_len, 240);
-SSHLOG_ASSERT_OFF(ev_out_connect, argv, 248);
-SSHLOG_ASSERT_OFF(ev_out_state, newstate, 36);
-SSHLOG_ASSERT_OFF(ev_conn_addr, lport, 26);
-SSHLOG_ASSERT_OFF(ev_conn_addr, rport, 28);
-SSHLOG_ASSERT_OFF(ev_conn_addr, laddr, 32);
-SSHLOG_ASSERT_OFF(ev_conn_addr, raddr, 48);
-_Static_assert(sizeof(struct ev_conn_addr) == 64, "ev_conn_addr");
+/* The ABI the programs were written against (checked again from Rust). */
+_Static_assert(sizeof(struct ev_hdr) == 24, "ev_hdr");
 _Static_assert(sizeof(struct conn_stats) == 40, "conn_stats");
 
 #endif

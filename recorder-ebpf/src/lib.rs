@@ -1,8 +1,10 @@
 //! The kernel half of sshlogd: the eBPF object compiled from `bpf/sshlog.bpf.c`.
 //!
 //! `build.rs` compiles the C programs with clang (`-target bpf`, CO-RE against the
-//! running kernel's BTF). User space (`sshlogd`) loads [`OBJECT`] with aya; the record
-//! layouts it reads from the ring buffer are defined in `bpf/sshlog.h`.
+//! running kernel's BTF). User space (`sshlogd`) loads [`OBJECT`] with aya and reads
+//! the records through [`layout`], the Rust mirror of `bpf/sshlog.h`.
+
+pub mod layout;
 
 #[repr(C, align(8))]
 struct Aligned<T: ?Sized>(T);

@@ -79,7 +79,7 @@ pub fn load_actions(settings: &Settings, explicit: bool) -> Result<ActionEngine>
 pub struct Shared {
     pub tracker: Tracker,
     pub sink: DaemonSink,
-    pub kernel: (u64, u64, u64),
+    pub kernel: loader::KernelTotals,
     /// The capture thread's scheduling, see [`CaptureScheduler::status`].
     pub capture_scheduling: String,
     /// Times the capture thread was raised to real-time priority.
@@ -90,9 +90,9 @@ impl Shared {
     pub fn stats_json(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(&self.tracker.stats).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
-            o.insert("kernel_dropped_bytes".into(), self.kernel.0.into());
-            o.insert("kernel_dropped_events".into(), self.kernel.1.into());
-            o.insert("kernel_captured_bytes".into(), self.kernel.2.into());
+            if let Ok(serde_json::Value::Object(k)) = serde_json::to_value(self.kernel) {
+                o.extend(k);
+            }
             o.insert("event_log_errors".into(), self.sink.log_errors.into());
             o.insert("live_sessions".into(), self.tracker.sessions().len().into());
             o.insert("storage_error".into(), self.tracker.storage_status().into());
@@ -235,7 +235,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     let shared = Arc::new(Mutex::new(Shared {
         tracker,
         sink,
-        kernel: (0, 0, 0),
+        kernel: loader::KernelTotals::default(),
         capture_scheduling: scheduler.status(),
         capture_boosts: 0,
     }));

@@ -1,16 +1,16 @@
-//! Decodes the records the eBPF programs put in the ring buffer.
+//! Decodes the records the eBPF programs put in the ring buffer into typed events.
 //!
-//! The layouts are defined in `recorder-ebpf/bpf/sshlog.h`; the offsets used here are
-//! pinned there with `_Static_assert`s, so a change on one side fails the build.
-//! Decoding never trusts the record: short or unknown records become [`DecodeError`].
+//! The record layouts are `sshlog_recorder_ebpf::layout`, the Rust mirror of
+//! `recorder-ebpf/bpf/sshlog.h` (checked field by field against the header by a
+//! test): no offset is written here. Decoding never trusts the record: short or
+//! unknown records become [`DecodeError`].
 
+use sshlog_recorder_ebpf::layout::{
+    self as l, c_str, read, EvType, FdClass, Record, ARGV_MAX, CWD_DEPTH, LOG_MAX, OUT_ARGV_MAX,
+};
 use thiserror::Error;
 
-/// Bytes of terminal data per record, as `DATA_CHUNK` in sshlog.h.
-pub const DATA_CHUNK: usize = 16384;
-const CWD_DEPTH: usize = 32;
-/// Offset of the exec payload (argv, then the packed cwd), see sshlog.h.
-const EXEC_PAYLOAD: usize = 320;
+pub use sshlog_recorder_ebpf::layout::DATA_CHUNK;
 
 /// What kind of file descriptor a data record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,22 +145,6 @@ pub enum DecodeError {
     UnknownType(u32),
 }
 
-fn u16_at(b: &[u8], o: usize) -> u16 {
-    u16::from_ne_bytes([b[o], b[o + 1]])
-}
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_ne_bytes(a)
-}
-/// A NUL-terminated C string inside a fixed-size field.
-fn cstr(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
-}
 /// NUL-separated arguments (the kernel's `arg_start..arg_end`).
 fn split_argv(raw: &[u8]) -> Vec<String> {
     let mut argv: Vec<String> = raw
@@ -175,59 +159,64 @@ fn split_argv(raw: &[u8]) -> Vec<String> {
 
 /// An address of `family` (AF_INET6 = 10, else AF_INET) from 16 bytes in network
 /// order; IPv4-mapped IPv6 addresses become IPv4.
-fn ip_at(family: u16, b: &[u8]) -> std::net::IpAddr {
+fn ip_at(family: u16, b: &[u8; 16]) -> std::net::IpAddr {
     if family == 10 {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&b[..16]);
-        let v6 = std::net::Ipv6Addr::from(a);
+        let v6 = std::net::Ipv6Addr::from(*b);
         v6.to_ipv4_mapped().map(Into::into).unwrap_or(v6.into())
     } else {
         std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).into()
     }
 }
 
-fn pts(v: u32) -> Option<u32> {
-    (v as i32 >= 0).then_some(v)
+fn pts(v: i32) -> Option<u32> {
+    u32::try_from(v).ok()
+}
+
+/// The record as `T`, or [`DecodeError::Short`].
+fn record<T: Record>(b: &[u8], ty: u32) -> Result<T, DecodeError> {
+    read(b).ok_or(DecodeError::Short { ty, len: b.len() })
+}
+
+/// `n` bytes after the fixed part `T` of a record.
+fn tail<T: Record>(b: &[u8], ty: u32, n: usize) -> Result<&[u8], DecodeError> {
+    let start = std::mem::size_of::<T>();
+    b.get(start..start + n)
+        .ok_or(DecodeError::Short { ty, len: b.len() })
+}
+
+impl From<l::EvHdr> for Header {
+    fn from(h: l::EvHdr) -> Self {
+        Header {
+            pid: h.pid,
+            conn: h.conn,
+            ppid: h.ppid,
+            ts_ns: h.ts_ns,
+        }
+    }
 }
 
 /// Decodes one ring-buffer record.
 pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
-    if b.len() < 24 {
-        return Err(DecodeError::Short {
-            ty: 0,
-            len: b.len(),
-        });
-    }
-    let ty = u32_at(b, 0);
-    let need = |n: usize| {
-        if b.len() < n {
-            Err(DecodeError::Short { ty, len: b.len() })
-        } else {
-            Ok(())
-        }
+    let hdr: l::EvHdr = record(b, 0)?;
+    let ty = hdr.r#type;
+    let h = Header::from(hdr);
+    let Some(kind) = EvType::from_raw(ty) else {
+        return Err(DecodeError::UnknownType(ty));
     };
-    let h = Header {
-        pid: u32_at(b, 4),
-        conn: u32_at(b, 8),
-        ppid: u32_at(b, 12),
-        ts_ns: u64_at(b, 16),
-    };
-    Ok(match ty {
-        1 => KernelEvent::ConnNew(h),
-        9 => KernelEvent::Fork(h),
-        2 => {
-            need(EXEC_PAYLOAD)?;
+    Ok(match kind {
+        EvType::ConnNew => KernelEvent::ConnNew(h),
+        EvType::Fork => KernelEvent::Fork(h),
+        EvType::Exec => {
+            let e: l::EvExec = record(b, ty)?;
             // Only the bytes in use are sent: argv, then the cwd components
             // (leaf first, NUL terminated).
-            let payload = &b[EXEC_PAYLOAD..];
-            let argv_len = (u32_at(b, 32) as usize).min(4096).min(payload.len());
-            let depth = (u16_at(b, 36) as usize).min(CWD_DEPTH);
-            let cwd_flags = u16_at(b, 38);
-            let cwd_len = (u32_at(b, 312) as usize).min(payload.len() - argv_len);
+            let payload = &b[std::mem::size_of::<l::EvExec>()..];
+            let argv_len = (e.argv_len as usize).min(ARGV_MAX).min(payload.len());
+            let depth = (e.cwd_depth as usize).min(CWD_DEPTH);
+            let cwd_len = (e.cwd_len as usize).min(payload.len() - argv_len);
             let raw = &payload[..argv_len];
-            let argv_truncated = argv_len == 4096 && raw.last() != Some(&0);
-            let argv = split_argv(raw);
-            let cwd = if cwd_flags & 1 != 0 {
+            let argv_truncated = argv_len == ARGV_MAX && raw.last() != Some(&0);
+            let cwd = if e.cwd_flags & 1 != 0 {
                 None
             } else {
                 let mut parts: Vec<String> = payload[argv_len..argv_len + cwd_len]
@@ -240,144 +229,146 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
             };
             KernelEvent::Exec(Exec {
                 h,
-                uid: u32_at(b, 24),
-                gid: u32_at(b, 28),
-                comm: cstr(&b[40..56]),
-                filename: cstr(&b[56..312]),
-                argv,
+                uid: e.uid,
+                gid: e.gid,
+                comm: c_str(&e.comm),
+                filename: c_str(&e.filename),
+                argv: split_argv(raw),
                 argv_truncated,
                 cwd,
-                session_leader: u32_at(b, 316) != 0,
+                session_leader: e.leader != 0,
             })
         }
-        3 => {
-            need(28)?;
+        EvType::Exit => {
+            let e: l::EvExit = record(b, ty)?;
             KernelEvent::Exit {
                 h,
-                status: u32_at(b, 24) as i32,
+                status: e.exit_code,
             }
         }
-        4 => {
-            need(40)?;
-            let len = (u32_at(b, 36) as usize).min(DATA_CHUNK);
-            need(40 + len)?;
-            let stream = if b[29] == 1 {
+        EvType::Data => {
+            let e: l::EvData = record(b, ty)?;
+            let len = (e.len as usize).min(DATA_CHUNK);
+            let data = tail::<l::EvData>(b, ty, len)?.to_vec();
+            let stream = if e.cls == FdClass::Pty as u8 {
                 Stream::Pty
             } else {
                 Stream::Pipe
             };
             KernelEvent::Data {
                 h,
-                fd: u32_at(b, 24),
-                input: b[28] == 1,
+                fd: e.fd,
+                input: e.dir == 1,
                 stream,
-                pts: pts(u32_at(b, 32)),
-                data: b[40..40 + len].to_vec(),
+                pts: pts(e.pts),
+                data,
             }
         }
-        5 => {
-            need(40)?;
+        EvType::Resize => {
+            let e: l::EvResize = record(b, ty)?;
             KernelEvent::Resize {
                 h,
-                fd: u32_at(b, 24),
-                pts: pts(u32_at(b, 28)),
-                cols: u16_at(b, 32),
-                rows: u16_at(b, 34),
-                uid: u32_at(b, 36),
+                fd: e.fd,
+                pts: pts(e.pts),
+                cols: e.cols,
+                rows: e.rows,
+                uid: e.uid,
             }
         }
-        12 => {
-            need(64)?;
-            let family = u16_at(b, 24);
+        EvType::ConnAddr => {
+            let e: l::EvConnAddr = record(b, ty)?;
             KernelEvent::ConnAddr {
                 h,
-                local: std::net::SocketAddr::new(ip_at(family, &b[32..48]), u16_at(b, 26)),
-                peer: std::net::SocketAddr::new(ip_at(family, &b[48..64]), u16_at(b, 28)),
+                local: std::net::SocketAddr::new(ip_at(e.family, &e.laddr), e.lport),
+                peer: std::net::SocketAddr::new(ip_at(e.family, &e.raddr), e.rport),
             }
         }
-        6 => {
-            need(32)?;
-            let len = (u32_at(b, 24) as usize).min(b.len() - 32);
+        EvType::Log => {
+            let e: l::EvLog = record(b, ty)?;
+            let room = b.len() - std::mem::size_of::<l::EvLog>();
+            let len = (e.len as usize).min(LOG_MAX).min(room);
             KernelEvent::Log {
                 h,
-                text: String::from_utf8_lossy(&b[32..32 + len]).into_owned(),
+                text: String::from_utf8_lossy(tail::<l::EvLog>(b, ty, len)?).into_owned(),
             }
         }
-        7 | 8 => {
-            need(32 + 256)?;
-            let fd = u32_at(b, 24) as i32;
-            if ty == 7 {
-                KernelEvent::FileOpen {
-                    h,
-                    fd,
-                    flags: u32_at(b, 28),
-                    path: cstr(&b[32..288]),
-                }
-            } else {
-                KernelEvent::FileClose { h, fd }
+        EvType::FileOpen => {
+            let e: l::EvFile = record(b, ty)?;
+            KernelEvent::FileOpen {
+                h,
+                fd: e.fd,
+                flags: e.flags,
+                path: c_str(&e.path),
             }
         }
-        10 => {
-            need(1272)?;
-            let family = u16_at(b, 36);
-            let port = u16_at(b, 38);
-            let ip = ip_at(family, &b[40..56]);
-            let ancestors = (0..8)
-                .map(|i| (u32_at(b, 80 + i * 4), cstr(&b[112 + i * 16..128 + i * 16])))
+        EvType::FileClose => {
+            let e: l::EvFile = record(b, ty)?;
+            KernelEvent::FileClose { h, fd: e.fd }
+        }
+        EvType::OutConnect => {
+            let e: l::EvOutConnect = record(b, ty)?;
+            let ancestors = e
+                .anc_pid
+                .iter()
+                .zip(e.anc_comm.iter())
+                .map(|(p, c)| (*p, c_str(c)))
                 .take_while(|(p, _)| *p != 0)
                 .collect();
-            let argv_len = (u32_at(b, 240) as usize).min(1024);
+            let argv_len = (e.argv_len as usize).min(OUT_ARGV_MAX);
             KernelEvent::OutConnect {
                 h,
-                uid: u32_at(b, 24),
-                ret: u32_at(b, 28) as i32,
-                dest: std::net::SocketAddr::new(ip, port),
-                sk: u64_at(b, 56),
-                comm: cstr(&b[64..80]),
+                uid: e.uid,
+                ret: e.ret,
+                dest: std::net::SocketAddr::new(ip_at(e.family, &e.daddr), e.dport),
+                sk: e.sk,
+                comm: c_str(&e.comm),
                 ancestors,
-                argv: split_argv(&b[248..248 + argv_len]),
+                argv: split_argv(&e.argv[..argv_len]),
             }
         }
-        11 => {
-            need(40)?;
+        EvType::OutState => {
+            let e: l::EvOutState = record(b, ty)?;
             KernelEvent::OutState {
                 h,
-                sk: u64_at(b, 24),
-                oldstate: u32_at(b, 32) as i32,
-                newstate: u32_at(b, 36) as i32,
+                sk: e.sk,
+                oldstate: e.oldstate,
+                newstate: e.newstate,
             }
         }
-        other => return Err(DecodeError::UnknownType(other)),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sshlog_recorder_ebpf::layout::{to_bytes, zeroed};
 
-    fn hdr(ty: u32, len: usize) -> Vec<u8> {
-        let mut b = vec![0u8; len];
-        b[0..4].copy_from_slice(&ty.to_ne_bytes());
-        b[4..8].copy_from_slice(&42u32.to_ne_bytes());
-        b[8..12].copy_from_slice(&40u32.to_ne_bytes());
-        b[16..24].copy_from_slice(&7u64.to_ne_bytes());
-        b
+    fn hdr(ty: EvType) -> l::EvHdr {
+        l::EvHdr {
+            r#type: ty as u32,
+            pid: 42,
+            conn: 40,
+            ppid: 0,
+            ts_ns: 7,
+        }
     }
 
     #[test]
     fn decodes_exec_with_argv_and_cwd() {
         let argv = b"ls\0-l\0/tmp\0";
         let cwd = b"bob\0home\0"; // leaf first
-        let mut b = hdr(2, 320 + argv.len() + cwd.len());
-        b[24..28].copy_from_slice(&1000u32.to_ne_bytes());
-        b[32..36].copy_from_slice(&(argv.len() as u32).to_ne_bytes());
-        b[36..38].copy_from_slice(&2u16.to_ne_bytes());
-        b[40..42].copy_from_slice(b"ls");
-        b[56..63].copy_from_slice(b"/bin/ls");
-        b[312..316].copy_from_slice(&(cwd.len() as u32).to_ne_bytes());
-        b[316..320].copy_from_slice(&1u32.to_ne_bytes());
-        b[320..320 + argv.len()].copy_from_slice(argv);
-        b[320 + argv.len()..].copy_from_slice(cwd);
+        let mut e: l::EvExec = zeroed();
+        e.h = hdr(EvType::Exec);
+        e.uid = 1000;
+        e.argv_len = argv.len() as u32;
+        e.cwd_depth = 2;
+        e.cwd_len = cwd.len() as u32;
+        e.leader = 1;
+        e.comm[..2].copy_from_slice(b"ls");
+        e.filename[..7].copy_from_slice(b"/bin/ls");
+        let mut b = to_bytes(&e);
+        b.extend_from_slice(argv);
+        b.extend_from_slice(cwd);
         match decode(&b).unwrap() {
             KernelEvent::Exec(Exec {
                 h,
@@ -406,13 +397,14 @@ mod tests {
 
     #[test]
     fn decodes_connection_addresses() {
-        let mut b = hdr(12, 64);
-        b[24..26].copy_from_slice(&2u16.to_ne_bytes());
-        b[26..28].copy_from_slice(&2222u16.to_ne_bytes());
-        b[28..30].copy_from_slice(&40000u16.to_ne_bytes());
-        b[32..36].copy_from_slice(&[127, 0, 0, 1]);
-        b[48..52].copy_from_slice(&[127, 0, 0, 2]);
-        match decode(&b).unwrap() {
+        let mut e: l::EvConnAddr = zeroed();
+        e.h = hdr(EvType::ConnAddr);
+        e.family = 2;
+        e.lport = 2222;
+        e.rport = 40000;
+        e.laddr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        e.raddr[..4].copy_from_slice(&[127, 0, 0, 2]);
+        match decode(&to_bytes(&e)).unwrap() {
             KernelEvent::ConnAddr { local, peer, .. } => {
                 assert_eq!(local.to_string(), "127.0.0.1:2222");
                 assert_eq!(peer.to_string(), "127.0.0.2:40000");
@@ -420,33 +412,43 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         // IPv4-mapped IPv6 peers are shown as IPv4.
-        b[24..26].copy_from_slice(&10u16.to_ne_bytes());
-        b[48..64].copy_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3]);
+        e.family = 10;
+        e.raddr = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3];
+        let b = to_bytes(&e);
         match decode(&b).unwrap() {
             KernelEvent::ConnAddr { peer, .. } => assert_eq!(peer.to_string(), "10.1.2.3:40000"),
             other => panic!("unexpected {other:?}"),
         }
         assert!(matches!(
-            decode(&b[..63]),
+            decode(&b[..b.len() - 1]),
             Err(DecodeError::Short { ty: 12, .. })
         ));
     }
 
     #[test]
     fn decodes_data_and_rejects_short_records() {
-        let mut b = hdr(4, 40 + 5);
-        b[29] = 1;
-        b[32..36].copy_from_slice(&3u32.to_ne_bytes());
-        b[36..40].copy_from_slice(&5u32.to_ne_bytes());
-        b[40..45].copy_from_slice(b"hello");
+        let mut e: l::EvData = zeroed();
+        e.h = hdr(EvType::Data);
+        e.cls = FdClass::Pty as u8;
+        e.pts = 3;
+        e.len = 5;
+        let mut b = to_bytes(&e);
+        b.extend_from_slice(b"hello");
         let ev = decode(&b).unwrap();
         assert!(
             matches!(ev, KernelEvent::Data { ref data, stream: Stream::Pty, pts: Some(3), input: false, .. } if data == b"hello")
         );
         // a length that claims more than the record holds
-        b[36..40].copy_from_slice(&50u32.to_ne_bytes());
+        e.len = 50;
+        let mut b = to_bytes(&e);
+        b.extend_from_slice(b"hello");
         assert!(matches!(decode(&b), Err(DecodeError::Short { ty: 4, .. })));
         assert_eq!(decode(&[0u8; 3]), Err(DecodeError::Short { ty: 0, len: 3 }));
-        assert_eq!(decode(&hdr(99, 24)), Err(DecodeError::UnknownType(99)));
+        let mut unknown = hdr(EvType::Exit);
+        unknown.r#type = 99;
+        assert_eq!(
+            decode(&to_bytes(&unknown)),
+            Err(DecodeError::UnknownType(99))
+        );
     }
 }

@@ -3,40 +3,19 @@
 //! run, and hands out the ring buffer and counter maps.
 
 use crate::procfs::Existing;
-use crate::tracker::ConnCounters;
 use anyhow::{anyhow, Context, Result};
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader, Pod};
+use sshlog_recorder_ebpf::layout::{ConnStats, Proc, ProcKind, Record};
 use std::collections::HashMap;
 
-/// `struct proc` in sshlog.bpf.c.
-#[repr(C)]
+/// A record of `sshlog_recorder_ebpf::layout` as an aya map value.
+#[repr(transparent)]
 #[derive(Clone, Copy, Debug)]
-pub struct ProcEntry {
-    pub conn: u32,
-    pub kind: u8,
-    pub pad: [u8; 3],
-}
-// SAFETY: plain old data, no padding beyond the explicit bytes.
-unsafe impl Pod for ProcEntry {}
-
-/// `struct conn_stats` in sshlog.h.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ConnStatsEntry {
-    pub net_in: u64,
-    pub net_out: u64,
-    pub captured_bytes: u64,
-    pub dropped_bytes: u64,
-    pub dropped_events: u64,
-}
-// SAFETY: five u64, no padding.
-unsafe impl Pod for ConnStatsEntry {}
-
-const KIND_SSHD: u8 = 1;
-const KIND_SESSION: u8 = 2;
-const KIND_UPLOADER: u8 = 3;
+struct MapValue<T>(T);
+// SAFETY: `Record` types are repr(C) plain old data, valid for any bytes.
+unsafe impl<T: Record + 'static> Pod for MapValue<T> {}
 
 /// (program, tracepoint category, tracepoint name) for classic tracepoints.
 const TRACEPOINTS: &[(&str, &str, &str)] = &[
@@ -109,29 +88,29 @@ pub fn load(ring_bytes: u32, capture_input: bool) -> Result<Loaded> {
     Ok(Loaded { ebpf, ring })
 }
 
-fn kind_for(comm: &str) -> u8 {
+fn kind_for(comm: &str) -> ProcKind {
     match comm {
-        c if c == "sshd" || c.starts_with("sshd-") => KIND_SSHD,
-        "scp" | "sftp-server" => KIND_UPLOADER,
-        _ => KIND_SESSION,
+        c if c == "sshd" || c.starts_with("sshd-") => ProcKind::Sshd,
+        "scp" | "sftp-server" => ProcKind::Uploader,
+        _ => ProcKind::Session,
     }
 }
 
 /// Puts processes found by [`crate::procfs::scan_sshd_trees`] into the kernel's
 /// process map, so their sessions are captured from now on.
 pub fn seed(ebpf: &mut Ebpf, existing: &[Existing]) -> Result<()> {
-    let mut procs: BpfHashMap<_, u32, ProcEntry> = BpfHashMap::try_from(
+    let mut procs: BpfHashMap<_, u32, MapValue<Proc>> = BpfHashMap::try_from(
         ebpf.map_mut("procs")
             .ok_or_else(|| anyhow!("map procs missing"))?,
     )?;
     for e in existing {
         procs.insert(
             e.pid,
-            ProcEntry {
+            MapValue(Proc {
                 conn: e.conn,
-                kind: kind_for(&e.comm),
-                pad: [0; 3],
-            },
+                kind: kind_for(&e.comm) as u8,
+                _pad: [0; 3],
+            }),
             0,
         )?;
     }
@@ -151,26 +130,17 @@ pub fn set_watch_ports(ebpf: &mut Ebpf, ports: &[u16]) -> Result<()> {
 }
 
 /// Reads the per-connection counters of `conns`.
-pub fn conn_counters(ebpf: &Ebpf, conns: &[u32]) -> HashMap<u32, ConnCounters> {
+pub fn conn_counters(ebpf: &Ebpf, conns: &[u32]) -> HashMap<u32, ConnStats> {
     let mut out = HashMap::new();
     let Some(map) = ebpf.map("conn_stats") else {
         return out;
     };
-    let Ok(stats) = BpfHashMap::<_, u32, ConnStatsEntry>::try_from(map) else {
+    let Ok(stats) = BpfHashMap::<_, u32, MapValue<ConnStats>>::try_from(map) else {
         return out;
     };
     for &c in conns {
-        if let Ok(s) = stats.get(&c, 0) {
-            out.insert(
-                c,
-                ConnCounters {
-                    net_in: s.net_in,
-                    net_out: s.net_out,
-                    captured_bytes: s.captured_bytes,
-                    dropped_bytes: s.dropped_bytes,
-                    dropped_events: s.dropped_events,
-                },
-            );
+        if let Ok(MapValue(s)) = stats.get(&c, 0) {
+            out.insert(c, s);
         }
     }
     out
@@ -179,7 +149,7 @@ pub fn conn_counters(ebpf: &Ebpf, conns: &[u32]) -> HashMap<u32, ConnCounters> {
 /// Removes the counters of connections that ended.
 pub fn forget_conns(ebpf: &mut Ebpf, gone: &[u32]) {
     if let Some(map) = ebpf.map_mut("conn_stats") {
-        if let Ok(mut stats) = BpfHashMap::<_, u32, ConnStatsEntry>::try_from(map) {
+        if let Ok(mut stats) = BpfHashMap::<_, u32, MapValue<ConnStats>>::try_from(map) {
             for c in gone {
                 let _ = stats.remove(c);
             }
@@ -187,14 +157,29 @@ pub fn forget_conns(ebpf: &mut Ebpf, gone: &[u32]) {
     }
 }
 
-/// System-wide totals: (dropped bytes, dropped events, captured bytes).
-pub fn totals(ebpf: &Ebpf) -> (u64, u64, u64) {
+/// The kernel's system-wide counters (per-CPU map `totals`, summed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KernelTotals {
+    /// Bytes the ring buffer had no room for.
+    pub kernel_dropped_bytes: u64,
+    /// Records the ring buffer had no room for.
+    pub kernel_dropped_events: u64,
+    /// Terminal bytes put into the ring buffer.
+    pub kernel_captured_bytes: u64,
+}
+
+/// Reads [`KernelTotals`].
+pub fn totals(ebpf: &Ebpf) -> KernelTotals {
     let Some(map) = ebpf.map("totals") else {
-        return (0, 0, 0);
+        return KernelTotals::default();
     };
     let Ok(arr) = PerCpuArray::<_, u64>::try_from(map) else {
-        return (0, 0, 0);
+        return KernelTotals::default();
     };
     let sum = |i: u32| arr.get(&i, 0).map(|v| v.iter().sum::<u64>()).unwrap_or(0);
-    (sum(0), sum(1), sum(2))
+    KernelTotals {
+        kernel_dropped_bytes: sum(0),
+        kernel_dropped_events: sum(1),
+        kernel_captured_bytes: sum(2),
+    }
 }

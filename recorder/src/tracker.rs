@@ -71,14 +71,7 @@ fn ts_ns(t: nix::sys::time::TimeSpec) -> i128 {
 }
 
 /// Per-connection counters kept by the eBPF side (map `conn_stats`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ConnCounters {
-    pub net_in: u64,
-    pub net_out: u64,
-    pub captured_bytes: u64,
-    pub dropped_bytes: u64,
-    pub dropped_events: u64,
-}
+pub use sshlog_recorder_ebpf::layout::ConnStats as ConnCounters;
 
 /// Daemon-wide counters, served on the control socket (`stats`).
 #[derive(Debug, Clone, Default, Serialize)]

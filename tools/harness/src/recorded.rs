@@ -12,6 +12,9 @@ use sshlog_format::cast::Event;
 
 use crate::sshlogd::{files_under, Sshlogd};
 
+/// How long [`Sshlogd::wait_closed`] waits for closed sessions' seals.
+pub const SEAL_WAIT: Duration = Duration::from_secs(5);
+
 /// One recorded session segment: its sidecar records and its files.
 #[derive(Debug, Clone)]
 pub struct RecordedSession {
@@ -109,7 +112,9 @@ impl Sshlogd {
         sessions_of(self.log_dir(), user)
     }
 
-    /// Waits (bounded) until `n` sessions of `user` have a connection_close.
+    /// Waits (bounded) until `n` sessions of `user` have a connection_close,
+    /// then (up to [`SEAL_WAIT`] more) until those are sealed: sshlogd writes
+    /// the close to the sidecar before the cast's last frame, and seals after it.
     pub fn wait_closed(
         &self,
         user: &str,
@@ -124,7 +129,7 @@ impl Sshlogd {
                 .filter(|s| s.of_type("connection_close").next().is_some())
                 .count();
             if closed >= n {
-                return Ok(s);
+                return Ok(self.wait_sealed(user, s));
             }
             if Instant::now() >= deadline {
                 bail!(
@@ -135,6 +140,21 @@ impl Sshlogd {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// `sessions` again once every closed one has its seal (bounded).
+    fn wait_sealed(&self, user: &str, mut sessions: Vec<RecordedSession>) -> Vec<RecordedSession> {
+        let deadline = Instant::now() + SEAL_WAIT;
+        let unsealed = |s: &[RecordedSession]| {
+            s.iter().any(|x| {
+                x.of_type("connection_close").next().is_some() && x.of_type("seal").next().is_none()
+            })
+        };
+        while unsealed(&sessions) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            sessions = self.sessions_of(user);
+        }
+        sessions
     }
 
     /// The global event log so far.
