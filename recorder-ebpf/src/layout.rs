@@ -197,6 +197,7 @@ records! {
         raddr: [u8; 16],
     }
     /// `struct conn_stats`: the per-connection counters (map `conn_stats`).
+    #[derive(Default)]
     ConnStats = "conn_stats" {
         net_in: u64,
         net_out: u64,
@@ -210,18 +211,6 @@ records! {
         /// [`ProcKind`].
         kind: u8,
         _pad: [u8; 3],
-    }
-}
-
-impl Default for ConnStats {
-    fn default() -> Self {
-        ConnStats {
-            net_in: 0,
-            net_out: 0,
-            captured_bytes: 0,
-            dropped_bytes: 0,
-            dropped_events: 0,
-        }
     }
 }
 
