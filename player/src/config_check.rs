@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn run(dir: &Path, plugins_dir: &Path, out: &mut dyn Write) -> Result<()> {
-    match sshlog_recorder::actions::check_dir(dir, plugins_dir) {
+    match sshlog_actions::check_dir(dir, plugins_dir) {
         Ok(summary) => {
             writeln!(out, "{}: {summary}", dir.display())?;
             Ok(())

@@ -3,9 +3,7 @@
 //! (frame flushes, drop accounting) and serve the control socket, until SIGTERM or
 //! SIGINT, when every recording is closed cleanly.
 
-use crate::actions::{ActionEngine, EventContext};
 use crate::control::{self, Broadcast};
-use crate::event_log::EventLog;
 use crate::kernel_events;
 use crate::loader;
 use crate::preflight;
@@ -14,6 +12,8 @@ use crate::scheduling::CaptureScheduler;
 use crate::settings::Settings;
 use crate::tracker::{Options, SessionContext, Sink, Tracker};
 use anyhow::{Context, Result};
+use sshlog_actions::event_log::EventLog;
+use sshlog_actions::{ActionEngine, EventContext};
 use sshlog_format::framed::FrameOptions;
 use sshlog_format::sidecar::{human_line, Record};
 use std::collections::{BTreeMap, HashSet};
@@ -126,7 +126,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     // An invalid action configuration refuses the start, before anything is loaded
     // (validated only: action threads start after the capabilities are dropped).
     if settings.config_dir.exists() || config_dir_explicit {
-        crate::actions::check_dir(&settings.config_dir, &settings.plugins_dir)
+        sshlog_actions::check_dir(&settings.config_dir, &settings.plugins_dir)
             .map_err(|e| anyhow::anyhow!("invalid action configuration:\n{e}"))?;
     }
     preflight::check_privileges()?;

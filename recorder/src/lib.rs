@@ -2,10 +2,8 @@
 //! event log. The binary (`main.rs`) is a thin CLI over [`daemon::run`].
 
 pub mod accounts;
-pub mod actions;
 pub mod control;
 pub mod daemon;
-pub mod event_log;
 pub mod indexer;
 pub mod kernel_events;
 pub mod live;

@@ -80,8 +80,8 @@ impl Default for Settings {
             frame_kib: 64,
             event_log: EventLogSettings::default(),
             outbound: OutboundSettings::default(),
-            config_dir: crate::actions::DEFAULT_CONFIG_DIR.into(),
-            plugins_dir: crate::actions::DEFAULT_PLUGINS_DIR.into(),
+            config_dir: sshlog_actions::DEFAULT_CONFIG_DIR.into(),
+            plugins_dir: sshlog_actions::DEFAULT_PLUGINS_DIR.into(),
         }
     }
 }

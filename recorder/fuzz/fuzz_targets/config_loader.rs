@@ -1,9 +1,9 @@
 //! Arbitrary text as a YAML action configuration file: errors, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sshlog_recorder::actions::config::parse_file;
-use sshlog_recorder::actions::kinds::ParseCx;
-use sshlog_recorder::actions::error::Diag;
+use sshlog_actions::config::parse_file;
+use sshlog_actions::kinds::ParseCx;
+use sshlog_actions::error::Diag;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

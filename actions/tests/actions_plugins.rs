@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
+use sshlog_actions::{ActionEngine, EventContext};
 use sshlog_format::{Record, SessionEvent};
-use sshlog_recorder::actions::{ActionEngine, EventContext};
 use uuid::Uuid;
 
 fn plugins_dir() -> PathBuf {

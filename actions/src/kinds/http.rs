@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use crate::actions::error::Diag;
-use crate::actions::fields::Fields;
+use crate::error::Diag;
+use crate::fields::Fields;
 
 /// Longest pause between two attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
@@ -34,7 +34,7 @@ impl HttpOptions {
 /// An `http://` or `https://` URL option.
 pub fn url(f: &mut Fields<'_>, d: &mut Diag, key: &'static str, what: &str) -> Option<String> {
     let n = f.require(d, key, what)?;
-    let s = crate::actions::fields::as_string(d, n, key)?;
+    let s = crate::fields::as_string(d, n, key)?;
     let rest = s
         .strip_prefix("http://")
         .or_else(|| s.strip_prefix("https://"));

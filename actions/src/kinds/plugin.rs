@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::{as_string, Fields};
-use crate::actions::worker::{Action, Handled};
-use crate::actions::yaml::Value;
+use crate::context::Delivery;
+use crate::error::Diag;
+use crate::fields::{as_string, Fields};
+use crate::worker::{Action, Handled};
+use crate::yaml::Value;
 
 use super::runcommand::{log_lines, wait_until};
 use super::ParseCx;

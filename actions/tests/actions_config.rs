@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sshlog_recorder::actions::{check_dir, ActionEngine, ConfigErrors};
+use sshlog_actions::{check_dir, ActionEngine, ConfigErrors};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -9,11 +9,11 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 
 use anyhow::{bail, Context as _};
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::Fields;
-use crate::actions::template::Template;
-use crate::actions::worker::{Action, Handled};
+use crate::context::Delivery;
+use crate::error::Diag;
+use crate::fields::Fields;
+use crate::template::Template;
+use crate::worker::{Action, Handled};
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::{as_strings, Fields};
-use crate::actions::template::Template;
-use crate::actions::worker::{Action, Handled};
+use crate::context::Delivery;
+use crate::error::Diag;
+use crate::fields::{as_strings, Fields};
+use crate::template::Template;
+use crate::worker::{Action, Handled};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -43,7 +43,7 @@ impl Config {
             d.err(n.pos, "`command`: the program is missing");
             return None;
         }
-        if !shell && matches!(n.value, crate::actions::yaml::Value::Str(_)) {
+        if !shell && matches!(n.value, crate::yaml::Value::Str(_)) {
             d.err(
                 n.pos,
                 "`command`: without `shell: true` give a list (program and arguments), e.g. [\"/usr/bin/logger\", \"-t\", \"sshlog\"]",

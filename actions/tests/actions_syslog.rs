@@ -12,8 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use sshlog_actions::{ActionEngine, EventContext};
 use sshlog_format::{Record, SessionEvent};
-use sshlog_recorder::actions::{ActionEngine, EventContext};
 use uuid::Uuid;
 
 fn rsyslogd() -> Option<PathBuf> {

@@ -12,11 +12,11 @@ use anyhow::{bail, Context as _};
 use chrono::SecondsFormat;
 use serde_json::Value;
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::Fields;
-use crate::actions::template::{hostname, Template};
-use crate::actions::worker::{Action, Handled};
+use crate::context::Delivery;
+use crate::error::Diag;
+use crate::fields::Fields;
+use crate::template::{hostname, Template};
+use crate::worker::{Action, Handled};
 
 /// Private enterprise number of the structured-data id (RFC 5612's example
 /// number, for documentation use).
@@ -95,7 +95,7 @@ fn pick(
     let Some(n) = f.get(key) else {
         return Some(default);
     };
-    let s = crate::actions::fields::as_string(d, n, key)?;
+    let s = crate::fields::as_string(d, n, key)?;
     match table.iter().find(|(name, _)| *name == s) {
         Some((_, v)) => Some(*v),
         None => {
@@ -119,7 +119,7 @@ fn token(
     let Some(n) = f.get(key) else {
         return Some(default.map(str::to_owned));
     };
-    let s = crate::actions::fields::as_string(d, n, key)?;
+    let s = crate::fields::as_string(d, n, key)?;
     if s.is_empty() || s.len() > max || !s.bytes().all(|b| (33..=126).contains(&b)) {
         d.err(
             n.pos,
@@ -135,7 +135,7 @@ impl Config {
         let server = super::host_port(f, d, "server", "syslog_action");
         let transport = match f.get("transport") {
             None => Some(Transport::Udp),
-            Some(n) => match crate::actions::fields::as_string(d, n, "transport")?.as_str() {
+            Some(n) => match crate::fields::as_string(d, n, "transport")?.as_str() {
                 "udp" => Some(Transport::Udp),
                 "tcp" => Some(Transport::Tcp),
                 other => {
@@ -205,7 +205,7 @@ pub fn format_message(cfg: &Config, d: &Delivery, host: &str, procid: u32) -> St
     };
     let msg = match &cfg.message_template {
         Some(t) => t.render(d),
-        None => crate::actions::template::summary(d),
+        None => crate::template::summary(d),
     };
     let msg: String = msg
         .chars()
@@ -324,8 +324,8 @@ mod tests {
     use sshlog_format::{Record, SessionEvent};
 
     use super::*;
-    use crate::actions::context::{event_json, EventContext};
-    use crate::actions::yaml::parse;
+    use crate::context::{event_json, EventContext};
+    use crate::yaml::parse;
 
     fn config(yaml: &str) -> Result<Config, Vec<String>> {
         let node = parse(yaml).expect("yaml").expect("doc");

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
+use sshlog_actions::{ActionEngine, ActionStats, EventContext};
 use sshlog_format::{human_line, Record, SessionEvent};
-use sshlog_recorder::actions::{ActionEngine, ActionStats, EventContext};
 use uuid::Uuid;
 
 // ---------------------------------------------------------------- helpers

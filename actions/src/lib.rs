@@ -8,14 +8,21 @@
 //! runs on its own thread behind a bounded queue) and
 //! [`ActionEngine::shutdown`] at exit. [`check_dir`] validates a directory
 //! for `sshlog config check`.
+//!
+//! Its own crate, so that `sshlog config check` validates exactly what sshlogd
+//! loads without the CLI depending on the recorder (aya, the eBPF object).
+//! [`event_log`] is the rotating event log file, written by sshlogd and by the
+//! `eventlogfile_action`.
 
 pub mod check;
 pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
+pub mod event_log;
 pub mod fields;
 pub mod filters;
+pub mod group;
 pub mod kinds;
 pub mod template;
 pub mod triggers;

@@ -1,12 +1,12 @@
 //! `webhook_action`: an HTTP request per event, by default a POST of the
 //! event JSON; `body_template` makes the body from `{{field}}` placeholders.
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::{as_string, Fields};
-use crate::actions::template::Template;
-use crate::actions::worker::{Action, Handled};
-use crate::actions::yaml::Value;
+use crate::context::Delivery;
+use crate::error::Diag;
+use crate::fields::{as_string, Fields};
+use crate::template::Template;
+use crate::worker::{Action, Handled};
+use crate::yaml::Value;
 
 use super::http::{url, Client, HttpOptions};
 

@@ -92,7 +92,7 @@ fn open_append(path: &Path) -> io::Result<File> {
             .append(true)
             .mode(0o640)
             .open(path)?;
-        crate::privileges::share_with_group(path);
+        crate::group::share_with_group(path);
         return Ok(f);
     }
     OpenOptions::new()

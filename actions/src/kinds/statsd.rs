@@ -22,10 +22,10 @@ use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use anyhow::{bail, Context as _};
 use sshlog_format::SessionEvent;
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::Fields;
-use crate::actions::worker::{Action, Handled};
+use crate::context::Delivery;
+use crate::error::Diag;
+use crate::fields::Fields;
+use crate::worker::{Action, Handled};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -38,7 +38,7 @@ impl Config {
         let server = super::host_port(f, d, "server", "statsd_action");
         let prefix = match f.get("prefix") {
             None => Some("sshlog".to_owned()),
-            Some(n) => crate::actions::fields::as_string(d, n, "prefix").and_then(|p| {
+            Some(n) => crate::fields::as_string(d, n, "prefix").and_then(|p| {
                 let ok = p
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));

@@ -135,7 +135,7 @@ mod tests {
     use sshlog_format::{Record, SessionEvent};
 
     use super::*;
-    use crate::actions::context::{event_json, EventContext};
+    use crate::context::{event_json, EventContext};
 
     fn delivery() -> Delivery {
         let record = Record::new(

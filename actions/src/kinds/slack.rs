@@ -1,11 +1,11 @@
 //! `slack_action`: posts `{"text": MESSAGE}` to a Slack incoming-webhook URL
 //! (or anything that accepts that body, e.g. Mattermost).
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::Fields;
-use crate::actions::template::Template;
-use crate::actions::worker::{Action, Handled};
+use crate::context::Delivery;
+use crate::error::Diag;
+use crate::fields::Fields;
+use crate::template::Template;
+use crate::worker::{Action, Handled};
 
 use super::http::{url, Client, HttpOptions};
 

@@ -15,10 +15,10 @@ use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sshlog_format::SessionEvent;
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::Fields;
-use crate::actions::worker::{Action, Handled};
+use crate::context::Delivery;
+use crate::error::Diag;
+use crate::fields::Fields;
+use crate::worker::{Action, Handled};
 
 /// Files kept open at once; the least recently used is closed beyond that.
 const MAX_OPEN: usize = 64;

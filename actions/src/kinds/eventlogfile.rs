@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use sshlog_format::human_line;
 
-use crate::actions::context::Delivery;
-use crate::actions::error::Diag;
-use crate::actions::fields::Fields;
-use crate::actions::worker::{Action, Handled};
+use crate::context::Delivery;
+use crate::error::Diag;
 use crate::event_log::EventLog;
+use crate::fields::Fields;
+use crate::worker::{Action, Handled};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

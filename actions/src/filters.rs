@@ -252,8 +252,8 @@ mod tests {
     use sshlog_format::{Record, SessionEvent};
 
     use super::*;
-    use crate::actions::context::EventContext;
-    use crate::actions::yaml::parse;
+    use crate::context::EventContext;
+    use crate::yaml::parse;
 
     fn filters(yaml: &str) -> Result<Filters, Vec<String>> {
         let node = parse(yaml).expect("yaml").expect("doc");
