@@ -1,0 +1,188 @@
+//! Unit tests of the tracker, driven by synthetic kernel events.
+
+use super::*;
+use crate::kernel_events::Header as KHeader;
+
+#[test]
+fn strips_terminal_escapes() {
+    let s = "\x1b[?2004h\x1b]0;bob@vm: ~\x07bob@vm:~$ ls\r\n\x1b[01;34mdir\x1b[0m\r\n";
+    assert_eq!(strip_escapes(s), "bob@vm:~$ ls\ndir\n");
+}
+
+#[derive(Default)]
+struct VecSink(Vec<Record>);
+impl Sink for VecSink {
+    fn emit(&mut self, rec: &Record, _ctx: &SessionContext) {
+        self.0.push(rec.clone());
+    }
+}
+
+const CONN: u32 = u32::MAX - 10; // no such process: /proc lookups find nothing
+
+fn h(pid: u32, ppid: u32, ts_ns: u64) -> KHeader {
+    KHeader {
+        pid,
+        conn: CONN,
+        ppid,
+        ts_ns,
+    }
+}
+
+fn tracker(dir: &std::path::Path) -> Tracker {
+    Tracker::new(Options {
+        log_dir: dir.to_path_buf(),
+        frame: FrameOptions::default(),
+        capture_input: false,
+        allow_injection: false,
+        outbound_ignore: Vec::new(),
+    })
+}
+
+#[test]
+fn dropped_bytes_become_a_data_loss_event_and_a_visible_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tracker(dir.path());
+    let mut sink = VecSink::default();
+    let base = Clock::mono_now();
+    t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
+    // sshd's session child forks the user's shell, a session leader.
+    t.handle(KernelEvent::Fork(h(CONN - 3, CONN, base + 500)), &mut sink);
+    t.handle(
+        KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)),
+        &mut sink,
+    );
+    let exec = KernelEvent::Exec(crate::kernel_events::Exec {
+        h: h(CONN - 1, CONN - 3, base + 1_000),
+        uid: 0,
+        gid: 0,
+        comm: "bash".into(),
+        filename: "/bin/bash".into(),
+        argv: vec!["-bash".into()],
+        argv_truncated: false,
+        cwd: Some("/root".into()),
+        session_leader: true,
+    });
+    t.handle(exec, &mut sink);
+    let data = KernelEvent::Data {
+        h: h(CONN - 2, CONN, base + 2_000),
+        fd: 9,
+        input: false,
+        stream: Stream::Pty,
+        pts: Some(7),
+        data: b"before\r\n".to_vec(),
+    };
+    t.handle(data, &mut sink);
+    let lost = ConnCounters {
+        dropped_bytes: 500,
+        dropped_events: 2,
+        ..Default::default()
+    };
+    t.tick(&HashMap::from([(CONN, lost)]), &mut sink);
+    // The same counters again are not a new loss.
+    t.tick(&HashMap::from([(CONN, lost)]), &mut sink);
+    t.handle(
+        KernelEvent::Exit {
+            h: h(CONN, 1, base + 9_000),
+            status: 0,
+        },
+        &mut sink,
+    );
+    t.tick(&HashMap::new(), &mut sink); // the close happens at the next tick
+
+    let types: Vec<&str> = sink.0.iter().map(|r| r.event.type_name()).collect();
+    assert_eq!(
+        types,
+        [
+            "connection_established",
+            "command_start",
+            "data_loss",
+            "connection_close"
+        ],
+        "{types:?}"
+    );
+    match &sink.0[2].event {
+        SessionEvent::DataLoss {
+            bytes_dropped,
+            events_dropped,
+            ..
+        } => {
+            assert_eq!((*bytes_dropped, *events_dropped), (500, 2));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(t.stats.bytes_dropped, 500);
+    t.shutdown(); // waits for the finisher thread (sync, seal, index)
+    let cast = crate::tests_support::only_file(dir.path(), ".cast.zst");
+    let (_, events) = sshlog_format::read_cast_file(&cast).unwrap();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Output { data, .. } if data == b"before\r\n")));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Marker { label, .. } if label.contains("500 bytes lost"))));
+    let sidecar =
+        std::fs::read_to_string(crate::tests_support::only_file(dir.path(), ".events.jsonl"))
+            .unwrap();
+    assert_eq!(sidecar.lines().count(), 5);
+    assert!(
+        sidecar
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains("\"type\":\"seal\"")),
+        "{sidecar}"
+    );
+    let report = sshlog_format::seal::verify_dir(dir.path()).unwrap();
+    assert!(report.ok() && report.intact.len() == 1, "{report:?}");
+    assert!(
+        !dir.path()
+            .join("state")
+            .join(format!("{CONN}.json"))
+            .exists(),
+        "live state removed at close"
+    );
+}
+
+#[test]
+fn a_connection_that_never_logs_in_is_an_auth_failure_not_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tracker(dir.path());
+    let mut sink = VecSink::default();
+    let base = Clock::mono_now();
+    t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
+    let text =
+        "Connection closed by authenticating user eve 127.0.0.1 port 4242 [preauth]".to_string();
+    t.handle(
+        KernelEvent::Log {
+            h: h(CONN, 1, base + 10),
+            text: text.clone(),
+        },
+        &mut sink,
+    );
+    t.handle(
+        KernelEvent::Log {
+            h: h(CONN, 1, base + 20),
+            text,
+        },
+        &mut sink,
+    );
+    t.handle(
+        KernelEvent::Exit {
+            h: h(CONN, 1, base + 30),
+            status: 0,
+        },
+        &mut sink,
+    );
+    t.tick(&HashMap::new(), &mut sink);
+    assert_eq!(sink.0.len(), 1);
+    match &sink.0[0].event {
+        SessionEvent::ConnectionAuthFailed { user, method, .. } => {
+            assert_eq!(user.as_deref(), Some("eve"));
+            assert_eq!(*method, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !dir.path().join("sessions").exists(),
+        "no recording for a failed login"
+    );
+}
