@@ -4,7 +4,7 @@
 //! measures
 //!
 //! - a seek to the last minute through the frame index, printing that
-//!   screen (`Recording::screen_at`), then a second seek nearby;
+//!   screen (`SeekableCast::screen_at`), then a second seek nearby;
 //! - the same first seek once the terminal states are removed from the
 //!   index records (as in files written by older versions: the player then
 //!   searches the earlier frames for resizes and screen switches);
@@ -19,7 +19,7 @@
 
 use sshlog_format::cast::{CastVersion, Event, Header};
 use sshlog_format::framed::{FrameOptions, FramedCastWriter};
-use sshlog_player::timeline::{Playhead, Recording};
+use sshlog_player::seekable::{Playhead, SeekableCast};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
@@ -249,7 +249,7 @@ fn main() -> anyhow::Result<()> {
     // (a) Seek to the last minute and print that screen.
     let r0 = rchar();
     let t0 = Instant::now();
-    let rec = Recording::open(&path)?;
+    let rec = SeekableCast::open(&path)?;
     let duration = rec.duration_us();
     let target = duration.saturating_sub(60_000_000);
     let (vt, _) = rec.screen_at(target)?;
@@ -280,7 +280,7 @@ fn main() -> anyhow::Result<()> {
     strip_states(&path)?;
     let r0 = rchar();
     let t0 = Instant::now();
-    let old = Recording::open(&path)?;
+    let old = SeekableCast::open(&path)?;
     let (vt_old, _) = old.screen_at(target)?;
     let seek_old = t0.elapsed();
     let seek_old_read = rchar() - r0;
@@ -290,7 +290,7 @@ fn main() -> anyhow::Result<()> {
     // (b) Decode every event.
     let r0 = rchar();
     let t0 = Instant::now();
-    let all = Recording::open(&path)?;
+    let all = SeekableCast::open(&path)?;
     let mut head = Playhead::start(&all)?;
     let mut n = 0u64;
     while head.peek(&all)?.is_some() {
@@ -303,7 +303,7 @@ fn main() -> anyhow::Result<()> {
     // (c) The same screen by replaying everything through the emulator.
     let r0 = rchar();
     let t0 = Instant::now();
-    let full = Recording::open(&path)?.replay_from_start(target)?;
+    let full = SeekableCast::open(&path)?.replay_from_start(target)?;
     let replay = t0.elapsed();
     let replay_read = rchar() - r0;
     let same = full.screen().contents() == vt.screen().contents();

@@ -2,8 +2,8 @@
 //! command, and turn an error into one line on stderr and exit status 1.
 
 use crate::cli::{Command, PlayCli, SshlogCli};
+use crate::cmd::{attach, follow, play, sessions, stats, watch};
 use crate::style::Style;
-use crate::{attach, follow, play, sessions, stats, watch};
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::io::{self, Write};
@@ -41,7 +41,7 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             watch::run(&cli.socket, a, &mut out, &stop, Style::detect())
         }
         Command::Play(a) => play::run(a, &cli.log_dir, &mut out).map(drop),
-        Command::Export(a) => crate::export::run(a, &cli.log_dir, &mut out),
+        Command::Export(a) => crate::cmd::export::run(a, &cli.log_dir, &mut out),
         Command::Search(a) => crate::search::run(
             a,
             &cli.log_dir,
@@ -50,7 +50,7 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             Style::detect(),
         )
         .map(drop),
-        Command::Index(a) => crate::index_cmd::run(a, &cli.log_dir, &mut out),
+        Command::Index(a) => crate::cmd::index::run(a, &cli.log_dir, &mut out),
         Command::Follow(a) => {
             drop(out);
             follow::run(&cli.socket, &a.target, &stop_flag()?)
@@ -64,11 +64,11 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             crate::web::run(&cli.socket, &cli.log_dir, a)
         }
         Command::Config(crate::cli::ConfigCommand::Check(a)) => {
-            crate::config_check::run(&a.dir, &a.plugins_dir, &mut out)
+            crate::cmd::config_check::run(&a.dir, &a.plugins_dir, &mut out)
         }
         Command::Verify(a) => {
             let dir = a.dir.as_deref().unwrap_or(&cli.log_dir);
-            if crate::verify::run(dir, &mut out)? {
+            if crate::cmd::verify::run(dir, &mut out)? {
                 Ok(())
             } else {
                 anyhow::bail!(

@@ -112,16 +112,16 @@ pub enum Command {
     Play(PlayArgs),
 
     /// Export a recording as asciicast v2/v3 or as a text transcript.
-    #[command(long_about = crate::export::LONG_ABOUT, after_help = crate::export::AFTER_HELP)]
-    Export(crate::export::ExportArgs),
+    #[command(long_about = crate::cmd::export::LONG_ABOUT, after_help = crate::cmd::export::AFTER_HELP)]
+    Export(crate::cmd::export::ExportArgs),
 
     /// Find recorded sessions by user, client, time, command, exit code or output.
     #[command(long_about = crate::search::LONG_ABOUT, after_help = crate::search::AFTER_HELP)]
     Search(crate::search::SearchArgs),
 
     /// Build or refresh the index of recordings used by `sshlog search`.
-    #[command(long_about = crate::index_cmd::LONG_ABOUT, after_help = crate::index_cmd::AFTER_HELP)]
-    Index(crate::index_cmd::IndexArgs),
+    #[command(long_about = crate::cmd::index::LONG_ABOUT, after_help = crate::cmd::index::AFTER_HELP)]
+    Index(crate::cmd::index::IndexArgs),
 
     /// Follow a live session's terminal, read-only.
     #[command(

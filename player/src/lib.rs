@@ -2,36 +2,28 @@
 //! sshlogd.
 //!
 //! Modules, one job each:
-//! - [`cli`]: the command-line definitions;
-//! - [`app`]: the binaries' entry points and error reporting;
-//! - [`control`]: the client of sshlogd's control socket;
-//! - [`sessions`], [`watch`], [`stats`]: the daemon subcommands;
-//! - [`play`]: timed playback of casts, [`locate`]: session id → file;
-//! - [`interactive`]: playback with keys, [`timeline`]: seeking,
-//!   [`render`]: terminal emulation and transcripts, [`export`]: `sshlog export`;
-//! - [`search`]: `sshlog search`, [`index_cmd`]: `sshlog index`;
-//! - [`table`], [`style`], [`timefmt`]: output formatting and time syntax;
-//! - [`web`]: the web console (`sshlog web`).
+//! - [`cli`]: the command-line definitions; [`app`]: the binaries' entry
+//!   points and error reporting;
+//! - [`cmd`]: one module per subcommand (sessions, watch, stats, play, export,
+//!   index, follow, attach, verify, config check);
+//! - engines: [`seekable`] (a cast opened for random access: the screen at any
+//!   time), [`interactive`] (playback with keys), [`render`] (terminal
+//!   emulation and transcripts), [`search`] (`sshlog search` over the index),
+//!   [`web`] (the web console);
+//! - [`control`]: the client of sshlogd's control socket; [`locate`]: session
+//!   id → files; [`table`], [`style`], [`timefmt`]: output formatting and time
+//!   syntax.
 
 pub mod app;
-pub mod attach;
 pub mod cli;
-pub mod config_check;
+pub mod cmd;
 pub mod control;
-pub mod export;
-pub mod follow;
-pub mod index_cmd;
 pub mod interactive;
 pub mod locate;
-pub mod play;
 pub mod render;
 pub mod search;
-pub mod sessions;
-pub mod stats;
+pub mod seekable;
 pub mod style;
 pub mod table;
 pub mod timefmt;
-pub mod timeline;
-pub mod verify;
-pub mod watch;
 pub mod web;

@@ -34,7 +34,7 @@ fn shipped_configurations_are_valid() {
 #[test]
 fn each_broken_configuration_names_file_line_and_column() {
     let fixtures =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../recorder/tests/fixtures/broken_configs");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../actions/tests/fixtures/broken_configs");
     let mut n = 0;
     for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
         let path = entry.expect("entry").path();

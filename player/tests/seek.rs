@@ -1,5 +1,5 @@
 //! Seeking: the screen rebuilt at time T from the nearest sync point
-//! (`Recording::screen_at`) equals the screen after replaying everything up
+//! (`SeekableCast::screen_at`) equals the screen after replaying everything up
 //! to T, for framed (v2, v3) and plain casts full of clears, alternate
 //! screens, resets, resizes and scrolling; late seeks decode only a few
 //! frames thanks to the terminal state in the index records; and files
@@ -10,7 +10,7 @@ use sshlog_format::framed::{
     read_frame_index, FrameOptions, FramedCastWriter, FLAG_ALT_SCREEN, FLAG_STATE, INDEX_FRAME_LEN,
 };
 use sshlog_player::render;
-use sshlog_player::timeline::Recording;
+use sshlog_player::seekable::SeekableCast;
 use std::path::Path;
 
 /// A small deterministic generator (xorshift).
@@ -148,7 +148,7 @@ fn probe_times(events: &[Event]) -> Vec<u64> {
 }
 
 fn check_all(path: &Path, events: &[Event]) {
-    let rec = Recording::open(path).expect("open");
+    let rec = SeekableCast::open(path).expect("open");
     let times = probe_times(events);
     // Replaying incrementally is the reference.
     let mut reference = render::terminal(24, 80, 0);
@@ -190,7 +190,7 @@ fn replay_from_start_is_the_reference() {
     let events = session(3);
     let f = dir.path().join("r.cast.zst");
     write_framed(&f, CastVersion::V2, &events, 500);
-    let rec = Recording::open(&f).expect("open");
+    let rec = SeekableCast::open(&f).expect("open");
     for t in [0, 1_000_000, 5_000_000, u64::MAX] {
         let full = rec.replay_from_start(t).expect("replay");
         let (seeked, _) = rec.screen_at(t).expect("seek");
@@ -206,7 +206,7 @@ fn playback_continues_after_a_seek() {
     let events = session(11);
     let f = dir.path().join("p.cast.zst");
     write_framed(&f, CastVersion::V3, &events, 400);
-    let rec = Recording::open(&f).expect("open");
+    let rec = SeekableCast::open(&f).expect("open");
     let end = rec.replay_from_start(u64::MAX).expect("replay");
     let t = events[events.len() / 3].time_us();
     let (mut vt, mut head) = rec.screen_at(t).expect("seek");
@@ -250,7 +250,7 @@ fn late_seeks_read_few_frames() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("long.cast.zst");
     write_framed(&f, CastVersion::V2, &screens(&[]), 4096);
-    let rec = Recording::open(&f).expect("open");
+    let rec = SeekableCast::open(&f).expect("open");
     let frames = rec.chunk_count() as u64;
     assert!(frames > 500, "{frames} frames");
     let (vt, _) = rec.screen_at(1_998_500_000).expect("seek");
@@ -360,18 +360,18 @@ fn a_seek_into_a_long_recording_decompresses_a_bounded_number_of_frames() {
     std::fs::copy(&f, &old).expect("copy");
     strip_states(&old, |_| true);
     let end = events.last().expect("events").time_us();
-    let frames = Recording::open(&f).expect("open").chunk_count() as u64;
+    let frames = SeekableCast::open(&f).expect("open").chunk_count() as u64;
     assert!(frames > 1000, "{frames} frames");
     for back in [0, 7_300_000, 30_000_000, 61_100_000, 200_000_000] {
         let t = end - back;
-        let rec = Recording::open(&f).expect("open");
+        let rec = SeekableCast::open(&f).expect("open");
         let (seeked, _) = rec.screen_at(t).expect("seek");
         let stats = rec.stats();
         assert!(stats.frames_decompressed <= 40, "{stats:?} at {t}");
         assert_eq!(stats.frames_decompressed, stats.frames_parsed, "at {t}");
         let reference = rec.replay_from_start(t).expect("replay");
         assert_eq!(state(&seeked), state(&reference), "at {t}");
-        let rec_old = Recording::open(&old).expect("open");
+        let rec_old = SeekableCast::open(&old).expect("open");
         let (seeked_old, _) = rec_old.screen_at(t).expect("seek");
         assert_eq!(state(&seeked_old), state(&reference), "old index, at {t}");
         assert!(
@@ -408,10 +408,10 @@ fn a_wrong_recorded_state_is_noticed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("wrong.cast.zst");
     write_framed(&f, CastVersion::V2, &screens(&[]), 4096);
-    let frames = Recording::open(&f).expect("open").chunk_count();
+    let frames = SeekableCast::open(&f).expect("open").chunk_count();
     // The last 20 frames claim the alternate screen.
     patch_records(&f, |i| i + 20 >= frames, |f| f | FLAG_ALT_SCREEN);
-    let rec = Recording::open(&f).expect("open");
+    let rec = SeekableCast::open(&f).expect("open");
     let t = 1_999_500_000;
     let (vt, _) = rec.screen_at(t).expect("seek");
     assert!(vt.screen().contents().starts_with("screen 1999 row 0 "));
@@ -443,7 +443,7 @@ fn a_nearby_resize_and_screen_switch_end_the_search() {
     let events = screens(&extra);
     let f = dir.path().join("near.cast.zst");
     write_framed(&f, CastVersion::V3, &events, 4096);
-    let rec = Recording::open(&f).expect("open");
+    let rec = SeekableCast::open(&f).expect("open");
     let t = 1_998_500_000;
     let (vt, _) = rec.screen_at(t).expect("seek");
     assert_eq!(vt.screen().size(), (30, 100));
@@ -465,7 +465,7 @@ fn markers_around_a_position() {
     let events = session(5);
     let f = dir.path().join("m.cast.zst");
     write_framed(&f, CastVersion::V2, &events, 300);
-    let rec = Recording::open(&f).expect("open");
+    let rec = SeekableCast::open(&f).expect("open");
     let markers: Vec<(u64, String)> = events
         .iter()
         .filter_map(|e| match e {

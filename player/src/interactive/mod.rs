@@ -6,7 +6,7 @@
 //! Keys: space pause/resume, `.` next output while paused, `+`/`-` speed
 //! ×2/÷2, ←/→ seek 5 s, `]`/`[` next/previous command marker, `q` or
 //! Ctrl+C quit. Seeking rebuilds the screen from the nearest sync point
-//! through the frame index (see [`crate::timeline`]).
+//! through the frame index (see [`crate::seekable`]).
 //!
 //! Timing follows the non-interactive player: recording time runs at
 //! `--speed`, pauses between events longer than the idle time limit are
@@ -20,9 +20,9 @@ pub mod term;
 pub mod view;
 
 use crate::cli::PlayArgs;
-use crate::play::{Played, Timing};
+use crate::cmd::play::{Played, Timing};
 use crate::render;
-use crate::timeline::{Playhead, Recording};
+use crate::seekable::{Playhead, SeekableCast};
 use anyhow::{anyhow, Context, Result};
 use crossterm::event::{self, Event as TermEvent};
 use keys::{Action, SEEK_STEP_US};
@@ -49,7 +49,7 @@ pub fn wanted(args: &PlayArgs) -> bool {
 
 /// Plays `path` interactively.
 pub fn run(args: &PlayArgs, path: &Path) -> Result<Played> {
-    let rec = Recording::open(path)?;
+    let rec = SeekableCast::open(path)?;
     let timing = Timing::new(args, rec.header());
     let stop = stop_flag()?;
     let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
@@ -81,7 +81,7 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
 
 /// The playback state.
 struct Player<'r> {
-    rec: &'r Recording,
+    rec: &'r SeekableCast,
     vt: vt100::Parser,
     head: Playhead,
     timing: Timing,
@@ -104,7 +104,7 @@ struct Player<'r> {
 }
 
 impl<'r> Player<'r> {
-    fn new(rec: &'r Recording, timing: Timing) -> Result<Player<'r>> {
+    fn new(rec: &'r SeekableCast, timing: Timing) -> Result<Player<'r>> {
         let duration = rec.duration_us();
         let end_us = timing.to_us.map_or(duration, |to| to.min(duration));
         let start = timing.from_us.min(end_us);

@@ -1,5 +1,5 @@
-//! A recording opened for random access ([`Recording`]): the screen at any
-//! time ([`Recording::screen_at`]), the markers around a position, and a
+//! A recording opened for random access ([`SeekableCast`]): the screen at any
+//! time ([`SeekableCast::screen_at`]), the markers around a position, and a
 //! [`Playhead`] that continues playback from there.
 //!
 //! A `.cast.zst` is read through its frame index: frames are decompressed
@@ -53,7 +53,14 @@
 
 use crate::control::io_message;
 use crate::render;
+
+mod playhead;
+mod sync;
+#[cfg(test)]
+mod tests;
+
 use anyhow::{anyhow, bail, Context, Result};
+pub use playhead::Playhead;
 use sshlog_format::cast::{is_zstd, open_cast_reader, CastReader, Event, Header};
 use sshlog_format::framed::{read_frame_index, FrameInfo, FrameState, FLAG_HEADER};
 use sshlog_format::FormatError;
@@ -64,6 +71,7 @@ use std::io::Cursor;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::rc::Rc;
+use sync::*;
 
 /// The events of one frame (shared with the decode cache).
 pub type Events = Rc<Vec<Event>>;
@@ -99,7 +107,7 @@ enum Body {
 }
 
 /// A recording opened for seeking.
-pub struct Recording {
+pub struct SeekableCast {
     header: Header,
     body: Body,
     cache: RefCell<HashMap<usize, Events>>,
@@ -134,10 +142,10 @@ const START: Pos = Pos {
     offset: 0,
 };
 
-impl Recording {
+impl SeekableCast {
     /// Opens `path` (`.cast`, `.cast.zst`, asciicast v1/v2/v3). Errors
     /// name the file.
-    pub fn open(path: &Path) -> Result<Recording> {
+    pub fn open(path: &Path) -> Result<SeekableCast> {
         let shown = path.display();
         let file =
             File::open(path).map_err(|e| anyhow!("cannot open {shown}: {}", io_message(&e)))?;
@@ -167,7 +175,7 @@ impl Recording {
         let events = reader
             .collect::<sshlog_format::Result<Vec<_>>>()
             .map_err(|e| anyhow!("cannot play {shown}: {e}"))?;
-        Ok(Recording {
+        Ok(SeekableCast {
             header,
             body: Body::Memory {
                 events: Rc::new(events),
@@ -179,7 +187,7 @@ impl Recording {
         })
     }
 
-    fn framed(file: File, frames: Vec<FrameInfo>) -> Result<Recording> {
+    fn framed(file: File, frames: Vec<FrameInfo>) -> Result<SeekableCast> {
         let first = &frames[0];
         if first.flags & FLAG_HEADER == 0 {
             bail!("the first frame does not hold the header");
@@ -187,7 +195,7 @@ impl Recording {
         let zstd = RefCell::new(zstd::bulk::Decompressor::new()?);
         let text = decompress(&file, first, &zstd)?;
         let reader = CastReader::new(Cursor::new(text)).context("frame 0")?;
-        let rec = Recording {
+        let rec = SeekableCast {
             header: reader.header().clone(),
             body: Body::Framed { file, frames, zstd },
             cache: RefCell::default(),
@@ -554,269 +562,5 @@ impl Recording {
             }
         }
         Ok(None)
-    }
-}
-
-/// Screen switches as they appear in JSON text (serde_json escapes ESC as
-/// `\u001b`).
-const RAW_SWITCHES: &[(&[u8], Seq)] = &[
-    (br"\u001b[?1049h", Seq::EnterAlt),
-    (br"\u001b[?47h", Seq::EnterAlt),
-    (br"\u001b[?1047h", Seq::EnterAlt),
-    (br"\u001b[?1049l", Seq::LeaveAlt),
-    (br"\u001b[?1047l", Seq::LeaveAlt),
-    (br"\u001b[?47l", Seq::LeaveAlt),
-    (br"\u001bc", Seq::Reset),
-];
-
-/// A frame's [`Summary`] from its raw lines, or `None` when they are not in
-/// the compact form sshlog writes (then the frame is parsed).
-fn summarise(text: &[u8]) -> Option<Summary> {
-    let switch = RAW_SWITCHES
-        .iter()
-        .filter_map(|&(needle, kind)| memchr::memmem::rfind(text, needle).map(|at| (at, kind)))
-        .max_by_key(|&(at, _)| at)
-        .map(|(_, kind)| kind);
-    let resize = match memchr::memmem::rfind(text, b",\"r\",\"") {
-        None if memchr::memmem::find(text, b"\"r\"").is_some() => return None,
-        None => None,
-        Some(at) => {
-            // `,"r","COLSxROWS"]`
-            let rest = &text[at + 6..];
-            let end = memchr::memchr(b'"', rest)?;
-            let (cols, rows) = std::str::from_utf8(&rest[..end]).ok()?.split_once('x')?;
-            Some((rows.parse().ok()?, cols.parse().ok()?))
-        }
-    };
-    Some(Summary { resize, switch })
-}
-
-/// A frame's [`Summary`] from its events.
-fn summarise_events(events: &[Event]) -> Summary {
-    let mut s = Summary::default();
-    for ev in events {
-        match ev {
-            Event::Resize { cols, rows, .. } => s.resize = Some((*rows, *cols)),
-            Event::Output { data, .. } => {
-                let last = sync_sequences(data)
-                    .into_iter()
-                    .rev()
-                    .find(|(_, k)| *k != Seq::Clear);
-                if let Some((_, k)) = last {
-                    s.switch = Some(k);
-                }
-            }
-            _ => {}
-        }
-    }
-    s
-}
-/// Raw text of a marker event line.
-const MARKER_NEEDLES: &[&[u8]] = &[b",\"m\",", b", \"m\", "];
-
-/// Frames claiming to be larger than this are decompressed as a stream
-/// instead of into a buffer of the claimed size.
-const MAX_FRAME_BUFFER: u64 = 256 << 20;
-
-/// Reads and decompresses one frame.
-fn decompress(
-    file: &File,
-    f: &FrameInfo,
-    zstd: &RefCell<zstd::bulk::Decompressor<'static>>,
-) -> Result<Vec<u8>> {
-    let len = usize::try_from(f.compressed_len).map_err(|_| anyhow!("frame too large"))?;
-    let mut buf = vec![0u8; len];
-    file.read_exact_at(&mut buf, f.offset)
-        .map_err(|e| anyhow!("cannot read: {}", io_message(&e)))?;
-    if f.uncompressed_len <= MAX_FRAME_BUFFER {
-        // The index gives the exact size; a wrong one falls back below.
-        let capacity = f.uncompressed_len as usize;
-        if let Ok(text) = zstd.borrow_mut().decompress(&buf, capacity) {
-            return Ok(text);
-        }
-    }
-    zstd::stream::decode_all(&buf[..]).map_err(|e| anyhow!("damaged frame: {e}"))
-}
-
-/// A sequence that matters to the sync point search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seq {
-    /// `ESC c`.
-    Reset,
-    /// Cursor home next to erase display.
-    Clear,
-    /// Switch to the alternate screen.
-    EnterAlt,
-    /// Back to the main screen.
-    LeaveAlt,
-}
-
-const SEQUENCES: &[(&[u8], Seq)] = &[
-    (b"\x1bc", Seq::Reset),
-    (b"\x1b[?1049h", Seq::EnterAlt),
-    (b"\x1b[?47h", Seq::EnterAlt),
-    (b"\x1b[?1047h", Seq::EnterAlt),
-    (b"\x1b[?1049l", Seq::LeaveAlt),
-    (b"\x1b[?1047l", Seq::LeaveAlt),
-    (b"\x1b[?47l", Seq::LeaveAlt),
-    (b"\x1b[H\x1b[2J", Seq::Clear),
-    (b"\x1b[1;1H\x1b[2J", Seq::Clear),
-    (b"\x1b[H\x1b[J", Seq::Clear),
-    (b"\x1b[H\x1b[0J", Seq::Clear),
-    (b"\x1b[1;1H\x1b[J", Seq::Clear),
-    (b"\x1b[2J\x1b[H", Seq::Clear),
-    (b"\x1b[2J\x1b[1;1H", Seq::Clear),
-];
-
-/// The sync-relevant sequences in `buf`, in order, with their offsets.
-fn sync_sequences(buf: &[u8]) -> Vec<(usize, Seq)> {
-    memchr::memchr_iter(0x1b, buf)
-        .filter_map(|at| {
-            SEQUENCES
-                .iter()
-                .find(|(s, _)| buf[at..].starts_with(s))
-                .map(|&(_, kind)| (at, kind))
-        })
-        .collect()
-}
-
-/// The latest sync point among a frame's sequences `found` (in order),
-/// given whether the alternate screen is active at the frame's start: the
-/// last reset or clear on the main screen.
-fn latest_main_screen_sync(mut alt: bool, found: &[(usize, Seq)]) -> Option<usize> {
-    let mut best = None;
-    for &(at, kind) in found {
-        match kind {
-            Seq::Clear if !alt => best = Some(at),
-            Seq::Clear => {}
-            Seq::Reset => {
-                best = Some(at);
-                alt = false;
-            }
-            Seq::EnterAlt => alt = true,
-            Seq::LeaveAlt => alt = false,
-        }
-    }
-    best
-}
-
-/// The backwards search for a sync point: sequences are fed latest first.
-#[derive(Debug, Default)]
-struct SyncScan {
-    /// The latest clear since the last screen switch seen (that is, the
-    /// nearest one before it in the file).
-    candidate: Option<Pos>,
-}
-
-impl SyncScan {
-    /// Feeds the next sequence (going backwards); returns the sync point
-    /// once it is known.
-    fn step(&mut self, kind: Seq, pos: Pos) -> Option<Pos> {
-        match kind {
-            Seq::Clear => {
-                self.candidate.get_or_insert(pos);
-                None
-            }
-            // What follows a switch back is on the main screen.
-            Seq::LeaveAlt => self.candidate,
-            // What follows it was on the alternate screen.
-            Seq::EnterAlt => {
-                self.candidate = None;
-                None
-            }
-            Seq::Reset => Some(self.candidate.unwrap_or(pos)),
-        }
-    }
-}
-
-/// A position in a recording's event stream, for playback.
-pub struct Playhead {
-    chunk: usize,
-    events: Events,
-    idx: usize,
-}
-
-impl Playhead {
-    /// At the first event.
-    pub fn start(rec: &Recording) -> Result<Playhead> {
-        Ok(Playhead {
-            chunk: 0,
-            events: rec.chunk_events(0)?,
-            idx: 0,
-        })
-    }
-
-    /// Past the last event.
-    fn at_end(rec: &Recording) -> Playhead {
-        Playhead {
-            chunk: rec.chunk_count(),
-            events: Rc::default(),
-            idx: 0,
-        }
-    }
-
-    /// The next event, decoding the next frame when needed.
-    pub fn peek(&mut self, rec: &Recording) -> Result<Option<&Event>> {
-        while self.idx >= self.events.len() {
-            if self.chunk + 1 >= rec.chunk_count() {
-                return Ok(None);
-            }
-            self.chunk += 1;
-            self.events = rec.chunk_events(self.chunk)?;
-            self.idx = 0;
-        }
-        Ok(self.events.get(self.idx))
-    }
-
-    /// Moves past the event returned by [`peek`](Self::peek).
-    pub fn advance(&mut self) {
-        self.idx += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(chunk: usize) -> Pos {
-        Pos {
-            chunk,
-            event: 0,
-            offset: 0,
-        }
-    }
-
-    #[test]
-    fn sequences_are_found_in_order() {
-        let buf = b"a\x1b[H\x1b[2Jb\x1b[?1049hc\x1bcd\x1b[?47l\x1b[2J";
-        let kinds: Vec<Seq> = sync_sequences(buf).into_iter().map(|(_, k)| k).collect();
-        assert_eq!(
-            kinds,
-            [Seq::Clear, Seq::EnterAlt, Seq::Reset, Seq::LeaveAlt]
-        );
-    }
-
-    #[test]
-    fn clears_inside_the_alternate_screen_are_skipped() {
-        // File order: clear(1) enter(2) clear(3) leave(4); scanned backwards.
-        let mut s = SyncScan::default();
-        assert_eq!(s.step(Seq::LeaveAlt, p(4)), None);
-        assert_eq!(s.step(Seq::Clear, p(3)), None);
-        assert_eq!(s.step(Seq::EnterAlt, p(2)), None);
-        assert_eq!(s.step(Seq::Clear, p(1)), None);
-        // Start of file reached: the main-screen clear.
-        assert_eq!(s.candidate, Some(p(1)));
-    }
-
-    #[test]
-    fn the_latest_main_screen_clear_wins() {
-        // leave(1) clear(2) clear(3), then T.
-        let mut s = SyncScan::default();
-        assert_eq!(s.step(Seq::Clear, p(3)), None);
-        assert_eq!(s.step(Seq::Clear, p(2)), None);
-        assert_eq!(s.step(Seq::LeaveAlt, p(1)), Some(p(3)));
-        // A reset is a sync point by itself.
-        let mut s = SyncScan::default();
-        assert_eq!(s.step(Seq::Reset, p(5)), Some(p(5)));
     }
 }

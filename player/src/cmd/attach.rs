@@ -3,8 +3,8 @@
 //! (and in read-only mode Ctrl+C too). The terminal is put in raw mode while
 //! attached and restored on every way out, panics included.
 
+use crate::cmd::follow::{draw_screen, screen, Ended, Follower};
 use crate::control;
-use crate::follow::{draw_screen, screen, Ended, Follower};
 use anyhow::Result;
 use base64::Engine;
 use serde_json::json;
