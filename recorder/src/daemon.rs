@@ -3,12 +3,12 @@
 //! (frame flushes, drop accounting) and serve the control socket, until SIGTERM or
 //! SIGINT, when every recording is closed cleanly.
 
+use crate::capture::scheduling::CaptureScheduler;
+use crate::capture::Capture;
 use crate::control::{self, Broadcast};
-use crate::kernel_events;
 use crate::loader;
 use crate::preflight;
 use crate::procfs;
-use crate::scheduling::CaptureScheduler;
 use crate::settings::Settings;
 use crate::tracker::{Options, SessionContext, Sink, Tracker};
 use anyhow::{Context, Result};
@@ -19,7 +19,6 @@ use sshlog_format::sidecar::{human_line, Record};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::broadcast;
 use tracing::{info, warn};
@@ -143,7 +142,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     loader::set_watch_ports(&mut ebpf, &settings.outbound.ports)
         .context("cannot set the outbound SSH ports")?;
     crate::privileges::share_with_group(&settings.log_dir);
-    // On the capture thread, before any other thread exists (see scheduling.rs).
+    // On the capture thread, before any other thread exists (see capture/scheduling.rs).
     let scheduler = CaptureScheduler::new(
         settings.capture_priority,
         (settings.ring_buffer_mb as usize)
@@ -174,10 +173,10 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         existing,
         actions,
         config_dir_explicit,
-        mut scheduler,
+        scheduler,
     } = prepared;
     // The control socket is served by another runtime whose workers have normal
-    // priority; this one (the caller's thread) only captures, see scheduling.rs.
+    // priority; this one (the caller's thread) only captures, see capture/scheduling.rs.
     let listener = {
         let _in_control = control_rt.enter();
         tokio::net::UnixListener::from_std(listener).context("cannot serve the control socket")?
@@ -241,44 +240,22 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     }));
     control_rt.spawn(control::serve(listener, shared.clone(), tx));
 
-    // SAFETY: the ring buffer owns its fd and is moved into the AsyncFd, which
-    // deregisters before dropping it.
-    let mut ring = unsafe { AsyncFd::register(ring) }
-        .map_err(|e| anyhow::anyhow!("cannot poll the ring buffer: {}", e.into_parts().1))?;
+    let mut capture = Capture::new(ring, scheduler)?;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut known: HashSet<u32> = HashSet::new();
-    let mut last_drain = tokio::time::Instant::now();
-    let mut last_bytes = 0usize;
     loop {
         tokio::select! {
-            guard = ring.readable_mut() => {
-                let mut guard = guard?;
-                // Clear first, then drain: a record that arrives after the drain
-                // found the buffer empty wakes us again (the kernel only notifies
-                // a consumer that has caught up), so no wake-up can be lost.
-                guard.clear_ready();
-                // Coalesce wake-ups while the load is light: at most one drain per
-                // DRAIN_GAP (a wake-up per record, the kernel's default when we keep
-                // up, costs far more than the records). After a large drain the
-                // ring is busy: drain again at once so a fast session cannot
-                // fill it during the gap.
-                let next = last_drain + DRAIN_GAP;
-                if last_bytes < BUSY_DRAIN_BYTES && next > tokio::time::Instant::now() {
-                    tokio::time::sleep_until(next).await;
-                }
-                last_bytes = drain(guard.get_inner_mut(), &shared, &mut scheduler);
-                last_drain = tokio::time::Instant::now();
-            }
+            res = capture.wait_and_drain(&shared) => res?,
             _ = tick.tick() => {
                 // A safety net as well: whatever is in the ring is handled at least
                 // every tick.
-                drain(ring.get_mut(), &shared, &mut scheduler);
+                capture.drain_now(&shared);
                 let mut s = lock(&shared);
-                s.capture_scheduling = scheduler.status();
-                s.capture_boosts = scheduler.boosts;
+                s.capture_scheduling = capture.status();
+                s.capture_boosts = capture.boosts();
                 let conns = s.tracker.conn_pids();
                 let counters = loader::conn_counters(&ebpf, &conns);
                 let Shared { tracker, sink, .. } = &mut *s;
@@ -295,7 +272,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         }
     }
     // What the kernel captured before the signal still goes into the recordings.
-    drain(ring.get_mut(), &shared, &mut scheduler);
+    capture.drain_now(&shared);
     info!("shutting down: closing recordings");
     let old_actions = {
         let mut s = lock(&shared);
@@ -305,51 +282,6 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     old_actions.shutdown();
     let _ = std::fs::remove_file(&settings.socket);
     Ok(())
-}
-
-/// The shortest time between two drains of the ring buffer (adds at most this
-/// much latency to live output; at 64 MiB the ring holds minutes of it).
-const DRAIN_GAP: Duration = Duration::from_millis(5);
-
-/// A drain this large means a fast producer: the next one is not delayed.
-const BUSY_DRAIN_BYTES: usize = 256 << 10;
-
-/// Handles every record waiting in the ring buffer, in batches (the lock is
-/// released between batches so the control socket stays responsive).
-/// Returns the number of bytes handled; tells `scheduler` how far it got after
-/// every batch (a drain that is far behind is boosted before it ends).
-fn drain(
-    rb: &mut aya::maps::RingBuf<aya::maps::MapData>,
-    shared: &Mutex<Shared>,
-    scheduler: &mut CaptureScheduler,
-) -> usize {
-    let mut batch = Vec::with_capacity(256);
-    let mut bytes = 0usize;
-    loop {
-        batch.clear();
-        while let Some(item) = rb.next() {
-            bytes += item.len();
-            batch.push(kernel_events::decode(&item));
-            if batch.len() >= 256 {
-                break;
-            }
-        }
-        scheduler.observe(bytes);
-        if batch.is_empty() {
-            return bytes;
-        }
-        let mut s = lock(shared);
-        let Shared { tracker, sink, .. } = &mut *s;
-        for ev in batch.drain(..) {
-            match ev {
-                Ok(ev) => tracker.handle(ev, sink),
-                Err(e) => {
-                    tracker.stats.decode_errors += 1;
-                    warn!("bad kernel record: {e}");
-                }
-            }
-        }
-    }
 }
 
 /// SIGHUP: a new action configuration replaces the old one only if it is valid.
@@ -370,6 +302,6 @@ fn reload_actions(shared: &Mutex<Shared>, settings: &Settings, explicit: bool) {
     }
 }
 
-fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+pub(crate) fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

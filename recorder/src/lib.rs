@@ -2,9 +2,10 @@
 //! event log. The binary (`main.rs`) is a thin CLI over [`daemon::run`].
 
 pub mod accounts;
+pub mod capture;
 pub mod control;
 pub mod daemon;
-pub mod indexer;
+pub mod finisher;
 pub mod kernel_events;
 pub mod live;
 pub mod loader;
@@ -13,7 +14,6 @@ pub mod preflight;
 pub mod privileges;
 pub mod procfs;
 pub mod recording;
-pub mod scheduling;
 pub mod settings;
 pub mod sshd_log;
 pub mod state;

@@ -8,7 +8,7 @@
 //!   and /proc entries owned by other users;
 //! - CAP_CHOWN, CAP_FOWNER: giving new files and directories to the `sshlog` group;
 //! - CAP_SYS_NICE: raising the capture thread to real-time priority while it is
-//!   behind (scheduling.rs).
+//!   behind (capture/scheduling.rs).
 //!
 //! Everything else (CAP_SYS_ADMIN, CAP_PERFMON, CAP_NET_*, CAP_SETUID, …) is
 //! dropped from the effective, permitted, inheritable and bounding sets.

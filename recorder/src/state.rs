@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LiveState {
+pub struct ResumeState {
     pub session_id: Uuid,
     pub conn_pid: u32,
     /// Start time of the connection process (clock ticks since boot), so a reused
@@ -37,7 +37,7 @@ impl StateDir {
         self.dir.join(format!("{conn_pid}.json"))
     }
 
-    pub fn save(&self, st: &LiveState) -> Result<()> {
+    pub fn save(&self, st: &ResumeState) -> Result<()> {
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let tmp = self.dir.join(format!(".{}.tmp", st.conn_pid));
@@ -73,7 +73,7 @@ impl StateDir {
         let Ok(bytes) = fs::read(self.path(conn_pid)) else {
             return;
         };
-        if let Ok(mut st) = serde_json::from_slice::<LiveState>(&bytes) {
+        if let Ok(mut st) = serde_json::from_slice::<ResumeState>(&bytes) {
             st.sealed = true;
             let _ = self.save(&st);
         }
@@ -81,8 +81,8 @@ impl StateDir {
 
     /// The saved state of a connection that is still running, removed from disk
     /// (the caller saves the new segment's state).
-    pub fn take(&self, conn_pid: u32, start_ticks: u64) -> Option<LiveState> {
-        let st: LiveState = serde_json::from_slice(&fs::read(self.path(conn_pid)).ok()?).ok()?;
+    pub fn take(&self, conn_pid: u32, start_ticks: u64) -> Option<ResumeState> {
+        let st: ResumeState = serde_json::from_slice(&fs::read(self.path(conn_pid)).ok()?).ok()?;
         (st.conn_start_ticks == start_ticks).then(|| {
             self.remove(conn_pid);
             st
@@ -91,7 +91,7 @@ impl StateDir {
 
     /// Saved states whose connection no longer runs; they are removed from disk.
     /// Unreadable files are skipped (and left for an administrator to inspect).
-    pub fn stale(&self) -> Vec<LiveState> {
+    pub fn stale(&self) -> Vec<ResumeState> {
         let mut out = Vec::new();
         let Ok(dir) = fs::read_dir(&self.dir) else {
             return out;
@@ -101,10 +101,9 @@ impl StateDir {
             if p.extension().and_then(|x| x.to_str()) != Some("json") {
                 continue;
             }
-            let Ok(st) = fs::read(&p)
-                .map_err(anyhow::Error::from)
-                .and_then(|b| serde_json::from_slice::<LiveState>(&b).map_err(anyhow::Error::from))
-            else {
+            let Ok(st) = fs::read(&p).map_err(anyhow::Error::from).and_then(|b| {
+                serde_json::from_slice::<ResumeState>(&b).map_err(anyhow::Error::from)
+            }) else {
                 tracing::warn!("ignoring unreadable state file {}", p.display());
                 continue;
             };
@@ -129,7 +128,7 @@ mod tests {
         let s = StateDir::new(dir.path().join("state"));
         let me = std::process::id();
         let ticks = crate::procfs::stat(me).unwrap().1;
-        let live = LiveState {
+        let live = ResumeState {
             session_id: Uuid::now_v7(),
             conn_pid: me,
             conn_start_ticks: ticks,
@@ -147,7 +146,7 @@ mod tests {
         );
         assert_eq!(s.take(me, ticks), Some(live.clone()));
         assert_eq!(s.take(me, ticks), None, "taken once");
-        let dead = LiveState {
+        let dead = ResumeState {
             conn_pid: u32::MAX - 1,
             ..live
         };

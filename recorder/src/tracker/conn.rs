@@ -48,7 +48,7 @@ pub(super) struct Conn {
     /// The connection's sshd exited at this time; closed at the next tick.
     pub(super) closing_ns: Option<u64>,
     pub(super) rec: Option<Recording>,
-    pub(super) previous: Option<LiveState>,
+    pub(super) previous: Option<ResumeState>,
     pub(super) last_activity_ns: u64,
     pub(super) last_command: Option<String>,
     pub(super) recent_logs: VecDeque<String>,

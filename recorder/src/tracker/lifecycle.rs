@@ -88,7 +88,7 @@ impl Tracker {
         // The last frame is written here; fsync, seal and index happen on the
         // finisher thread so that closing sessions never stalls capture.
         match r.close() {
-            Ok(closed) => self.indexer.finish(closed, &self.state),
+            Ok(closed) => self.finisher.finish(closed, &self.state),
             Err(e) => {
                 self.stats.write_errors += 1;
                 warn!("cannot finish recording: {e:#}");
@@ -97,7 +97,7 @@ impl Tracker {
     }
 
     /// Seals a recording left by a previous sshlogd (its files are complete).
-    pub(super) fn seal_left_over(&mut self, st: &LiveState) {
+    pub(super) fn seal_left_over(&mut self, st: &ResumeState) {
         let cast = PathBuf::from(
             st.events_path
                 .to_string_lossy()
@@ -109,7 +109,7 @@ impl Tracker {
                 if let Err(e) = self.state.set_chain_head(&seal) {
                     warn!("cannot save the seal chain head: {e:#}");
                 }
-                self.indexer.submit(&st.events_path, &cast);
+                self.finisher.submit(&st.events_path, &cast);
             }
             Err(e) => warn!("cannot seal {}: {e:#}", st.session_id),
         }
@@ -174,7 +174,7 @@ impl Tracker {
             Ok(mut r) => {
                 debug!("session {} for connection {conn_pid}", r.id);
                 r.shell = c.login_shell.clone();
-                let st = LiveState {
+                let st = ResumeState {
                     session_id: r.id,
                     conn_pid,
                     conn_start_ticks: procfs::stat(conn_pid).map(|(_, s)| s).unwrap_or(0),

@@ -26,7 +26,7 @@ use crate::outbound::{self, OutConn};
 use crate::procfs;
 use crate::recording::Recording;
 use crate::sshd_log::{self, AuthMessage};
-use crate::state::{LiveState, StateDir};
+use crate::state::{ResumeState, StateDir};
 use crate::user_program::{ExecFacts, ExecRole, UserProgram};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -133,8 +133,8 @@ pub struct Tracker {
     opts: Options,
     state: StateDir,
     live_tx: broadcast::Sender<LiveItem>,
-    /// Adds finished recordings to the search index.
-    indexer: crate::indexer::Indexer,
+    /// Syncs, seals and indexes finished recordings off the capture path.
+    finisher: crate::finisher::Finisher,
     /// Outbound connections by pid of the connecting process.
     outbound: HashMap<u32, Vec<OutConn>>,
     /// The last write error since the previous tick.
@@ -155,14 +155,14 @@ pub struct PendingStart {
 impl Tracker {
     pub fn new(opts: Options) -> Self {
         let state = StateDir::new(opts.log_dir.join("state"));
-        let indexer = crate::indexer::Indexer::start(&opts.log_dir);
+        let finisher = crate::finisher::Finisher::start(&opts.log_dir);
         Tracker {
             conns: HashMap::new(),
             clock: Clock::now(),
             opts,
             state,
             live_tx: broadcast::channel(1024).0,
-            indexer,
+            finisher,
             outbound: HashMap::new(),
             storage_error: None,
             storage_failing: None,

@@ -14,7 +14,7 @@ impl Tracker {
                 self.finish_recording(r);
             }
         }
-        self.indexer.wait(Duration::from_secs(10));
+        self.finisher.wait(Duration::from_secs(10));
     }
 
     pub(super) fn find(&self, target: &Target) -> anyhow::Result<u32> {

@@ -16,13 +16,13 @@ enum Job {
     Index(PathBuf, PathBuf),
 }
 
-pub struct Indexer {
+pub struct Finisher {
     tx: Option<mpsc::SyncSender<Job>>,
     handle: Option<JoinHandle<()>>,
 }
 
-impl Indexer {
-    pub fn start(log_dir: &Path) -> Indexer {
+impl Finisher {
+    pub fn start(log_dir: &Path) -> Finisher {
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         let dir = log_dir.to_path_buf();
         let handle = std::thread::Builder::new()
@@ -55,7 +55,7 @@ impl Indexer {
                 }
             })
             .ok();
-        Indexer {
+        Finisher {
             tx: Some(tx),
             handle,
         }
