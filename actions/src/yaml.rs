@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+pub mod typed;
+
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 

@@ -1,8 +1,11 @@
 //! sshlogd's own settings: defaults, overridden by the YAML file
 //! (`/etc/sshlog/sshlogd.yaml` or `--config`), overridden by flags and env vars.
+//! Read with the same YAML parser as the actions (`sshlog_actions::yaml`), so
+//! every error names its line and column.
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
+use sshlog_actions::yaml::{self, typed::from_text};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG: &str = "/etc/sshlog/sshlogd.yaml";
@@ -108,18 +111,24 @@ impl Settings {
     }
 
     pub fn parse(text: &str) -> Result<Settings> {
-        if text.trim().is_empty() {
-            return Ok(Settings::default());
-        }
-        let s: Settings =
-            serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!(with_line(text, &e)))?;
+        let s: Settings = from_text(text)?;
         if s.capture_priority > 99 {
             let msg = format!(
                 "capture_priority must be 0 (normal scheduling) or a real-time priority 1..=99, not {}",
                 s.capture_priority
             );
-            anyhow::bail!(match key_position(text, "capture_priority") {
-                Some((line, col)) => format!("line {line} column {col}: {msg}"),
+            let at = yaml::parse(text)
+                .ok()
+                .flatten()
+                .and_then(|n| match n.value {
+                    yaml::Value::Map(entries) => entries
+                        .into_iter()
+                        .find(|(k, _)| k.scalar_text() == "capture_priority")
+                        .map(|(k, _)| k.pos),
+                    _ => None,
+                });
+            anyhow::bail!(match at {
+                Some(p) => format!("line {} column {}: {msg}", p.line, p.col),
                 None => msg,
             });
         }
@@ -127,34 +136,18 @@ impl Settings {
     }
 }
 
-/// `line L column C: message`; for an unknown key (which serde_yaml reports
-/// without a position) the line is found by looking for the key.
-fn with_line(text: &str, e: &serde_yaml::Error) -> String {
-    let msg = e.to_string();
-    if let Some(loc) = e.location() {
-        return format!("line {} column {}: {msg}", loc.line(), loc.column());
-    }
-    let key = msg
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split('`').next());
-    match key.and_then(|k| key_position(text, k)) {
-        Some((line, col)) => format!("line {line} column {col}: {msg}"),
-        None => msg,
-    }
-}
-
-/// Line and column (1-based) of the first `key:` in the text.
-fn key_position(text: &str, key: &str) -> Option<(usize, usize)> {
-    text.lines().enumerate().find_map(|(i, line)| {
-        let t = line.trim_start();
-        (t.starts_with(key) && t[key.len()..].trim_start().starts_with(':'))
-            .then(|| (i + 1, line.len() - t.len() + 1))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_settings_file_reads_as_the_defaults() {
+        let text = include_str!("../../config/sshlogd.yaml");
+        assert_eq!(
+            Settings::parse(text).expect("config/sshlogd.yaml"),
+            Settings::default()
+        );
+    }
 
     #[test]
     fn parses_partial_files_and_rejects_unknown_keys() {

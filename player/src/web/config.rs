@@ -90,10 +90,8 @@ pub fn read(path: &Path, explicit: bool) -> Result<RawConfig> {
             ))
         }
     };
-    if text.trim().is_empty() {
-        return Ok(RawConfig::default());
-    }
-    serde_yaml::from_str(&text).with_context(|| format!("invalid settings in {}", path.display()))
+    sshlog_actions::yaml::typed::from_text(&text)
+        .with_context(|| format!("invalid settings in {}", path.display()))
 }
 
 /// Applies defaults and refuses what must not start. `env_enable` is the
@@ -152,7 +150,7 @@ mod tests {
     const HASH: &str = "$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$2iG6sXpx6dzHxHzvYvX2bw";
 
     fn raw(yaml: &str) -> RawConfig {
-        serde_yaml::from_str(yaml).expect("yaml")
+        sshlog_actions::yaml::typed::from_text(yaml).expect("yaml")
     }
 
     #[test]
@@ -208,6 +206,6 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        assert!(serde_yaml::from_str::<RawConfig>("enable: true").is_err());
+        assert!(sshlog_actions::yaml::typed::from_text::<RawConfig>("enable: true").is_err());
     }
 }
