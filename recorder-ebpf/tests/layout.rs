@@ -21,7 +21,7 @@ fn c_facts(body: &str) -> BTreeMap<String, u64> {
     );
     std::fs::write(&src, program).expect("write C");
     let exe = dir.path().join("layout");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let cc = std::env::var("CC").unwrap_or_else(|_| "clang".into());
     let out = Command::new(&cc)
         .arg("-std=gnu11")
         .arg(&src)
