@@ -95,7 +95,7 @@ pub fn ancestry(
         if cur <= 1 {
             break;
         }
-        let Some((ppid, _)) = procfs::stat(cur) else {
+        let Some(procfs::Stat { ppid, .. }) = procfs::stat(cur) else {
             break;
         };
         if ppid == 0 {

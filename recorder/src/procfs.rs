@@ -13,15 +13,27 @@ pub fn comm(pid: u32) -> Option<String> {
         .map(|s| s.trim_end().to_string())
 }
 
-/// `(ppid, start time in clock ticks since boot)` from /proc/PID/stat.
-pub fn stat(pid: u32) -> Option<(u32, u64)> {
+/// The fields of /proc/PID/stat the recorder uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub ppid: u32,
+    /// The session id (`setsid`): equal to the pid for a session leader.
+    pub session: u32,
+    /// Start time in clock ticks since boot (tells a reused pid apart).
+    pub start: u64,
+}
+
+/// Reads [`Stat`] of `pid`.
+pub fn stat(pid: u32) -> Option<Stat> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The comm field may hold spaces and parentheses: split after the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ppid = fields.get(1)?.parse().ok()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((ppid, start))
+    Some(Stat {
+        ppid: fields.get(1)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
 }
 
 pub fn uid(pid: u32) -> Option<u32> {
@@ -52,13 +64,6 @@ pub fn cmdline_argv(pid: u32) -> Option<Vec<String>> {
         v.pop();
     }
     Some(v)
-}
-
-/// The session id (`setsid`) of `pid`, from /proc/PID/stat.
-pub fn session_id(pid: u32) -> Option<u32> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    rest.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// The local and peer address of the first connected TCP socket `pid` holds.
@@ -147,7 +152,7 @@ pub fn scan_sshd_trees() -> Vec<Existing> {
             let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
-            if let (Some((ppid, _)), Some(c)) = (stat(pid), comm(pid)) {
+            if let (Some(Stat { ppid, .. }), Some(c)) = (stat(pid), comm(pid)) {
                 parent.insert(pid, ppid);
                 comms.insert(pid, c);
             }

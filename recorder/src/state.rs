@@ -108,7 +108,7 @@ impl StateDir {
                 continue;
             };
             let alive =
-                crate::procfs::stat(st.conn_pid).is_some_and(|(_, s)| s == st.conn_start_ticks);
+                crate::procfs::stat(st.conn_pid).is_some_and(|s| s.start == st.conn_start_ticks);
             if !alive {
                 let _ = fs::remove_file(&p);
                 out.push(st);
@@ -127,7 +127,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = StateDir::new(dir.path().join("state"));
         let me = std::process::id();
-        let ticks = crate::procfs::stat(me).unwrap().1;
+        let ticks = crate::procfs::stat(me).unwrap().start;
         let live = ResumeState {
             session_id: Uuid::now_v7(),
             conn_pid: me,

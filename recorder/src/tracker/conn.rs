@@ -91,12 +91,3 @@ impl Conn {
         }
     }
 }
-
-/// Whether running process `pid` of an adopted connection is the program sshd
-/// started for the user (see [`crate::user_program`]): a session leader whose
-/// parent is an sshd of the connection other than its monitor.
-pub(super) fn is_user_program(pid: u32, sshd_pids: &HashSet<u32>, monitor: u32) -> bool {
-    let parent = procfs::stat(pid).map(|(ppid, _)| ppid);
-    procfs::session_id(pid) == Some(pid)
-        && parent.is_some_and(|p| p != monitor && sshd_pids.contains(&p))
-}

@@ -28,11 +28,20 @@ impl Tracker {
                         }
                     }
                 }
-            } else if c.program.pid().is_none() && is_user_program(*pid, &c.sshd_pids, conn_pid) {
-                c.program.adopt(*pid);
+            } else if c.program.pid().is_none() {
+                // The same rule as at exec (user_program.rs), from /proc.
+                if let Some(st) = procfs::stat(*pid) {
+                    c.program.on_exec(ExecFacts {
+                        pid: *pid,
+                        ppid: st.ppid,
+                        session_leader: st.session == *pid,
+                        parent_is_sshd: c.sshd_pids.contains(&st.ppid),
+                        parent_is_monitor: st.ppid == conn_pid,
+                    });
+                }
             }
         }
-        c.previous = procfs::stat(conn_pid).and_then(|(_, start)| self.state.take(conn_pid, start));
+        c.previous = procfs::stat(conn_pid).and_then(|s| self.state.take(conn_pid, s.start));
         if let Some(prev) = c.previous.clone().filter(|p| !p.sealed) {
             // The previous segment was cut off (kill -9): its files are final now.
             self.seal_left_over(&prev);
@@ -177,7 +186,7 @@ impl Tracker {
                 let st = ResumeState {
                     session_id: r.id,
                     conn_pid,
-                    conn_start_ticks: procfs::stat(conn_pid).map(|(_, s)| s).unwrap_or(0),
+                    conn_start_ticks: procfs::stat(conn_pid).map_or(0, |s| s.start),
                     segment,
                     user: c.user.clone(),
                     events_path: r.paths.events.clone(),
@@ -261,16 +270,15 @@ impl Tracker {
             }
             // Commands held for a session that never came (none normally run
             // before authentication) still reach the event log.
-            if let Some(c) = self.conns.remove(&conn_pid) {
-                for (ts, ev, user) in c.early {
-                    let mut rec = self.record(None, self.clock.wall(ts), ev, None);
-                    if let Some(u) = user {
-                        rec.extra
-                            .insert("user".into(), serde_json::Value::String(u));
-                    }
-                    sink.emit(&rec, &self.context(conn_pid));
-                }
+            let early = self
+                .conns
+                .get_mut(&conn_pid)
+                .map(|c| std::mem::take(&mut c.early))
+                .unwrap_or_default();
+            for (ts, ev, user) in early {
+                self.emit_as(conn_pid, ts, ev, user, sink);
             }
+            self.conns.remove(&conn_pid);
             return;
         }
         let counters = c.counters_seen;

@@ -54,7 +54,7 @@ mod queries;
 mod storage;
 
 pub use clock::Clock;
-use conn::{is_user_program, Command, Conn};
+use conn::{Command, Conn};
 
 /// At most this much output text is batched into one terminal_update.
 const PENDING_TEXT_MAX: usize = 64 * 1024;
