@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use sshlog_control::{ActionReport, ActionReports};
 use sshlog_format::Record;
 
 use super::config::{load_dir, EventConfig};
@@ -143,21 +144,25 @@ impl ActionEngine {
             .map(Worker::stats)
     }
 
-    /// `{"event/action": {"plugin": kind, "sent": n, "failed": n,
-    /// "dropped": n, "skipped": n}, ...}`.
+    /// Each action's plugin and counters, by `event/action` label, in
+    /// configuration order (the `actions` of sshlogd's stats).
+    pub fn reports(&self) -> ActionReports {
+        self.workers
+            .iter()
+            .map(|w| {
+                let report = ActionReport {
+                    plugin: w.kind.to_string(),
+                    counters: w.stats(),
+                };
+                (w.label.clone(), report)
+            })
+            .collect()
+    }
+
+    /// [`ActionEngine::reports`] as JSON: `{"event/action": {"plugin": kind,
+    /// "sent": n, "failed": n, "dropped": n, "skipped": n}, ...}`.
     pub fn stats(&self) -> Value {
-        let mut m = Map::new();
-        for w in &self.workers {
-            let s = w.stats();
-            let mut o = Map::new();
-            o.insert("plugin".into(), w.kind.into());
-            o.insert("sent".into(), s.sent.into());
-            o.insert("failed".into(), s.failed.into());
-            o.insert("dropped".into(), s.dropped.into());
-            o.insert("skipped".into(), s.skipped.into());
-            m.insert(w.label.clone(), Value::Object(o));
-        }
-        Value::Object(m)
+        serde_json::to_value(self.reports()).unwrap_or_default()
     }
 
     /// Stop all workers, waiting at most [`SHUTDOWN_WAIT`].

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::context::Delivery;
 
 /// How often an idle worker calls [`Action::idle`].
@@ -44,14 +42,8 @@ pub struct Counters {
     pub skipped: AtomicU64,
 }
 
-/// A snapshot of [`Counters`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ActionStats {
-    pub sent: u64,
-    pub failed: u64,
-    pub dropped: u64,
-    pub skipped: u64,
-}
+/// A snapshot of [`Counters`] (the control protocol's type: sshlogd serves it).
+pub use sshlog_control::ActionStats;
 
 impl Counters {
     pub fn snapshot(&self) -> ActionStats {

@@ -1,9 +1,9 @@
-//! Client side of sshlogd's control socket: a Unix stream socket speaking
-//! JSON lines. One request line, then answer lines; `{"ok":false,...}`
-//! carries an error (see `recorder/src/control.rs`).
+//! Blocking client of sshlogd's control socket: one [`Request`] line, then
+//! answer lines (the protocol is the `sshlog-control` crate's).
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use sshlog_control::{decode_answer, Request};
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -56,10 +56,9 @@ impl Connection {
     }
 
     /// Sends one request line.
-    pub fn send(&mut self, request: &Value) -> Result<()> {
-        let line = format!("{request}\n");
+    pub fn send(&mut self, request: &Request) -> Result<()> {
         self.writer
-            .write_all(line.as_bytes())
+            .write_all(request.line().as_bytes())
             .map_err(|e| anyhow!("cannot send to sshlogd: {}", io_message(&e)))
     }
 
@@ -78,8 +77,8 @@ impl Connection {
         Ok(self.reader.read_until(b'\n', buf)? > 0)
     }
 
-    /// Reads one answer line as JSON and checks its `ok` field.
-    pub fn read_answer(&mut self) -> Result<Value> {
+    /// Reads the first answer line: checks its `ok` field and decodes it.
+    pub fn read_answer<T: DeserializeOwned>(&mut self) -> Result<T> {
         let mut buf = Vec::new();
         let got = self
             .read_line_into(&mut buf)
@@ -90,51 +89,21 @@ impl Connection {
                 self.path.display()
             );
         }
-        let v = parse_answer(&buf)?;
-        check_ok(&v)?;
-        Ok(v)
-    }
-}
-
-/// Parses one JSON line from the daemon.
-pub fn parse_answer(line: &[u8]) -> Result<Value> {
-    serde_json::from_slice(line).map_err(|e| anyhow!("unexpected answer from sshlogd: {e}"))
-}
-
-/// Turns `{"ok":false,"error":"..."}` into an error.
-pub fn check_ok(v: &Value) -> Result<()> {
-    match v.get("ok").and_then(Value::as_bool) {
-        Some(true) => Ok(()),
-        Some(false) => {
-            let msg = v
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error");
-            bail!("sshlogd refused the request: {msg}")
-        }
-        None => bail!("unexpected answer from sshlogd: {v}"),
+        Ok(decode_answer(&buf)?)
     }
 }
 
 /// Sends `request` and returns the (successful) answer.
-pub fn request(socket: &Path, request: &Value) -> Result<Value> {
+pub fn request<T: DeserializeOwned>(socket: &Path, request: &Request) -> Result<T> {
     let mut c = Connection::connect(socket)?;
     c.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     c.send(request)?;
     c.read_answer()
 }
 
-/// `field` of an answer, or an error naming it.
-pub fn field<'a>(answer: &'a Value, field: &str) -> Result<&'a Value> {
-    answer
-        .get(field)
-        .ok_or_else(|| anyhow!("unexpected answer from sshlogd: no `{field}` in {answer}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn os_error_suffix_is_dropped() {
@@ -142,15 +111,6 @@ mod tests {
         assert_eq!(io_message(&e), "No such file or directory");
         let e = io::Error::other("plain");
         assert_eq!(io_message(&e), "plain");
-    }
-
-    #[test]
-    fn answers_are_checked() {
-        assert!(check_ok(&json!({"ok": true})).is_ok());
-        let e = check_ok(&json!({"ok": false, "error": "bad request: x"})).unwrap_err();
-        assert_eq!(e.to_string(), "sshlogd refused the request: bad request: x");
-        assert!(check_ok(&json!({"hello": 1})).is_err());
-        assert!(parse_answer(b"not json\n").is_err());
     }
 
     #[test]
@@ -182,7 +142,7 @@ mod tests {
                 .expect("write");
             line
         });
-        let v = request(&p, &json!({"cmd": "stats"})).expect("answer");
+        let v: serde_json::Value = request(&p, &Request::Stats).expect("answer");
         assert_eq!(v["stats"]["a"], 1);
         assert_eq!(t.join().expect("join"), "{\"cmd\":\"stats\"}\n");
     }

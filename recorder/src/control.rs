@@ -1,80 +1,31 @@
-//! The control socket: a Unix stream socket speaking JSON lines.
+//! The control socket's server: accepts clients on the Unix socket and
+//! answers each one's [`Request`] (the protocol is defined once, in the
+//! `sshlog-control` crate; see its docs and docs/architecture.md).
 //!
-//! A client sends one request line and reads answer lines:
-//! - `{"cmd":"ping"}` → `{"ok":true,"version":"…"}`
-//! - `{"cmd":"sessions"}` → `{"ok":true,"sessions":[SessionInfo…]}`
-//! - `{"cmd":"stats"}` → `{"ok":true,"stats":{…}}`
-//! - `{"cmd":"watch","user":"bob","types":["command_start"]}` → `{"ok":true}` then one
-//!   `{"record":{…},"line":"…"}` per event until the client hangs up.
-//! - `{"cmd":"follow","target":"pts/3"}` → `{"ok":true,"session_id","cast","offset",
-//!   "cols","rows","user","tty"}`, then `{"o":"<base64>","offset":N}` output chunks,
-//!   `{"r":[cols,rows]}` resizes and finally `{"end":true}`. The cast file already holds
-//!   every output byte before the first `offset`.
-//! - `{"cmd":"inject","target":"pts/3","data":"<base64>"}` → `{"ok":true}` when
-//!   `allow_injection` is set; the injection is logged with the caller's uid.
-//! - `{"cmd":"report","record":{…}}` → `{"ok":true}`: another sshlog component (the
-//!   web console) reports an event of its own into the event log, watchers and
-//!   actions. Only `web_login` records are accepted, so session events cannot be
-//!   forged.
-//!
-//! Anything else gets `{"ok":false,"error":"…"}`. See docs/architecture.md.
+//! `inject` is logged with the caller's uid; `report` accepts only
+//! `web_login` records, so session events cannot be forged.
 
 use crate::daemon::Shared;
 use crate::live::{FollowStart, Live, Target};
 use crate::tracker::Sink;
 use anyhow::{Context, Result};
-use base64::Engine;
-use serde::Deserialize;
-use serde_json::json;
+use sshlog_control::{
+    answer_line, refusal_line, Ack, FollowItem, Pong, Request, SessionList, StatsAnswer, WatchItem,
+};
 use sshlog_format::sidecar::Record;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast;
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-enum Request {
-    Ping,
-    Sessions,
-    Stats,
-    Watch {
-        #[serde(default)]
-        user: Option<String>,
-        #[serde(default)]
-        types: Vec<String>,
-    },
-    Follow {
-        target: String,
-    },
-    Inject {
-        target: String,
-        data: String,
-    },
-    Report {
-        record: Box<Record>,
-    },
-}
-
-/// Parses one request line as the daemon does; returns the command's name.
-/// (Public for the fuzz target `control_request`.)
-pub fn parse_request(line: &[u8]) -> Result<&'static str, String> {
-    let req: Request = serde_json::from_slice(line).map_err(|e| e.to_string())?;
-    Ok(match req {
-        Request::Ping => "ping",
-        Request::Sessions => "sessions",
-        Request::Stats => "stats",
-        Request::Watch { .. } => "watch",
-        Request::Follow { .. } => "follow",
-        Request::Inject { .. } => "inject",
-        Request::Report { .. } => "report",
-    })
-}
-
 /// An event as broadcast to watchers: the record and its event-log line.
 pub type Broadcast = Arc<(Record, String)>;
+
+/// Lines from the client after its request (read only to notice hang-ups).
+type ClientLines = tokio::io::Lines<BufReader<OwnedReadHalf>>;
 
 /// Binds the control socket (a std listener, non-blocking, for tokio later).
 pub fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener> {
@@ -123,10 +74,14 @@ pub async fn serve(
     }
 }
 
+fn lock(shared: &Mutex<Shared>) -> Result<std::sync::MutexGuard<'_, Shared>> {
+    shared.lock().map_err(|_| anyhow::anyhow!("state poisoned"))
+}
+
 async fn client(
     stream: UnixStream,
     shared: Arc<Mutex<Shared>>,
-    mut rx: broadcast::Receiver<Broadcast>,
+    rx: broadcast::Receiver<Broadcast>,
 ) -> Result<()> {
     let peer_uid = stream.peer_cred().map(|c| c.uid()).unwrap_or(u32::MAX);
     let (r, mut w) = stream.into_split();
@@ -134,142 +89,114 @@ async fn client(
     let Some(line) = lines.next_line().await? else {
         return Ok(());
     };
-    let req: Request = match serde_json::from_str(&line) {
+    let req = match Request::parse(line.as_bytes()) {
         Ok(r) => r,
         Err(e) => {
-            let msg = json!({"ok": false, "error": format!("bad request: {e}")});
-            w.write_all(format!("{msg}\n").as_bytes()).await?;
+            w.write_all(refusal_line(&e.to_string()).as_bytes()).await?;
             return Ok(());
         }
     };
     let reply = match req {
-        Request::Ping => json!({"ok": true, "version": env!("CARGO_PKG_VERSION")}),
-        Request::Sessions => {
-            let s = shared
-                .lock()
-                .map_err(|_| anyhow::anyhow!("state poisoned"))?;
-            json!({"ok": true, "sessions": s.tracker.sessions()})
-        }
-        Request::Stats => {
-            let s = shared
-                .lock()
-                .map_err(|_| anyhow::anyhow!("state poisoned"))?;
-            json!({"ok": true, "stats": s.stats_json()})
-        }
+        Request::Ping => answer_line(&Pong {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }),
+        Request::Sessions => answer_line(&SessionList {
+            sessions: lock(&shared)?.tracker.sessions(),
+        }),
+        Request::Stats => answer_line(&StatsAnswer {
+            stats: lock(&shared)?.stats(),
+        }),
         Request::Follow { target } => {
-            let start = {
-                let mut s = shared
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("state poisoned"))?;
-                s.tracker.follow(&Target::parse(&target))
-            };
+            let start = lock(&shared)?.tracker.follow(&Target::parse(&target));
             match start {
                 Ok(start) => return follow(start, w, lines).await,
-                Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
+                Err(e) => refusal_line(&format!("{e:#}")),
             }
         }
         Request::Inject { target, data } => {
-            let bytes = match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
-                Ok(b) => b,
-                Err(e) => {
-                    let msg = json!({"ok": false, "error": format!("data is not base64: {e}")});
-                    w.write_all(format!("{msg}\n").as_bytes()).await?;
-                    return Ok(());
-                }
-            };
-            let mut s = shared
-                .lock()
-                .map_err(|_| anyhow::anyhow!("state poisoned"))?;
+            let mut s = lock(&shared)?;
             let Shared { tracker, sink, .. } = &mut *s;
-            match tracker.inject(&Target::parse(&target), &bytes, peer_uid, sink) {
-                Ok(()) => json!({"ok": true}),
-                Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
+            match tracker.inject(&Target::parse(&target), &data, peer_uid, sink) {
+                Ok(()) => answer_line(&Ack {}),
+                Err(e) => refusal_line(&format!("{e:#}")),
             }
         }
         Request::Report { record } => {
             if record.event.type_name() != "web_login" {
-                json!({"ok": false, "error": "only web_login events can be reported"})
+                refusal_line("only web_login events can be reported")
             } else {
-                let mut s = shared
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("state poisoned"))?;
-                s.sink
+                lock(&shared)?
+                    .sink
                     .emit(&record, &crate::tracker::SessionContext::default());
-                json!({"ok": true})
+                answer_line(&Ack {})
             }
         }
-        Request::Watch { user, types } => {
-            w.write_all(b"{\"ok\":true}\n").await?;
-            loop {
-                tokio::select! {
-                    ev = rx.recv() => match ev {
-                        Ok(b) => {
-                            let (rec, line) = &*b;
-                            if !watch_matches(rec, user.as_deref(), &types) { continue; }
-                            let out = json!({"record": rec, "line": line});
-                            w.write_all(format!("{out}\n").as_bytes()).await?;
-                        }
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            let out = json!({"lagged": n});
-                            w.write_all(format!("{out}\n").as_bytes()).await?;
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                    },
-                    l = lines.next_line() => if l?.is_none() { return Ok(()) },
-                }
-            }
-        }
+        Request::Watch { user, types } => return watch(user, types, w, lines, rx).await,
     };
-    w.write_all(format!("{reply}\n").as_bytes()).await?;
+    w.write_all(reply.as_bytes()).await?;
     Ok(())
 }
 
-/// Streams a followed session until it ends or the client hangs up.
-async fn follow(
-    start: FollowStart,
-    mut w: tokio::net::unix::OwnedWriteHalf,
-    mut lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+/// Streams matching events until the client hangs up.
+async fn watch(
+    user: Option<String>,
+    types: Vec<String>,
+    mut w: OwnedWriteHalf,
+    mut lines: ClientLines,
+    mut rx: broadcast::Receiver<Broadcast>,
 ) -> Result<()> {
-    let FollowStart {
-        session_id,
-        cast,
-        offset,
-        cols,
-        rows,
-        user,
-        tty,
-        mut rx,
-    } = start;
-    let hello = json!({"ok": true, "session_id": session_id, "cast": cast, "offset": offset,
-        "cols": cols, "rows": rows, "user": user, "tty": tty});
-    w.write_all(format!("{hello}\n").as_bytes()).await?;
-    let b64 = base64::engine::general_purpose::STANDARD;
+    w.write_all(answer_line(&Ack {}).as_bytes()).await?;
     loop {
         tokio::select! {
-            item = rx.recv() => match item {
-                Ok(item) => {
-                    let (id, live) = &*item;
-                    if *id != session_id { continue; }
-                    let out = match live {
-                        Live::Output { offset: o, data } => {
-                            let end = o + data.len() as u64;
-                            if end <= offset { continue; }
-                            let skip = offset.saturating_sub(*o) as usize;
-                            json!({"o": b64.encode(&data[skip..]), "offset": o + skip as u64})
+            ev = rx.recv() => {
+                let out = match ev {
+                    Ok(b) => {
+                        let (record, line) = &*b;
+                        if !watch_matches(record, user.as_deref(), &types) { continue; }
+                        WatchItem::Event { record, line: line.clone() }.line()
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        WatchItem::<&Record>::Lagged { lagged: n }.line()
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                };
+                w.write_all(out.as_bytes()).await?;
+            },
+            l = lines.next_line() => if l?.is_none() { return Ok(()) },
+        }
+    }
+}
+
+/// Streams a followed session until it ends or the client hangs up.
+async fn follow(start: FollowStart, mut w: OwnedWriteHalf, mut lines: ClientLines) -> Result<()> {
+    let FollowStart { hello, mut rx } = start;
+    w.write_all(answer_line(&hello).as_bytes()).await?;
+    let (session_id, offset) = (hello.session_id, hello.offset);
+    loop {
+        tokio::select! {
+            item = rx.recv() => {
+                let out = match item {
+                    Ok(item) => {
+                        let (id, live) = &*item;
+                        if *id != session_id { continue; }
+                        match live {
+                            Live::Output { offset: o, data } => {
+                                let end = o + data.len() as u64;
+                                if end <= offset { continue; }
+                                let skip = offset.saturating_sub(*o) as usize;
+                                FollowItem::Output { data: data[skip..].to_vec(), offset: o + skip as u64 }
+                            }
+                            Live::Resize { cols, rows } => FollowItem::Resize { size: (*cols, *rows) },
+                            Live::End => {
+                                w.write_all(FollowItem::End { end: true }.line().as_bytes()).await?;
+                                return Ok(());
+                            }
                         }
-                        Live::Resize { cols, rows } => json!({"r": [cols, rows]}),
-                        Live::End => {
-                            w.write_all(b"{\"end\":true}\n").await?;
-                            return Ok(());
-                        }
-                    };
-                    w.write_all(format!("{out}\n").as_bytes()).await?;
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    let out = json!({"lagged": n});
-                    w.write_all(format!("{out}\n").as_bytes()).await?;
-                }
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => FollowItem::Lagged { lagged: n },
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                };
+                w.write_all(out.line().as_bytes()).await?;
             },
             l = lines.next_line() => if l?.is_none() { return Ok(()) },
         }
@@ -277,15 +204,14 @@ async fn follow(
 }
 
 fn watch_matches(rec: &Record, user: Option<&str>, types: &[String]) -> bool {
-    let v = serde_json::to_value(rec).unwrap_or_default();
-    if !types.is_empty() {
-        let ty = v.get("type").and_then(|t| t.as_str()).unwrap_or("");
-        if !types.iter().any(|t| t == ty) {
-            return false;
-        }
+    if !types.is_empty() && !types.iter().any(|t| t == rec.event.type_name()) {
+        return false;
     }
     match user {
-        Some(u) => v.get("user").and_then(|x| x.as_str()) == Some(u),
+        Some(u) => {
+            let v = serde_json::to_value(rec).unwrap_or_default();
+            v.get("user").and_then(|x| x.as_str()) == Some(u)
+        }
         None => true,
     }
 }

@@ -14,6 +14,7 @@ use crate::tracker::{Options, SessionContext, Sink, Tracker};
 use anyhow::{Context, Result};
 use sshlog_actions::event_log::EventLog;
 use sshlog_actions::{ActionEngine, EventContext};
+use sshlog_control::{KernelTotals, Stats};
 use sshlog_format::framed::FrameOptions;
 use sshlog_format::sidecar::{human_line, Record};
 use std::collections::{BTreeMap, HashSet};
@@ -78,7 +79,7 @@ pub fn load_actions(settings: &Settings, explicit: bool) -> Result<ActionEngine>
 pub struct Shared {
     pub tracker: Tracker,
     pub sink: DaemonSink,
-    pub kernel: loader::KernelTotals,
+    pub kernel: KernelTotals,
     /// The capture thread's scheduling, see [`CaptureScheduler::status`].
     pub capture_scheduling: String,
     /// Times the capture thread was raised to real-time priority.
@@ -86,23 +87,18 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn stats_json(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(&self.tracker.stats).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            if let Ok(serde_json::Value::Object(k)) = serde_json::to_value(self.kernel) {
-                o.extend(k);
-            }
-            o.insert("event_log_errors".into(), self.sink.log_errors.into());
-            o.insert("live_sessions".into(), self.tracker.sessions().len().into());
-            o.insert("storage_error".into(), self.tracker.storage_status().into());
-            o.insert(
-                "capture_scheduling".into(),
-                self.capture_scheduling.clone().into(),
-            );
-            o.insert("capture_boosts".into(), self.capture_boosts.into());
-            o.insert("actions".into(), self.sink.actions.stats());
+    /// The counters `stats` serves.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            recording: self.tracker.stats,
+            kernel: self.kernel,
+            event_log_errors: self.sink.log_errors,
+            live_sessions: self.tracker.sessions().len() as u64,
+            storage_error: self.tracker.storage_status().map(str::to_string),
+            capture_scheduling: self.capture_scheduling.clone(),
+            capture_boosts: self.capture_boosts,
+            actions: self.sink.actions.reports(),
         }
-        v
     }
 }
 
@@ -234,7 +230,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     let shared = Arc::new(Mutex::new(Shared {
         tracker,
         sink,
-        kernel: loader::KernelTotals::default(),
+        kernel: KernelTotals::default(),
         capture_scheduling: scheduler.status(),
         capture_boosts: 0,
     }));

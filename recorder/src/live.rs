@@ -3,8 +3,8 @@
 //! pty master, which sshlogd borrows from sshd with `pidfd_getfd(2)`.
 
 use anyhow::{bail, Context, Result};
+use sshlog_control::FollowHello;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -29,13 +29,8 @@ pub type LiveItem = Arc<(Uuid, Live)>;
 /// What a follower needs to start: read the cast up to `offset` output bytes
 /// (already flushed to disk), then apply live items.
 pub struct FollowStart {
-    pub session_id: Uuid,
-    pub cast: PathBuf,
-    pub offset: u64,
-    pub cols: u16,
-    pub rows: u16,
-    pub user: Option<String>,
-    pub tty: Option<String>,
+    /// The first answer line's body.
+    pub hello: FollowHello,
     pub rx: broadcast::Receiver<LiveItem>,
 }
 

@@ -7,6 +7,7 @@ use anyhow::{anyhow, Context, Result};
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader, Pod};
+use sshlog_control::KernelTotals;
 use sshlog_recorder_ebpf::layout::{ConnStats, Proc, ProcKind, Record};
 use std::collections::HashMap;
 
@@ -155,17 +156,6 @@ pub fn forget_conns(ebpf: &mut Ebpf, gone: &[u32]) {
             }
         }
     }
-}
-
-/// The kernel's system-wide counters (per-CPU map `totals`, summed).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct KernelTotals {
-    /// Bytes the ring buffer had no room for.
-    pub kernel_dropped_bytes: u64,
-    /// Records the ring buffer had no room for.
-    pub kernel_dropped_events: u64,
-    /// Terminal bytes put into the ring buffer.
-    pub kernel_captured_bytes: u64,
 }
 
 /// Reads [`KernelTotals`].

@@ -6,8 +6,7 @@
 use crate::cmd::follow::{draw_screen, screen, Ended, Follower};
 use crate::control;
 use anyhow::Result;
-use base64::Engine;
-use serde_json::json;
+use sshlog_control::{Ack, Request};
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,10 +38,11 @@ impl Drop for RawMode {
 
 /// Whether the daemon lets us type: an empty injection is checked like a real one.
 fn injection_allowed(socket: &Path, target: &str) -> Result<bool> {
-    match control::request(
-        socket,
-        &json!({"cmd": "inject", "target": target, "data": ""}),
-    ) {
+    let probe = Request::Inject {
+        target: target.to_string(),
+        data: Vec::new(),
+    };
+    match control::request::<Ack>(socket, &probe) {
         Ok(_) => Ok(true),
         Err(e) if e.to_string().contains("injection is disabled") => Ok(false),
         Err(e) => Err(e),
@@ -73,7 +73,7 @@ pub fn run(socket: &Path, target: &str, stop: &Arc<AtomicBool>) -> Result<()> {
 
     let keys_stop = Arc::clone(stop);
     let socket: PathBuf = socket.to_path_buf();
-    let session = f.hello.session_id.clone();
+    let session = f.hello.session_id.to_string();
     std::thread::spawn(move || forward_keys(&socket, &session, can_type, &keys_stop));
 
     let ended = f.stream(&mut out, stop);
@@ -87,7 +87,6 @@ pub fn run(socket: &Path, target: &str, stop: &Arc<AtomicBool>) -> Result<()> {
 
 /// Reads stdin and injects it, until Ctrl+Q (or Ctrl+C when read-only) or EOF.
 fn forward_keys(socket: &Path, session: &str, can_type: bool, stop: &AtomicBool) {
-    let b64 = base64::engine::general_purpose::STANDARD;
     let mut stdin = io::stdin().lock();
     let mut buf = [0u8; 1024];
     loop {
@@ -106,8 +105,11 @@ fn forward_keys(socket: &Path, session: &str, can_type: bool, stop: &AtomicBool)
             chunk = &chunk[..i];
         }
         if can_type && !chunk.is_empty() {
-            let req = json!({"cmd": "inject", "target": session, "data": b64.encode(chunk)});
-            if let Err(e) = control::request(socket, &req) {
+            let req = Request::Inject {
+                target: session.to_string(),
+                data: chunk.to_vec(),
+            };
+            if let Err(e) = control::request::<Ack>(socket, &req) {
                 eprint!("\r\nsshlog: {e:#}\r\n");
             }
         }

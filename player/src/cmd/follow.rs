@@ -6,10 +6,9 @@
 //! output chunks (which start exactly at that offset) to stdout until the session
 //! ends. `attach` adds keystroke injection (see `attach.rs`).
 
-use crate::control::{check_ok, io_message, parse_answer, Connection};
-use anyhow::{anyhow, bail, Context, Result};
-use base64::Engine;
-use serde_json::{json, Value};
+use crate::control::{io_message, Connection};
+use anyhow::{bail, Context, Result};
+use sshlog_control::{decode_item, FollowHello, FollowItem, Request};
 use sshlog_format::cast::Event;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
@@ -17,21 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What the daemon said when following started.
-#[derive(Debug, Clone)]
-pub struct Hello {
-    pub session_id: String,
-    pub offset: u64,
-    pub cols: u16,
-    pub rows: u16,
-    pub user: Option<String>,
-    pub tty: Option<String>,
-}
-
 /// An open follow stream.
 pub struct Follower {
     conn: Connection,
-    pub hello: Hello,
+    pub hello: FollowHello,
     next: u64,
 }
 
@@ -47,19 +35,11 @@ impl Follower {
     pub fn start(socket: &Path, target: &str) -> Result<(Follower, Vec<u8>)> {
         let mut conn = Connection::connect(socket)?;
         conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-        conn.send(&json!({"cmd": "follow", "target": target}))?;
-        let v = conn.read_answer()?;
-        let s = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
-        let hello = Hello {
-            session_id: s("session_id").ok_or_else(|| anyhow!("answer without session_id: {v}"))?,
-            offset: v.get("offset").and_then(Value::as_u64).unwrap_or(0),
-            cols: v.get("cols").and_then(Value::as_u64).unwrap_or(80) as u16,
-            rows: v.get("rows").and_then(Value::as_u64).unwrap_or(24) as u16,
-            user: s("user"),
-            tty: s("tty"),
-        };
-        let cast = s("cast").ok_or_else(|| anyhow!("answer without cast path: {v}"))?;
-        let before = output_until(Path::new(&cast), hello.offset)?;
+        conn.send(&Request::Follow {
+            target: target.to_string(),
+        })?;
+        let hello: FollowHello = conn.read_answer()?;
+        let before = output_until(&hello.cast, hello.offset)?;
         // Short reads let the caller notice Ctrl+C promptly.
         conn.set_read_timeout(Some(Duration::from_millis(200)))?;
         let next = hello.offset;
@@ -68,7 +48,6 @@ impl Follower {
 
     /// Copies live output to `out` until the session ends or `stop` is set.
     pub fn stream(&mut self, out: &mut dyn Write, stop: &AtomicBool) -> Result<Ended> {
-        let b64 = base64::engine::general_purpose::STANDARD;
         let mut buf = Vec::new();
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -87,27 +66,26 @@ impl Follower {
                 }
                 Err(e) => bail!("lost the connection to sshlogd: {}", io_message(&e)),
             }
-            let v = parse_answer(&buf)?;
+            let item: FollowItem = decode_item(&buf)?;
             buf.clear();
-            if v.get("ok").is_some() {
-                check_ok(&v)?;
-            }
-            if let Some(o) = v.get("o").and_then(Value::as_str) {
-                let data = b64.decode(o).context("bad output chunk from sshlogd")?;
-                let offset = v.get("offset").and_then(Value::as_u64).unwrap_or(self.next);
-                if offset > self.next {
-                    eprintln!(
-                        "sshlog: {} bytes of output were missed (follower too slow)",
-                        offset - self.next
-                    );
+            match item {
+                FollowItem::Output { data, offset } => {
+                    if offset > self.next {
+                        eprintln!(
+                            "sshlog: {} bytes of output were missed (follower too slow)",
+                            offset - self.next
+                        );
+                    }
+                    self.next = offset + data.len() as u64;
+                    out.write_all(&data)?;
+                    out.flush()?;
                 }
-                self.next = offset + data.len() as u64;
-                out.write_all(&data)?;
-                out.flush()?;
-            } else if v.get("end").is_some() {
-                return Ok(Ended::SessionClosed);
-            } else if let Some(n) = v.get("lagged").and_then(Value::as_u64) {
-                eprintln!("sshlog: fell behind the session; {n} updates were dropped");
+                FollowItem::End { .. } => return Ok(Ended::SessionClosed),
+                FollowItem::Lagged { lagged } => {
+                    eprintln!("sshlog: fell behind the session; {lagged} updates were dropped");
+                }
+                // The screen is drawn at the size it had when following began.
+                FollowItem::Resize { .. } => {}
             }
         }
     }

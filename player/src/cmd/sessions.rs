@@ -5,39 +5,21 @@ use crate::control;
 use crate::style::{output_width, Style};
 use crate::table::{Column, Table};
 use crate::timefmt::{ago, local_time};
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use sshlog_control::{Request, SessionInfo, SessionList};
 use std::io::Write;
 use std::path::Path;
 
-/// One live session as served by sshlogd (`SessionInfo` in the recorder).
-/// Every field is optional so newer or older daemons still work.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct SessionRow {
-    pub session_id: Option<String>,
-    pub sshd_pid: Option<u32>,
-    pub user: Option<String>,
-    pub client: Option<String>,
-    pub tty: Option<String>,
-    pub started: Option<DateTime<Utc>>,
-    pub last_activity: Option<DateTime<Utc>>,
-    pub last_command: Option<String>,
-    pub existing_login: bool,
-}
-
 /// Runs `sshlog sessions`.
 pub fn run(socket: &Path, args: &SessionsArgs, out: &mut dyn Write) -> Result<()> {
-    let answer = control::request(socket, &json!({"cmd": "sessions"}))?;
-    let list = control::field(&answer, "sessions")?;
+    let list: SessionList = control::request(socket, &Request::Sessions)?;
     if args.json {
-        let text = serde_json::to_string_pretty(list)?;
+        let text = serde_json::to_string_pretty(&list.sessions)?;
         writeln!(out, "{text}")?;
         return Ok(());
     }
-    let rows = parse_rows(list)?;
+    let rows = by_start(list.sessions);
     if rows.is_empty() {
         writeln!(out, "no live SSH sessions")?;
         return Ok(());
@@ -55,18 +37,16 @@ pub fn run(socket: &Path, args: &SessionsArgs, out: &mut dyn Write) -> Result<()
     Ok(())
 }
 
-/// Decodes the `sessions` array.
-pub fn parse_rows(list: &Value) -> Result<Vec<SessionRow>> {
-    let mut rows: Vec<SessionRow> = serde_json::from_value(list.clone())
-        .map_err(|e| anyhow!("unexpected session list from sshlogd: {e}"))?;
+/// The sessions, oldest first.
+pub fn by_start(mut rows: Vec<SessionInfo>) -> Vec<SessionInfo> {
     rows.sort_by_key(|r| r.started);
-    Ok(rows)
+    rows
 }
 
 /// The table's lines (headings first, then a footnote if any session is
 /// marked), for a terminal `width` wide (`None`: unlimited).
 pub fn render<Tz: TimeZone>(
-    rows: &[SessionRow],
+    rows: &[SessionInfo],
     now: DateTime<Utc>,
     tz: &Tz,
     width: Option<usize>,
@@ -92,12 +72,12 @@ where
         }
         t.push(vec![
             user,
-            r.last_activity.map_or_else(|| "-".into(), |t| ago(now, t)),
+            ago(now, r.last_activity),
             opt(&r.last_command),
-            r.started.map_or_else(|| "-".into(), |t| local_time(t, tz)),
+            local_time(r.started, tz),
             opt(&r.client),
             opt(&r.tty),
-            r.sshd_pid.map_or_else(|| "-".into(), |p| p.to_string()),
+            r.sshd_pid.to_string(),
         ]);
     }
     let mut lines = t.render(width, style);
@@ -115,7 +95,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::anyhow;
     use chrono::TimeZone;
+    use serde_json::{json, Value};
+
+    /// Decodes a `sessions` array as [`run`] does.
+    fn parse_rows(list: &Value) -> Result<Vec<SessionInfo>> {
+        let rows = serde_json::from_value(list.clone())
+            .map_err(|e| anyhow!("unexpected session list from sshlogd: {e}"))?;
+        Ok(by_start(rows))
+    }
 
     fn sample() -> Value {
         json!([
@@ -138,7 +127,7 @@ mod tests {
         let rows = parse_rows(&sample()).expect("decodes");
         assert_eq!(rows[0].user.as_deref(), Some("alice"));
         assert!(rows[0].existing_login);
-        assert_eq!(rows[1].sshd_pid, Some(1801));
+        assert_eq!(rows[1].sshd_pid, 1801);
         assert!(parse_rows(&json!({"not": "a list"})).is_err());
     }
 

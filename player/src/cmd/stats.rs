@@ -4,19 +4,22 @@ use crate::cli::StatsArgs;
 use crate::control;
 use crate::table::escape_controls;
 use anyhow::{bail, Result};
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
+use sshlog_control::{Request, StatsAnswer};
 use std::io::Write;
 use std::path::Path;
 
 /// Runs `sshlog stats`.
 pub fn run(socket: &Path, args: &StatsArgs, out: &mut dyn Write) -> Result<()> {
-    let answer = control::request(socket, &json!({"cmd": "stats"}))?;
-    let stats = control::field(&answer, "stats")?;
+    // Any counter the daemon sends is shown, in its order (a newer daemon
+    // may have more than this CLI knows).
+    let answer: StatsAnswer<Map<String, Value>> = control::request(socket, &Request::Stats)?;
+    let stats = Value::Object(answer.stats);
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(stats)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&stats)?)?;
         return Ok(());
     }
-    for line in render(stats)? {
+    for line in render(&stats)? {
         writeln!(out, "{line}")?;
     }
     Ok(())
@@ -49,6 +52,7 @@ pub fn render(stats: &Value) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn counters_are_aligned_in_order() {

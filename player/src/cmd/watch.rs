@@ -2,11 +2,12 @@
 //! it arrives, until interrupted or until the daemon goes away.
 
 use crate::cli::WatchArgs;
-use crate::control::{self, io_message, Connection};
+use crate::control::{io_message, Connection};
 use crate::style::Style;
 use crate::table::escape_controls;
-use anyhow::{anyhow, bail, Result};
-use serde_json::{json, Map, Value};
+use anyhow::{bail, Result};
+use serde_json::Value;
+use sshlog_control::{decode_item, Ack, Request, WatchItem};
 use sshlog_format::sidecar::KNOWN_TYPES;
 use std::io::{self, Write};
 use std::path::Path;
@@ -32,48 +33,24 @@ pub fn check_types(types: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The watch request for these filters.
-pub fn request(args: &WatchArgs) -> Value {
-    let mut m = Map::new();
-    m.insert("cmd".into(), "watch".into());
-    if let Some(u) = &args.user {
-        m.insert("user".into(), u.clone().into());
-    }
-    let mut types: Vec<&str> = Vec::new();
+/// The watch request for these filters (each type once).
+pub fn request(args: &WatchArgs) -> Request {
+    let mut types: Vec<String> = Vec::new();
     for t in &args.types {
-        if !types.contains(&t.as_str()) {
-            types.push(t);
+        if !types.contains(t) {
+            types.push(t.clone());
         }
     }
-    if !types.is_empty() {
-        m.insert("types".into(), json!(types));
+    Request::Watch {
+        user: args.user.clone(),
+        types,
     }
-    Value::Object(m)
 }
 
-/// What one line from the daemon means.
-#[derive(Debug, PartialEq)]
-pub enum Message {
-    /// An event: its record and its event-log line.
-    Event { record: Value, line: String },
-    /// The daemon dropped this many events because we read too slowly.
-    Lagged(u64),
-}
-
-/// Decodes one line of the watch stream.
-pub fn parse_message(line: &[u8]) -> Result<Message> {
-    let v = control::parse_answer(line)?;
-    if let Some(n) = v.get("lagged").and_then(Value::as_u64) {
-        return Ok(Message::Lagged(n));
-    }
-    let (Some(record), Some(text)) = (v.get("record"), v.get("line").and_then(Value::as_str))
-    else {
-        return Err(anyhow!("unexpected event from sshlogd: {v}"));
-    };
-    Ok(Message::Event {
-        record: record.clone(),
-        line: text.to_string(),
-    })
+/// Decodes one line of the watch stream; records stay as the daemon sent
+/// them (printed verbatim by `--json`).
+pub fn parse_message(line: &[u8]) -> Result<WatchItem<Value>> {
+    Ok(decode_item(line)?)
 }
 
 /// An event-log line for the terminal: the timestamp dimmed and the type
@@ -111,7 +88,7 @@ pub fn run(
     let mut conn = Connection::connect(socket)?;
     conn.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     conn.send(&request(args))?;
-    conn.read_answer()?;
+    let _: Ack = conn.read_answer()?;
     conn.set_read_timeout(Some(POLL))?;
     let mut buf = Vec::new();
     loop {
@@ -140,7 +117,7 @@ pub fn run(
 
 fn handle(line: &[u8], as_json: bool, out: &mut dyn Write, style: Style) -> Result<()> {
     match parse_message(line)? {
-        Message::Event { record, line } => {
+        WatchItem::Event { record, line } => {
             if as_json {
                 writeln!(out, "{record}")?;
             } else {
@@ -148,7 +125,7 @@ fn handle(line: &[u8], as_json: bool, out: &mut dyn Write, style: Style) -> Resu
             }
             out.flush()?;
         }
-        Message::Lagged(n) => {
+        WatchItem::Lagged { lagged: n } => {
             eprintln!("sshlog: warning: {n} events were skipped (output too slow)");
         }
     }
@@ -158,6 +135,7 @@ fn handle(line: &[u8], as_json: bool, out: &mut dyn Write, style: Style) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::io::{BufRead, BufReader};
     use std::os::unix::net::UnixListener;
     use std::sync::Arc;
@@ -202,14 +180,14 @@ mod tests {
         .expect("event");
         assert_eq!(
             m,
-            Message::Event {
+            WatchItem::Event {
                 record: json!({"type":"command_start","argv":["ls"]}),
                 line: "2024-05-01 10:00:00 command_start (5) bob executed ls".into()
             }
         );
         assert_eq!(
             parse_message(br#"{"lagged":7}"#).expect("lag"),
-            Message::Lagged(7)
+            WatchItem::Lagged { lagged: 7 }
         );
         assert!(parse_message(br#"{"ok":true}"#).is_err());
         assert!(parse_message(b"garbage").is_err());

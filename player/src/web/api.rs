@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sshlog_control::WatchItem;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -86,11 +87,13 @@ pub async fn events_stream(State(state): State<Shared>, Query(f): Query<EventFil
     };
     let events = futures_util::stream::unfold(Some(stream), |s| async move {
         let mut s = s?;
-        let ev = match s.next().await {
-            Ok(Some(v)) if v.get("lagged").is_some() => {
-                SseEvent::default().event("lagged").data(v.to_string())
-            }
-            Ok(Some(v)) => SseEvent::default().event("event").data(v.to_string()),
+        let ev = match s.next::<WatchItem<Value>>().await {
+            Ok(Some(item @ WatchItem::Lagged { .. })) => SseEvent::default()
+                .event("lagged")
+                .data(item.line().trim_end()),
+            Ok(Some(item)) => SseEvent::default()
+                .event("event")
+                .data(item.line().trim_end()),
             Ok(None) | Err(_) => {
                 let ev = SseEvent::default().event("end").data("{}");
                 return Some((Ok::<_, Infallible>(ev), None));

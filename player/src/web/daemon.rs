@@ -1,10 +1,13 @@
-//! Asynchronous client of sshlogd's control socket (JSON lines, see
-//! `recorder/src/control.rs`): one-shot requests, `report` of web_login
+//! Asynchronous client of sshlogd's control socket (the protocol is the
+//! `sshlog-control` crate's): one-shot requests, `report` of web_login
 //! events, and the long-lived `watch` and `follow` streams.
 
-use anyhow::{anyhow, bail, Context, Result};
-use chrono::{SecondsFormat, Utc};
-use serde_json::{json, Value};
+use anyhow::{anyhow, bail, Result};
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use sshlog_control::SessionList;
+use sshlog_control::{decode_answer, decode_item, Ack, FollowHello, Request, SessionInfo};
+use sshlog_format::sidecar::{Record, SessionEvent};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,16 +28,25 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The next line as JSON; `None` when the daemon closed the connection.
-    pub async fn next(&mut self) -> Result<Option<Value>> {
+    /// The next line; `None` when the daemon closed the connection.
+    async fn next_line(&mut self) -> Result<Option<String>> {
         let Some(line) = self.lines.next_line().await? else {
             return Ok(None);
         };
         if line.len() > MAX_LINE {
             bail!("answer line from sshlogd too long");
         }
-        let v = serde_json::from_str(&line).context("unexpected answer from sshlogd")?;
-        Ok(Some(v))
+        Ok(Some(line))
+    }
+
+    /// The next streamed item (a [`WatchItem`] or a
+    /// [`FollowItem`](sshlog_control::FollowItem)); `None` when the daemon
+    /// closed the connection.
+    pub async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        match self.next_line().await? {
+            Some(line) => Ok(Some(decode_item(line.as_bytes())?)),
+            None => Ok(None),
+        }
     }
 }
 
@@ -51,7 +63,8 @@ impl Daemon {
         }
     }
 
-    async fn open(&self, request: &Value) -> Result<(Stream, Value)> {
+    /// Sends `request`; returns the stream and its decoded first answer.
+    async fn open<T: DeserializeOwned>(&self, request: &Request) -> Result<(Stream, T)> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|e| {
             anyhow!(
                 "cannot connect to sshlogd at {}: {}",
@@ -60,62 +73,56 @@ impl Daemon {
             )
         })?;
         let (r, mut w) = stream.into_split();
-        w.write_all(format!("{request}\n").as_bytes()).await?;
+        w.write_all(request.line().as_bytes()).await?;
         let mut s = Stream {
             lines: BufReader::new(r).lines(),
             _writer: w,
         };
-        let first = tokio::time::timeout(TIMEOUT, s.next())
+        let first = tokio::time::timeout(TIMEOUT, s.next_line())
             .await
             .map_err(|_| anyhow!("sshlogd did not answer in time"))??
             .ok_or_else(|| anyhow!("sshlogd closed the connection without answering"))?;
-        crate::control::check_ok(&first)?;
-        Ok((s, first))
+        let answer = decode_answer(first.as_bytes())?;
+        Ok((s, answer))
     }
 
-    /// Sends one request and returns the successful answer.
-    pub async fn request(&self, request: &Value) -> Result<Value> {
-        Ok(self.open(request).await?.1)
+    /// The live sessions.
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        let (_, list): (_, SessionList) = self.open(&Request::Sessions).await?;
+        Ok(list.sessions)
     }
 
-    /// The live sessions (the daemon's `sessions` array).
-    pub async fn sessions(&self) -> Result<Value> {
-        let v = self.request(&json!({"cmd": "sessions"})).await?;
-        Ok(v.get("sessions").cloned().unwrap_or_else(|| json!([])))
-    }
-
-    /// Starts a `watch` stream.
+    /// Starts a `watch` stream (read it as [`WatchItem`](sshlog_control::WatchItem)s).
     pub async fn watch(&self, user: Option<&str>, types: &[String]) -> Result<Stream> {
-        let mut req = json!({"cmd": "watch"});
-        if let Some(u) = user {
-            req["user"] = json!(u);
-        }
-        if !types.is_empty() {
-            req["types"] = json!(types);
-        }
-        Ok(self.open(&req).await?.0)
+        let req = Request::Watch {
+            user: user.map(str::to_string),
+            types: types.to_vec(),
+        };
+        let (stream, Ack {}) = self.open(&req).await?;
+        Ok(stream)
     }
 
-    /// Starts following a live session; returns the stream and the hello
-    /// line (`session_id`, `cast`, `offset`, `cols`, `rows`, ...).
-    pub async fn follow(&self, target: &str) -> Result<(Stream, Value)> {
-        self.open(&json!({"cmd": "follow", "target": target})).await
+    /// Starts following a live session.
+    pub async fn follow(&self, target: &str) -> Result<(Stream, FollowHello)> {
+        let req = Request::Follow {
+            target: target.to_string(),
+        };
+        self.open(&req).await
     }
 
     /// Reports a web login attempt as a `web_login` event. Never fails: when
     /// the daemon is unreachable the attempt is only logged here.
     pub async fn report_login(&self, user: &str, ip: IpAddr, success: bool, reason: Option<&str>) {
-        let record = json!({
-            "schema": sshlog_format::SCHEMA_VERSION,
-            "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
-            "type": "web_login",
-            "user": user,
-            "client_ip": ip.to_string(),
-            "success": success,
-            "reason": reason,
-        });
-        let req = json!({"cmd": "report", "record": record});
-        if let Err(e) = self.request(&req).await {
+        let event = SessionEvent::WebLogin {
+            user: user.to_string(),
+            client_ip: ip.to_string(),
+            success,
+            reason: reason.map(str::to_string),
+        };
+        let req = Request::Report {
+            record: Box::new(Record::new(Utc::now(), None, event)),
+        };
+        if let Err(e) = self.open::<Ack>(&req).await {
             tracing::warn!(
                 user,
                 client_ip = %ip,

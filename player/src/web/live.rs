@@ -14,8 +14,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::json;
+use sshlog_control::{FollowHello, FollowItem};
 use sshlog_format::cast::{format_time, Event};
 use std::time::Instant;
 
@@ -60,9 +60,9 @@ pub async fn follow(
 }
 
 /// The output bytes of `cast` up to `offset`.
-fn output_until(cast: &str, offset: u64) -> Result<Vec<u8>> {
+fn output_until(cast: &std::path::Path, offset: u64) -> Result<Vec<u8>> {
     let (_, events) = sshlog_format::read_cast_file(cast)
-        .with_context(|| format!("cannot read the live cast {cast}"))?;
+        .with_context(|| format!("cannot read the live cast {}", cast.display()))?;
     let mut out = Vec::new();
     for e in events {
         if let Event::Output { data, .. } = e {
@@ -82,18 +82,11 @@ fn line(t: f64, code: &str, data: &str) -> Message {
     Message::Text(format!("[{t}, \"{code}\", {data}]").into())
 }
 
-async fn pump(mut socket: WebSocket, mut stream: Stream, hello: Value) -> Result<()> {
-    let cols = hello.get("cols").and_then(Value::as_u64).unwrap_or(80);
-    let rows = hello.get("rows").and_then(Value::as_u64).unwrap_or(24);
-    let offset = hello.get("offset").and_then(Value::as_u64).unwrap_or(0);
-    let cast = hello
-        .get("cast")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let header = json!({"version": 2, "width": cols, "height": rows,
-        "title": hello.get("user"), "sshlog": {"session_id": hello.get("session_id"),
-        "tty": hello.get("tty")}});
+async fn pump(mut socket: WebSocket, mut stream: Stream, hello: FollowHello) -> Result<()> {
+    let header = json!({"version": 2, "width": hello.cols, "height": hello.rows,
+        "title": hello.user, "sshlog": {"session_id": hello.session_id,
+        "tty": hello.tty}});
+    let FollowHello { cast, offset, .. } = hello;
     socket
         .send(Message::Text(header.to_string().into()))
         .await?;
@@ -101,7 +94,6 @@ async fn pump(mut socket: WebSocket, mut stream: Stream, hello: Value) -> Result
     let mut text = Utf8Chunker::default();
     socket.send(line(0.0, "o", &text.push(&before))).await?;
     let start = Instant::now();
-    let b64 = base64::engine::general_purpose::STANDARD;
     loop {
         tokio::select! {
             msg = stream.next() => {
@@ -111,19 +103,17 @@ async fn pump(mut socket: WebSocket, mut stream: Stream, hello: Value) -> Result
                         close(&mut socket, 1011, "sshlogd went away").await;
                         return Ok(());
                     }
-                    Some(v) if v.get("end").is_some() => {
+                    Some(FollowItem::End { .. }) => {
                         close(&mut socket, 1000, "the session ended").await;
                         return Ok(());
                     }
-                    Some(v) => {
-                        if let Some(o) = v.get("o").and_then(Value::as_str) {
-                            let data = b64.decode(o).context("bad output chunk from sshlogd")?;
-                            socket.send(line(t, "o", &text.push(&data))).await?;
-                        } else if let Some([c, r]) = v.get("r").and_then(Value::as_array).map(Vec::as_slice) {
-                            let size = format!("{}x{}", c.as_u64().unwrap_or(80), r.as_u64().unwrap_or(24));
-                            socket.send(line(t, "r", &size)).await?;
-                        }
+                    Some(FollowItem::Output { data, .. }) => {
+                        socket.send(line(t, "o", &text.push(&data))).await?;
                     }
+                    Some(FollowItem::Resize { size: (c, r) }) => {
+                        socket.send(line(t, "r", &format!("{c}x{r}"))).await?;
+                    }
+                    Some(FollowItem::Lagged { .. }) => {}
                 }
             }
             msg = socket.recv() => match msg {

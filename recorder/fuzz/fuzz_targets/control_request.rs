@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = sshlog_recorder::control::parse_request(data);
+    let _ = sshlog_control::Request::parse(data);
 });

@@ -29,7 +29,7 @@ use crate::sshd_log::{self, AuthMessage};
 use crate::state::{ResumeState, StateDir};
 use crate::user_program::{ExecFacts, ExecRole, UserProgram};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use sshlog_control::{FollowHello, RecordingStats, SessionInfo};
 use sshlog_format::cast::{Event, SshlogMeta};
 use sshlog_format::framed::FrameOptions;
 use sshlog_format::sidecar::{Record, SessionEvent, SCHEMA_VERSION};
@@ -64,33 +64,6 @@ const EARLY_MAX: usize = 256;
 
 /// Per-connection counters kept by the eBPF side (map `conn_stats`).
 pub use sshlog_recorder_ebpf::layout::ConnStats as ConnCounters;
-
-/// Daemon-wide counters, served on the control socket (`stats`).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Stats {
-    pub kernel_events: u64,
-    pub decode_errors: u64,
-    pub bytes_recorded: u64,
-    pub bytes_dropped: u64,
-    pub events_dropped: u64,
-    pub sessions_recorded: u64,
-    pub write_errors: u64,
-}
-
-/// One row of `sshlog sessions`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionInfo {
-    pub session_id: Option<Uuid>,
-    pub sshd_pid: u32,
-    pub user: Option<String>,
-    pub client: Option<String>,
-    pub tty: Option<String>,
-    pub started: DateTime<Utc>,
-    pub last_activity: DateTime<Utc>,
-    pub last_command: Option<String>,
-    pub existing_login: bool,
-    pub cast: Option<PathBuf>,
-}
 
 /// What is known about the session an event belongs to (for action filters such
 /// as client_ip or tty, which most records do not carry themselves).
@@ -141,7 +114,7 @@ pub struct Tracker {
     storage_error: Option<String>,
     /// Writes are failing (reported); cleared when a tick writes everything.
     storage_failing: Option<String>,
-    pub stats: Stats,
+    pub stats: RecordingStats,
 }
 
 /// An outbound_connection_start waiting for the TCP handshake's outcome.
@@ -166,7 +139,7 @@ impl Tracker {
             outbound: HashMap::new(),
             storage_error: None,
             storage_failing: None,
-            stats: Stats::default(),
+            stats: RecordingStats::default(),
         }
     }
 

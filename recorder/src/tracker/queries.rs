@@ -46,7 +46,7 @@ impl Tracker {
         r.ensure_cast(80, 24)?;
         r.flush_frame()?;
         let (cols, rows) = r.size().unwrap_or((80, 24));
-        Ok(FollowStart {
+        let hello = FollowHello {
             session_id: r.id,
             cast: r.paths.cast.clone(),
             offset: r.output_bytes,
@@ -54,8 +54,8 @@ impl Tracker {
             rows,
             user,
             tty,
-            rx,
-        })
+        };
+        Ok(FollowStart { hello, rx })
     }
 
     /// Types `data` into a live session, if injection is allowed, and records who did.
