@@ -33,7 +33,11 @@ impl fmt::Display for Summary {
 /// Validate every file of `dir`; errors display as `file:line:col: message`,
 /// one per line.
 pub fn check_dir(dir: &Path, plugins_dir: &Path) -> Result<Summary, ConfigErrors> {
-    let (files, events) = load_dir(dir, plugins_dir)?;
+    let loaded = load_dir(dir, plugins_dir)?;
+    if !loaded.errors.0.is_empty() {
+        return Err(loaded.errors);
+    }
+    let (files, events) = (loaded.files, loaded.events);
     Ok(Summary {
         files,
         actions: events.iter().map(|e| e.actions.len()).sum(),

@@ -61,48 +61,91 @@ pub fn config_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigErrors> {
     Ok(files)
 }
 
-/// Load and validate every file of `dir`.
-pub fn load_dir(
-    dir: &Path,
-    plugins_dir: &Path,
-) -> Result<(Vec<PathBuf>, Vec<EventConfig>), ConfigErrors> {
+/// What a configuration directory yields: the valid events and the errors of
+/// the rest. A file, event or action with an error is left out; everything
+/// else loads (one bad file never stops the others).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub files: Vec<PathBuf>,
+    pub events: Vec<EventConfig>,
+    pub errors: ConfigErrors,
+}
+
+/// A top-level `actions:` entry: an action defined once, used by name.
+struct Definition {
+    name: String,
+    file: PathBuf,
+    pos: Pos,
+    node: Node,
+    valid: bool,
+}
+
+/// Load and validate every file of `dir` (an unreadable directory is the
+/// only error that yields nothing).
+pub fn load_dir(dir: &Path, plugins_dir: &Path) -> Result<Loaded, ConfigErrors> {
     let files = config_files(dir)?;
     let cx = ParseCx { plugins_dir };
     let mut errors = Vec::new();
-    let mut events: Vec<EventConfig> = Vec::new();
+    let mut roots: Vec<(PathBuf, Node)> = Vec::new();
     for file in &files {
         let mut d = Diag::new(file);
         match std::fs::read_to_string(file) {
-            Ok(text) => {
-                for ev in parse_file(&mut d, &text, &cx) {
-                    if let Some(first) = events.iter().find(|e| e.name == ev.name) {
-                        d.err(
-                            ev.pos,
-                            format!(
-                                "duplicate event name `{}` (first defined at {}:{}:{})",
-                                ev.name,
-                                first.file.display(),
-                                first.pos.line,
-                                first.pos.col
-                            ),
-                        );
-                    } else {
-                        events.push(ev);
-                    }
-                }
-            }
+            Ok(text) => match yaml::parse(&text) {
+                Ok(Some(root)) => roots.push((file.clone(), root)),
+                Ok(None) => {}
+                Err(e) => d.err(e.pos, e.to_string()),
+            },
             Err(e) => d.err(Pos { line: 0, col: 0 }, format!("cannot read file: {e}")),
         }
         errors.append(&mut d.errors);
     }
-    if errors.is_empty() {
-        Ok((files, events))
-    } else {
-        Err(ConfigErrors(errors))
+    // Named actions first: events of any file may use them.
+    let mut defs: Vec<Definition> = Vec::new();
+    for (file, root) in &roots {
+        let mut d = Diag::new(file);
+        collect_definitions(&mut d, root, &cx, &mut defs);
+        errors.append(&mut d.errors);
     }
+    let cx = FileCx {
+        kinds: cx,
+        defs: &defs,
+    };
+    let mut events: Vec<EventConfig> = Vec::new();
+    for (file, root) in &roots {
+        let mut d = Diag::new(file);
+        for ev in parse_root(&mut d, root, &cx) {
+            if let Some(first) = events.iter().find(|e| e.name == ev.name) {
+                d.err(
+                    ev.pos,
+                    format!(
+                        "duplicate event name `{}` (first defined at {}:{}:{})",
+                        ev.name,
+                        first.file.display(),
+                        first.pos.line,
+                        first.pos.col
+                    ),
+                );
+            } else {
+                events.push(ev);
+            }
+        }
+        errors.append(&mut d.errors);
+    }
+    Ok(Loaded {
+        files,
+        events,
+        errors: ConfigErrors(errors),
+    })
 }
 
-/// Parse one file's text; errors go to `d`, events with errors are left out.
+/// What parsing an event needs: the kinds' context and the named actions.
+pub struct FileCx<'a> {
+    pub kinds: ParseCx<'a>,
+    defs: &'a [Definition],
+}
+
+/// Parse one file's text on its own (no named actions from other files);
+/// errors go to `d`, events with errors are left out.
 pub fn parse_file(d: &mut Diag, text: &str, cx: &ParseCx<'_>) -> Vec<EventConfig> {
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
@@ -112,10 +155,94 @@ pub fn parse_file(d: &mut Diag, text: &str, cx: &ParseCx<'_>) -> Vec<EventConfig
             return Vec::new();
         }
     };
-    let Some(mut top) = Fields::of(d, &root, "configuration file") else {
+    let mut defs = Vec::new();
+    let kinds = ParseCx {
+        plugins_dir: cx.plugins_dir,
+    };
+    collect_definitions(d, &root, &kinds, &mut defs);
+    parse_root(d, &root, &FileCx { kinds, defs: &defs })
+}
+
+/// Reads the top-level `actions:` of a file into `defs`, validating each.
+fn collect_definitions(d: &mut Diag, root: &Node, cx: &ParseCx<'_>, defs: &mut Vec<Definition>) {
+    let Value::Map(entries) = &root.value else {
+        return;
+    };
+    let Some((_, list)) = entries
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "actions"))
+    else {
+        return;
+    };
+    if list.value == Value::Null {
+        return;
+    }
+    let Value::Seq(items) = &list.value else {
+        let found = list.value.type_name();
+        d.err(
+            list.pos,
+            format!("`actions`: expected a list, found {found}"),
+        );
+        return;
+    };
+    let fcx = FileCx {
+        kinds: ParseCx {
+            plugins_dir: cx.plugins_dir,
+        },
+        defs: &[],
+    };
+    for item in items {
+        let before = d.errors.len();
+        let parsed = parse_action(d, item, &fcx);
+        let Some(name) = parsed.as_ref().map(|a| a.name.clone()).or_else(|| {
+            // Name the definition even when its options are wrong, so that
+            // events using it say why they are left out.
+            item_name(item)
+        }) else {
+            continue;
+        };
+        if let Some(first) = defs.iter().find(|x| x.name == name) {
+            d.err(
+                item.pos,
+                format!(
+                    "duplicate action name `{name}` (first defined at {}:{}:{})",
+                    first.file.display(),
+                    first.pos.line,
+                    first.pos.col
+                ),
+            );
+            continue;
+        }
+        defs.push(Definition {
+            name,
+            file: d.file().to_path_buf(),
+            pos: item.pos,
+            node: item.clone(),
+            valid: parsed.is_some() && d.errors.len() == before,
+        });
+    }
+}
+
+/// The `action:` name of a mapping, if it has one.
+fn item_name(item: &Node) -> Option<String> {
+    let Value::Map(entries) = &item.value else {
+        return None;
+    };
+    entries
+        .iter()
+        .find_map(|(k, v)| match (&k.value, &v.value) {
+            (Value::Str(k), Value::Str(v)) if k == "action" => Some(v.clone()),
+            _ => None,
+        })
+}
+
+/// The events of a parsed file.
+fn parse_root(d: &mut Diag, root: &Node, cx: &FileCx<'_>) -> Vec<EventConfig> {
+    let Some(mut top) = Fields::of(d, root, "configuration file") else {
         return Vec::new();
     };
     let list = top.get("events");
+    let _ = top.get("actions"); // read by collect_definitions
     top.finish(d, "the configuration file", "key");
     let Some(list) = list else {
         return Vec::new();
@@ -171,7 +298,7 @@ fn name_of(
     Some((s, n.pos))
 }
 
-fn parse_event(d: &mut Diag, node: &Node, cx: &ParseCx<'_>) -> Option<EventConfig> {
+fn parse_event(d: &mut Diag, node: &Node, cx: &FileCx<'_>) -> Option<EventConfig> {
     let mut f = Fields::of(d, node, "event")?;
     let name = name_of(d, &mut f, "event", "event");
     let triggers = f
@@ -226,13 +353,51 @@ fn parse_event(d: &mut Diag, node: &Node, cx: &ParseCx<'_>) -> Option<EventConfi
     })
 }
 
-fn parse_action(d: &mut Diag, node: &Node, cx: &ParseCx<'_>) -> Option<ActionConfig> {
+/// One entry of an event's `actions:` (or of the top-level `actions:`). An
+/// entry without `plugin:` uses the named action defined at the top level,
+/// its own keys overriding the definition's.
+fn parse_action(d: &mut Diag, node: &Node, cx: &FileCx<'_>) -> Option<ActionConfig> {
+    let merged;
+    let node = match (has_key(node, "plugin"), item_name(node)) {
+        (false, Some(name)) => {
+            let Some(def) = cx.defs.iter().find(|x| x.name == name) else {
+                let known: Vec<&str> = cx.defs.iter().map(|x| x.name.as_str()).collect();
+                d.err(
+                    node.pos,
+                    format!(
+                        "action `{name}` has no `plugin` and no top-level action of that name is defined{}",
+                        if known.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (defined: {})", known.join(", "))
+                        }
+                    ),
+                );
+                return None;
+            };
+            if !def.valid {
+                d.err(
+                    node.pos,
+                    format!(
+                        "action `{name}` is left out: its definition at {}:{}:{} has errors",
+                        def.file.display(),
+                        def.pos.line,
+                        def.pos.col
+                    ),
+                );
+                return None;
+            }
+            merged = overlay(&def.node, node);
+            &merged
+        }
+        _ => node,
+    };
     let mut f = Fields::of(d, node, "action")?;
     let before = d.errors.len();
     let name = name_of(d, &mut f, "action", "action");
     let kind_node = f.require(d, "plugin", "action")?;
     let kind_name = as_string(d, kind_node, "plugin")?;
-    let Some(kind) = KINDS.iter().copied().find(|k| *k == kind_name) else {
+    let Some(kind) = kinds::canonical(&kind_name) else {
         d.err(
             kind_node.pos,
             format!("unknown plugin `{kind_name}` (valid: {})", KINDS.join(", ")),
@@ -240,7 +405,7 @@ fn parse_action(d: &mut Diag, node: &Node, cx: &ParseCx<'_>) -> Option<ActionCon
         return None;
     };
     let queue_size = f.uint_or(d, "queue_size", DEFAULT_QUEUE_SIZE, 1 << 20) as usize;
-    let config = kinds::parse(kind, &mut f, d, cx);
+    let config = kinds::parse(kind, &mut f, d, &cx.kinds);
     f.finish(d, kind, "option");
     let (name, _) = name?;
     let config = config?;
@@ -251,4 +416,26 @@ fn parse_action(d: &mut Diag, node: &Node, cx: &ParseCx<'_>) -> Option<ActionCon
         pos: node.pos,
         config,
     })
+}
+
+fn has_key(node: &Node, key: &str) -> bool {
+    matches!(&node.value, Value::Map(e) if e.iter().any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key)))
+}
+
+/// `base`'s entries with `top`'s keys replacing or adding to them; at
+/// `top`'s position (errors point at the use).
+fn overlay(base: &Node, top: &Node) -> Node {
+    let (Value::Map(b), Value::Map(t)) = (&base.value, &top.value) else {
+        return top.clone();
+    };
+    let mut entries: Vec<(Node, Node)> = b
+        .iter()
+        .filter(|(k, _)| !t.iter().any(|(tk, _)| tk.value == k.value))
+        .cloned()
+        .collect();
+    entries.extend(t.iter().cloned());
+    Node {
+        value: Value::Map(entries),
+        pos: top.pos,
+    }
 }

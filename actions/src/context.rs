@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sshlog_format::{Record, SessionEvent};
+
+use crate::agent;
 use uuid::Uuid;
 
 /// What the daemon knows about the session an event belongs to. Fields the
@@ -22,6 +24,9 @@ pub struct EventContext {
     /// The session predates the recorder.
     pub existing_login: bool,
     pub sshd_pid: Option<u32>,
+    /// For `command_finish`: the first 2,048 bytes of the output the command
+    /// produced (as text, escapes left in), when the recorder attributed any.
+    pub command_output: Option<String>,
 }
 
 /// One event on its way to an action.
@@ -31,11 +36,26 @@ pub struct Delivery {
     pub ctx: EventContext,
     /// [`event_json`] of the two.
     pub json: Value,
+    /// The same event as the sshlog agent described it ([`agent::payload`]).
+    pub agent: Value,
     /// Name of the configured event that matched.
     pub event_name: Arc<str>,
 }
 
 impl Delivery {
+    /// A delivery of `record` for the event `event_name`.
+    pub fn new(record: Record, ctx: EventContext, event_name: Arc<str>) -> Delivery {
+        let json = event_json(&record, &ctx);
+        let agent = agent::payload(&record, &json, &ctx);
+        Delivery {
+            record,
+            ctx,
+            json,
+            agent,
+            event_name,
+        }
+    }
+
     /// A top-level string field of the event JSON.
     pub fn str_field(&self, key: &str) -> Option<&str> {
         self.json.get(key).and_then(Value::as_str)
@@ -89,6 +109,12 @@ pub struct Facts<'a> {
     pub argv: Option<&'a [String]>,
     pub exit_code: Option<i32>,
     pub output: Option<&'a str>,
+    /// A `command_finish`.
+    pub finished: bool,
+    /// The output the finished command produced (its first 2,048 bytes).
+    pub command_output: Option<&'a str>,
+    /// Where a `file_upload` wrote.
+    pub upload_path: Option<&'a str>,
 }
 
 fn basename(s: &str) -> &str {
@@ -143,8 +169,13 @@ impl<'a> Facts<'a> {
                 f.argv = Some(argv);
                 f.command_name = argv.first().map(|a| basename(a));
                 f.exit_code = *exit_code;
+                f.finished = true;
+                f.command_output = Some(ctx.command_output.as_deref().unwrap_or_default());
             }
-            SessionEvent::FileUpload { user, .. } => f.user = user.as_deref().or(f.user),
+            SessionEvent::FileUpload { user, path, .. } => {
+                f.user = user.as_deref().or(f.user);
+                f.upload_path = Some(path);
+            }
             SessionEvent::TerminalUpdate { text } => f.output = Some(text),
             SessionEvent::OutboundConnectionStart { uid, user, .. } => {
                 f.uid = Some(*uid);

@@ -10,7 +10,7 @@ use sshlog_control::{ActionReport, ActionReports};
 use sshlog_format::Record;
 
 use super::config::{load_dir, EventConfig};
-use super::context::{event_json, Delivery, EventContext, Facts};
+use super::context::{Delivery, EventContext, Facts};
 use super::error::{ConfigError, ConfigErrors};
 use super::filters::Filters;
 use super::triggers::Triggers;
@@ -60,9 +60,39 @@ impl ActionEngine {
     /// Load and validate `dir` (see [`check_dir`](super::check_dir)) and
     /// start one worker thread per action. `plugins_dir` holds the
     /// executables of `plugin_action`s.
+    /// Any error refuses the whole directory.
     pub fn load(dir: &Path, plugins_dir: &Path) -> Result<ActionEngine, ConfigErrors> {
-        let (_, events) = load_dir(dir, plugins_dir)?;
-        Self::start(events)
+        let loaded = load_dir(dir, plugins_dir)?;
+        if !loaded.errors.0.is_empty() {
+            return Err(loaded.errors);
+        }
+        Self::start(loaded.events)
+    }
+
+    /// Like [`ActionEngine::load`], but starts every valid event and returns
+    /// the errors of the files, events and actions left out (what sshlogd
+    /// does: a bad file never stops recording nor the other actions).
+    pub fn load_valid(dir: &Path, plugins_dir: &Path) -> (ActionEngine, ConfigErrors) {
+        let loaded = match load_dir(dir, plugins_dir) {
+            Ok(l) => l,
+            Err(e) => return (ActionEngine::empty(), e),
+        };
+        let mut errors = loaded.errors;
+        let mut engine = ActionEngine::empty();
+        for ev in loaded.events {
+            match Self::start(vec![ev]) {
+                Ok(mut one) => {
+                    let base = engine.workers.len();
+                    for mut e in one.events.drain(..) {
+                        e.workers.iter_mut().for_each(|i| *i += base);
+                        engine.events.push(e);
+                    }
+                    engine.workers.append(&mut one.workers);
+                }
+                Err(mut e) => errors.0.append(&mut e.0),
+            }
+        }
+        (engine, errors)
     }
 
     /// Start the workers of already validated events.
@@ -118,18 +148,11 @@ impl ActionEngine {
     pub fn dispatch(&self, record: &Record, ctx: &EventContext) {
         let kind = record.event.type_name();
         let facts = Facts::of(record, ctx);
-        let mut json: Option<Value> = None;
         for ev in &self.events {
             if !ev.triggers.contains(kind) || !ev.filters.matches(&facts) {
                 continue;
             }
-            let json = json.get_or_insert_with(|| event_json(record, ctx)).clone();
-            let d = Arc::new(Delivery {
-                record: record.clone(),
-                ctx: ctx.clone(),
-                json,
-                event_name: ev.name.clone(),
-            });
+            let d = Arc::new(Delivery::new(record.clone(), ctx.clone(), ev.name.clone()));
             for &i in &ev.workers {
                 self.workers[i].offer(d.clone());
             }

@@ -73,6 +73,46 @@ impl<'a> Fields<'a> {
         v
     }
 
+    /// The value of `key` or of `agent_key` (the sshlog agent's name for the
+    /// same option), with the name used; both given is an error.
+    pub fn either(
+        &mut self,
+        d: &mut Diag,
+        key: &'static str,
+        agent_key: &'static str,
+    ) -> Option<(&'static str, &'a Node)> {
+        match (self.get(key), self.get(agent_key)) {
+            (Some(a), Some(b)) => {
+                d.err(
+                    b.pos,
+                    format!("`{agent_key}` and `{key}` are the same option; give one"),
+                );
+                Some((key, a))
+            }
+            (Some(a), None) => Some((key, a)),
+            (None, Some(b)) => Some((agent_key, b)),
+            (None, None) => None,
+        }
+    }
+
+    /// Like [`either`](Self::either), reporting that neither is given.
+    pub fn require_either(
+        &mut self,
+        d: &mut Diag,
+        key: &'static str,
+        agent_key: &'static str,
+        what: &str,
+    ) -> Option<(&'static str, &'a Node)> {
+        let v = self.either(d, key, agent_key);
+        if v.is_none() {
+            d.err(
+                self.pos,
+                format!("{what}: missing required option `{key}` (or `{agent_key}`)"),
+            );
+        }
+        v
+    }
+
     /// Report every key that was never asked for, listing the valid ones.
     pub fn finish(self, d: &mut Diag, what: &str, noun: &str) {
         for (i, (k, _)) in self.entries.iter().enumerate() {

@@ -23,6 +23,14 @@ pub const FILTERS: &[&str] = &[
     "output_contains",
     "uid",
     "require_tty",
+    // The sshlog agent's filters.
+    "command_name_regex",
+    "command_exit_code",
+    "command_output_contains",
+    "command_output_contains_regex",
+    "username_regex",
+    "upload_file_path",
+    "upload_file_path_regex",
 ];
 
 /// Condition on the exit code of `command_finish` / `outbound_connection_end`.
@@ -32,11 +40,14 @@ pub struct ExitCode {
     pub ne: Option<i64>,
     pub min: Option<i64>,
     pub max: Option<i64>,
+    /// One of these (the agent's list form).
+    pub any_of: Option<Vec<i64>>,
 }
 
 impl ExitCode {
     fn matches(&self, code: i64) -> bool {
-        self.eq.is_none_or(|v| code == v)
+        self.any_of.as_ref().is_none_or(|l| l.contains(&code))
+            && self.eq.is_none_or(|v| code == v)
             && self.ne.is_none_or(|v| code != v)
             && self.min.is_none_or(|v| code >= v)
             && self.max.is_none_or(|v| code <= v)
@@ -56,6 +67,70 @@ pub struct Filters {
     output_contains: Option<Regex>,
     uid: Option<Vec<u32>>,
     require_tty: bool,
+    command_name_regex: Option<Regex>,
+    command_exit_code: Option<ExitCode>,
+    command_output_contains: Option<String>,
+    command_output_contains_regex: Option<Regex>,
+    username_regex: Option<Regex>,
+    upload_file_path: Option<Vec<String>>,
+    upload_file_path_regex: Option<Regex>,
+}
+
+/// The agent's `command_exit_code`: an integer, a comparison such as
+/// `'!= 0'` or `'> 1'`, or a list of integers.
+fn agent_exit_code(d: &mut Diag, n: &Node) -> Option<ExitCode> {
+    let key = "command_exit_code";
+    match &n.value {
+        Value::Int(i) => Some(ExitCode {
+            eq: Some(*i),
+            ..ExitCode::default()
+        }),
+        Value::Str(s) => match crate::agent::compare::parse(s) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                d.err(n.pos, format!("`{key}`: {e}"));
+                None
+            }
+        },
+        Value::Seq(items) => {
+            let codes: Option<Vec<i64>> = items.iter().map(|it| int(d, it, key)).collect();
+            Some(ExitCode {
+                any_of: Some(codes?),
+                ..ExitCode::default()
+            })
+        }
+        other => {
+            d.err(
+                n.pos,
+                format!(
+                    "`{key}`: expected an integer, a comparison such as '!= 0', or a list of integers, found {}",
+                    other.type_name()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `p` with `.` and `..` components and repeated `/` resolved (the
+/// uploaded file may live in another root, so the file system is not asked).
+pub fn normalize_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let joined = parts.join("/");
+    if p.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
 }
 
 fn globs(d: &mut Diag, n: &Node, key: &str) -> Option<GlobSet> {
@@ -169,6 +244,7 @@ fn exit_code(d: &mut Diag, n: &Node) -> Option<ExitCode> {
         ne: get(d, "ne"),
         min: get(d, "min"),
         max: get(d, "max"),
+        any_of: None,
     };
     f.finish(d, "exit_code", "key");
     Some(ec)
@@ -205,6 +281,25 @@ impl Filters {
                 .and_then(|n| regex(d, n, "output_contains")),
             uid: f.get("uid").and_then(|n| uids(d, n)),
             require_tty: f.bool_or(d, "require_tty", false),
+            command_name_regex: f
+                .get("command_name_regex")
+                .and_then(|n| regex(d, n, "command_name_regex")),
+            command_exit_code: f
+                .get("command_exit_code")
+                .and_then(|n| agent_exit_code(d, n)),
+            command_output_contains: f.string(d, "command_output_contains"),
+            command_output_contains_regex: f
+                .get("command_output_contains_regex")
+                .and_then(|n| regex(d, n, "command_output_contains_regex")),
+            username_regex: f
+                .get("username_regex")
+                .and_then(|n| regex(d, n, "username_regex")),
+            upload_file_path: f
+                .strings(d, "upload_file_path")
+                .map(|v| v.into_iter().map(|(p, _)| normalize_path(&p)).collect()),
+            upload_file_path_regex: f
+                .get("upload_file_path_regex")
+                .and_then(|n| regex(d, n, "upload_file_path_regex")),
         };
         f.finish(d, "filters", "filter");
         (d.errors.len() == before).then_some(filters)
@@ -241,6 +336,30 @@ impl Filters {
                 .as_ref()
                 .is_none_or(|u| f.uid.is_some_and(|uid| u.contains(&uid)))
             && !(self.require_tty && f.tty.is_none_or(str::is_empty))
+            && self.matches_agent_filters(f)
+    }
+
+    /// The sshlog agent's filters (each only about its own event types).
+    fn matches_agent_filters(&self, f: &Facts<'_>) -> bool {
+        fn re(r: &Option<Regex>, v: Option<&str>) -> bool {
+            r.as_ref().is_none_or(|r| v.is_some_and(|v| r.is_match(v)))
+        }
+        let output = f.command_output;
+        re(&self.command_name_regex, f.command_name)
+            && self.command_exit_code.as_ref().is_none_or(|c| {
+                f.finished && f.exit_code.is_some_and(|code| c.matches(code.into()))
+            })
+            && self
+                .command_output_contains
+                .as_ref()
+                .is_none_or(|needle| output.is_some_and(|o| o.contains(needle.as_str())))
+            && re(&self.command_output_contains_regex, output)
+            && re(&self.username_regex, f.user)
+            && self.upload_file_path.as_ref().is_none_or(|paths| {
+                f.upload_path
+                    .is_some_and(|p| paths.contains(&normalize_path(p)))
+            })
+            && re(&self.upload_file_path_regex, f.upload_path)
     }
 }
 

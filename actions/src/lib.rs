@@ -14,6 +14,7 @@
 //! [`event_log`] is the rotating event log file, written by sshlogd and by the
 //! `eventlogfile_action`.
 
+pub mod agent;
 pub mod check;
 pub mod config;
 pub mod context;

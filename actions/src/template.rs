@@ -4,7 +4,9 @@
 //! `{{argv|json}}` inserts it JSON-encoded (for JSON bodies), `{{a.b}}`
 //! follows nested objects. Special names: `summary` (the event-log line
 //! without its timestamp), `event_json` (the whole event), `hostname`,
-//! `event_name` (the configured event that matched).
+//! `event_name` (the configured event that matched). A field the event JSON
+//! lacks is looked up in the sshlog agent's payload of the event, so the
+//! agent's `{{username}}`, `{{tty_id}}` or `{{args}}` work too.
 
 use serde_json::Value;
 use sshlog_format::human_line;
@@ -112,7 +114,13 @@ fn lookup(d: &Delivery, path: &str) -> Value {
         "event_name" => return Value::String(d.event_name.to_string()),
         _ => {}
     }
-    let mut cur = &d.json;
+    // Fields sshlog does not have come from the agent's payload
+    // (`{{username}}`, `{{tty_id}}`, `{{args}}`...).
+    let first = path.split('.').next().unwrap_or(path);
+    let mut cur = match d.json.get(first) {
+        Some(_) => &d.json,
+        None => &d.agent,
+    };
     for key in path.split('.') {
         cur = match cur {
             Value::Object(m) => m.get(key).unwrap_or(&Value::Null),
@@ -135,7 +143,7 @@ mod tests {
     use sshlog_format::{Record, SessionEvent};
 
     use super::*;
-    use crate::context::{event_json, EventContext};
+    use crate::context::EventContext;
 
     fn delivery() -> Delivery {
         let record = Record::new(
@@ -156,12 +164,7 @@ mod tests {
             tty: Some("/dev/pts/3".into()),
             ..EventContext::default()
         };
-        Delivery {
-            json: event_json(&record, &ctx),
-            record,
-            ctx,
-            event_name: Arc::from("ev"),
-        }
+        Delivery::new(record, ctx, Arc::from("ev"))
     }
 
     #[test]

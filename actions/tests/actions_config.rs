@@ -68,7 +68,7 @@ fn unknown_filter_lists_valid_names() {
         "03_unknown_filter.yaml",
         6,
         7,
-        "unknown filter `usernme` for filters (valid: username, ignore_existing_logins, command_name, argv, exit_code, client_ip, tty, output_contains, uid, require_tty)",
+        "unknown filter `usernme` for filters (valid: username, ignore_existing_logins, command_name, argv, exit_code, client_ip, tty, output_contains, uid, require_tty, command_name_regex, command_exit_code,",
     );
 }
 
@@ -146,7 +146,7 @@ fn unknown_action_option() {
         "11_unknown_option.yaml",
         8,
         9,
-        "unknown option `max_files` for eventlogfile_action (valid: action, plugin, queue_size, log_file_path, max_size_mb, number_of_log_files)",
+        "unknown option `max_files` for eventlogfile_action (valid: action, plugin, queue_size, log_file_path, max_size_mb, number_of_log_files, output_json)",
     );
 }
 

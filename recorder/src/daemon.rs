@@ -43,6 +43,7 @@ fn action_context(ctx: &SessionContext) -> EventContext {
         tty: ctx.tty.clone(),
         existing_login: ctx.existing_login,
         sshd_pid: ctx.sshd_pid,
+        command_output: ctx.command_output.clone(),
     }
 }
 

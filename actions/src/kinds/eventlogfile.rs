@@ -1,6 +1,7 @@
 //! `eventlogfile_action`: one line per event (the format of
 //! `sshlog_format::human_line`, as in the global `event.log`) appended to a
-//! file rotated by size.
+//! file rotated by size; with `output_json` (the sshlog agent's option) the
+//! agent's payload as JSON instead.
 
 use std::path::PathBuf;
 
@@ -18,6 +19,9 @@ pub struct Config {
     pub log_file_path: PathBuf,
     pub max_size_mb: u64,
     pub number_of_log_files: u32,
+    /// The sshlog agent's `output_json`: each line is `TIME: ` and the
+    /// agent's payload as JSON, as the agent wrote it.
+    pub output_json: bool,
 }
 
 impl Config {
@@ -25,11 +29,23 @@ impl Config {
         let path = f.req_string(d, "log_file_path", "eventlogfile_action");
         let max_size_mb = f.uint_or(d, "max_size_mb", 10, 1 << 20).max(1);
         let number_of_log_files = f.uint_or(d, "number_of_log_files", 5, 1000).max(1) as u32;
+        let output_json = f.bool_or(d, "output_json", false);
         Some(Config {
             log_file_path: PathBuf::from(path?),
             max_size_mb,
             number_of_log_files,
+            output_json,
         })
+    }
+}
+
+/// The line written for `d`.
+pub fn line(cfg: &Config, d: &Delivery) -> String {
+    if cfg.output_json {
+        let time = d.record.ts.with_timezone(&chrono::Local);
+        format!("{}: {}", time.format("%Y-%m-%d %H:%M:%S"), d.agent)
+    } else {
+        human_line(&d.record)
     }
 }
 
@@ -64,7 +80,7 @@ impl Action for EventLogFile {
         let Some(log) = self.log.as_mut() else {
             return Ok(Handled::Skipped);
         };
-        if let Err(e) = log.write_line(&human_line(&d.record)) {
+        if let Err(e) = log.write_line(&line(&self.cfg, d)) {
             self.log = None;
             return Err(e).with_context(|| format!("writing {}", path.display()));
         }

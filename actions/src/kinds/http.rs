@@ -34,6 +34,11 @@ impl HttpOptions {
 /// An `http://` or `https://` URL option.
 pub fn url(f: &mut Fields<'_>, d: &mut Diag, key: &'static str, what: &str) -> Option<String> {
     let n = f.require(d, key, what)?;
+    url_of(d, n, key)
+}
+
+/// `n` as an `http://` or `https://` URL.
+pub fn url_of(d: &mut Diag, n: &crate::yaml::Node, key: &str) -> Option<String> {
     let s = crate::fields::as_string(d, n, key)?;
     let rest = s
         .strip_prefix("http://")

@@ -30,6 +30,18 @@ pub const KINDS: &[&str] = &[
     "plugin_action",
 ];
 
+/// Other names of kinds (the sshlog agent's spellings) and the kind each is.
+pub const ALIASES: &[(&str, &str)] = &[("run_command_action", "runcommand_action")];
+
+/// The kind `name` (one of [`KINDS`] or [`ALIASES`]) is.
+pub fn canonical(name: &str) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .copied()
+        .find(|k| *k == name)
+        .or_else(|| ALIASES.iter().find(|(a, _)| *a == name).map(|(_, k)| *k))
+}
+
 /// What option parsing may need to know.
 pub struct ParseCx<'a> {
     pub plugins_dir: &'a Path,
@@ -122,4 +134,51 @@ pub(crate) fn host_port(
         return None;
     }
     Some(s)
+}
+
+/// The server of a network action: `server: host:port`, or as the sshlog
+/// agent wrote it, `server_address` and `port` (default `default_port`).
+/// Returns `host:port` and whether the agent's names were used.
+pub(crate) fn server(
+    f: &mut Fields<'_>,
+    d: &mut Diag,
+    what: &str,
+    default_port: u16,
+) -> Option<(String, bool)> {
+    let Some(n) = f.get("server_address") else {
+        let _ = f.get("port"); // an agent option: named in the valid list
+        return host_port(f, d, "server", what).map(|s| (s, false));
+    };
+    if let Some(s) = f.get("server") {
+        d.err(
+            s.pos,
+            "`server` and `server_address` are the same option; give one",
+        );
+        return None;
+    }
+    let host = super::fields::as_string(d, n, "server_address")?;
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        d.err(
+            n.pos,
+            format!("`server_address`: expected a host name or address, found `{host}`"),
+        );
+        return None;
+    }
+    let port = match f.get("port") {
+        None => default_port,
+        Some(p) => match super::fields::as_uint(d, p, "port", 65535)? {
+            0 => {
+                d.err(p.pos, "`port`: 0 is not a port");
+                return None;
+            }
+            p => p as u16,
+        },
+    };
+    // An IPv6 address needs brackets in host:port.
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Some((format!("{host}:{port}"), true))
 }

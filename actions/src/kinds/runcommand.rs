@@ -1,5 +1,8 @@
-//! `runcommand_action`: runs a program per event, without a shell unless
-//! `shell: true`. The event JSON goes to its stdin (one line) and its
+//! `runcommand_action` (also by the sshlog agent's name `run_command_action`):
+//! runs a program per event, without a shell unless `shell: true`. The
+//! program and its arguments are a list, or as the agent wrote them, the
+//! program in `command` and its arguments in `args` (and `timeout` in
+//! seconds, 60 when not given). The event JSON goes to its stdin (one line) and its
 //! fields to `SSHLOG_*` environment variables; `{{field}}` placeholders in
 //! the arguments are filled in (not with `shell: true`: use the variables
 //! there). The program is killed after `timeout_ms`; a non-zero exit counts
@@ -33,24 +36,58 @@ pub enum Program {
     Shell(String),
 }
 
+/// Timeout of a command configured the sshlog agent's way without one.
+const AGENT_TIMEOUT: Duration = Duration::from_secs(60);
+
 impl Config {
     pub fn parse(f: &mut Fields<'_>, d: &mut Diag) -> Option<Config> {
         let shell = f.bool_or(d, "shell", false);
+        let timeout_ms = f.get("timeout_ms").is_some();
         let timeout = Duration::from_millis(f.uint_or(d, "timeout_ms", 10_000, 86_400_000).max(1));
+        // The agent's `timeout`, in seconds.
+        let agent_timeout = f.get("timeout").and_then(|n| {
+            if timeout_ms {
+                d.err(
+                    n.pos,
+                    "`timeout` (seconds) and `timeout_ms` are the same option; give one",
+                );
+            }
+            crate::fields::as_uint(d, n, "timeout", 86_400)
+        });
+        let args = match f.get("args") {
+            Some(n) => Some(as_strings(d, n, "args")?),
+            None => None,
+        };
         let n = f.require(d, "command", "runcommand_action")?;
         let parts = as_strings(d, n, "command")?;
         if parts.is_empty() || parts[0].0.is_empty() {
             d.err(n.pos, "`command`: the program is missing");
             return None;
         }
-        if !shell && matches!(n.value, crate::yaml::Value::Str(_)) {
+        let one_string = matches!(n.value, crate::yaml::Value::Str(_));
+        // The agent's form: `command` names the program, `args` its arguments.
+        let agent = one_string && !shell;
+        if agent && args.is_none() && parts[0].0.trim().contains(char::is_whitespace) {
             d.err(
                 n.pos,
-                "`command`: without `shell: true` give a list (program and arguments), e.g. [\"/usr/bin/logger\", \"-t\", \"sshlog\"]",
+                "`command`: without `shell: true` give the program alone (arguments in `args`) or a list, e.g. [\"/usr/bin/logger\", \"-t\", \"sshlog\"]",
             );
             return None;
         }
+        let timeout = match agent_timeout {
+            Some(secs) => Duration::from_secs(secs.max(1)),
+            None if agent && !timeout_ms => AGENT_TIMEOUT,
+            None => timeout,
+        };
         if shell {
+            if let Some(a) = &args {
+                let pos = a.first().map_or(n.pos, |(_, p)| *p);
+                d.err(
+                    pos,
+                    "`args`: not used with `shell: true` (give the whole command line)",
+                );
+                return None;
+            }
             let line: Vec<String> = parts.into_iter().map(|(s, _)| s).collect();
             return Some(Config {
                 program: Program::Shell(line.join(" ")),
@@ -58,7 +95,8 @@ impl Config {
             });
         }
         let mut command = Vec::new();
-        for (s, pos) in parts {
+        let all = parts.into_iter().chain(args.unwrap_or_default());
+        for (s, pos) in all {
             match Template::parse(&s) {
                 Ok(t) => command.push(t),
                 Err(e) => {

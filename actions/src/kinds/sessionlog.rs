@@ -1,8 +1,9 @@
 //! `sessionlog_action`: one plain-text log per session under
-//! `log_directory`, named `<user>_<session id>.log`, holding the terminal
-//! text of the session's `terminal_update` events, with a
+//! `log_directory`, named as the sshlog agent named them, `ssh_<sshd pid>.log`
+//! (or with `file_names: user_session`, `<user>_<session id>.log`), holding
+//! the terminal text of the session's `terminal_update` events, with a
 //! `--- <timestamp> ---` line at most every `timestamp_frequency_seconds`
-//! (0: none). `connection_established` / `connection_close` events, when
+//! (0 or the agent's -1, the default: none). `connection_established` / `connection_close` events, when
 //! triggered, write a header and a footer line; the footer closes the file.
 
 use std::collections::HashMap;
@@ -27,15 +28,45 @@ const MAX_OPEN: usize = 64;
 pub struct Config {
     pub log_directory: PathBuf,
     pub timestamp_frequency_seconds: u64,
+    pub file_names: FileNames,
+}
+
+/// How a session's log file is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileNames {
+    /// `ssh_<sshd pid>.log` (the sshlog agent's names).
+    SshdPid,
+    /// `<user>_<session id>.log`.
+    UserSession,
 }
 
 impl Config {
     pub fn parse(f: &mut Fields<'_>, d: &mut Diag) -> Option<Config> {
         let dir = f.req_string(d, "log_directory", "sessionlog_action");
-        let freq = f.uint_or(d, "timestamp_frequency_seconds", 60, 86_400 * 365);
+        let freq = match f.get("timestamp_frequency_seconds") {
+            None => Some(0),
+            // The agent's "never".
+            Some(n) if n.value == crate::yaml::Value::Int(-1) => Some(0),
+            Some(n) => crate::fields::as_uint(d, n, "timestamp_frequency_seconds", 86_400 * 365),
+        };
+        let file_names = match f.string(d, "file_names").as_deref() {
+            None | Some("sshd_pid") => Some(FileNames::SshdPid),
+            Some("user_session") => Some(FileNames::UserSession),
+            Some(other) => {
+                let pos = f.pos();
+                d.err(
+                    pos,
+                    format!(
+                        "`file_names`: unknown value `{other}` (valid: sshd_pid, user_session)"
+                    ),
+                );
+                None
+            }
+        };
         Some(Config {
             log_directory: PathBuf::from(dir?),
-            timestamp_frequency_seconds: freq,
+            timestamp_frequency_seconds: freq?,
+            file_names: file_names?,
         })
     }
 }
@@ -61,8 +92,16 @@ impl SessionLog {
         }
     }
 
-    /// File name of a session's log: `<user>_<session id>.log`.
-    pub fn file_name(d: &Delivery) -> String {
+    /// File name of a session's log.
+    pub fn file_name(&self, d: &Delivery) -> String {
+        match (self.cfg.file_names, d.ctx.sshd_pid) {
+            (FileNames::SshdPid, Some(pid)) => format!("ssh_{pid}.log"),
+            _ => Self::user_session_name(d),
+        }
+    }
+
+    /// `<user>_<session id>.log`.
+    fn user_session_name(d: &Delivery) -> String {
         let clean = |s: &str| -> String {
             s.chars()
                 .map(|c| {
@@ -84,7 +123,7 @@ impl SessionLog {
     }
 
     fn file(&mut self, d: &Delivery) -> anyhow::Result<&mut Open> {
-        let name = Self::file_name(d);
+        let name = self.file_name(d);
         self.uses += 1;
         if !self.open.contains_key(&name) {
             if self.open.len() >= MAX_OPEN {
@@ -173,7 +212,8 @@ impl Action for SessionLog {
             .write_all(text.as_bytes())
             .context("writing session log")?;
         if close {
-            self.open.remove(&Self::file_name(d));
+            let name = self.file_name(d);
+            self.open.remove(&name);
         }
         Ok(Handled::Sent)
     }

@@ -1,5 +1,6 @@
 //! `slack_action`: posts `{"text": MESSAGE}` to a Slack incoming-webhook URL
-//! (or anything that accepts that body, e.g. Mattermost).
+//! (or anything that accepts that body, e.g. Mattermost). The URL is `url`
+//! or, as the sshlog agent named it, `slack_webhook_url`.
 
 use crate::context::Delivery;
 use crate::error::Diag;
@@ -7,7 +8,7 @@ use crate::fields::Fields;
 use crate::template::Template;
 use crate::worker::{Action, Handled};
 
-use super::http::{url, Client, HttpOptions};
+use super::http::{url_of, Client, HttpOptions};
 
 /// Message when no `message_template` is given.
 pub const DEFAULT_MESSAGE: &str = "sshlog on {{hostname}}: {{summary}}";
@@ -21,7 +22,9 @@ pub struct Config {
 
 impl Config {
     pub fn parse(f: &mut Fields<'_>, d: &mut Diag) -> Option<Config> {
-        let url = url(f, d, "url", "slack_action");
+        let url = f
+            .require_either(d, "url", "slack_webhook_url", "slack_action")
+            .and_then(|(key, n)| url_of(d, n, key));
         let message_template = super::template(f, d, "message_template")?;
         let http = HttpOptions::parse(f, d);
         let message_template = match message_template {

@@ -16,29 +16,41 @@
 //!
 //! `active_sessions` counts the sessions seen starting minus those seen
 //! closing since the daemon started.
+//!
+//! Configured with the sshlog agent's names, the agent's metrics are sent
+//! instead: one counter per event named after its type, with DogStatsD tags
+//! ([`agent_metric`]).
 
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 
 use anyhow::{bail, Context as _};
 use sshlog_format::SessionEvent;
 
+use serde_json::Value;
+
 use crate::context::Delivery;
 use crate::error::Diag;
 use crate::fields::Fields;
+use crate::template::hostname;
 use crate::worker::{Action, Handled};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub server: String,
     pub prefix: String,
+    /// Configured with the sshlog agent's names (`server_address`, `port`,
+    /// `statsd_prefix`): send the agent's metrics instead (see [`agent_metric`]).
+    pub agent: bool,
 }
 
 impl Config {
     pub fn parse(f: &mut Fields<'_>, d: &mut Diag) -> Option<Config> {
-        let server = super::host_port(f, d, "server", "statsd_action");
-        let prefix = match f.get("prefix") {
+        let server = super::server(f, d, "statsd_action", 8125);
+        let prefix_key = f.either(d, "prefix", "statsd_prefix");
+        let agent_prefix = prefix_key.is_some_and(|(k, _)| k == "statsd_prefix");
+        let prefix = match prefix_key {
             None => Some("sshlog".to_owned()),
-            Some(n) => crate::fields::as_string(d, n, "prefix").and_then(|p| {
+            Some((key, n)) => crate::fields::as_string(d, n, key).and_then(|p| {
                 let ok = p
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
@@ -47,15 +59,17 @@ impl Config {
                 } else {
                     d.err(
                         n.pos,
-                        format!("`prefix`: `{p}` may only hold letters, digits, `.`, `_` and `-`"),
+                        format!("`{key}`: `{p}` may only hold letters, digits, `.`, `_` and `-`"),
                     );
                     None
                 }
             }),
         };
+        let (server, agent_server) = server?;
         Some(Config {
-            server: server?,
+            server,
             prefix: prefix?,
+            agent: agent_server || agent_prefix,
         })
     }
 }
@@ -77,6 +91,11 @@ impl Statsd {
 
     /// The metric lines for an event (empty when it has none).
     pub fn metrics(&mut self, d: &Delivery) -> Vec<String> {
+        if self.cfg.agent {
+            return agent_metric(&self.cfg.prefix, &d.agent, &hostname())
+                .into_iter()
+                .collect();
+        }
         let p = &self.cfg.prefix;
         let c = |name: &str, n: u64| format!("{p}.{name}:{n}|c");
         let ms = |name: &str, n: u64| format!("{p}.{name}:{n}|ms");
@@ -139,6 +158,39 @@ impl Statsd {
             _ => Vec::new(),
         }
     }
+}
+
+/// The sshlog agent's metric for an event (its payload `p`):
+/// `PREFIX.EVENT_TYPE:1|c|#hostname:H,user:U,pid:SSHD_PID` plus
+/// `client_ip`/`client_port` for connection events, `command` for commands
+/// and `upload_file` for uploads. Terminal updates send nothing.
+pub fn agent_metric(prefix: &str, p: &Value, host: &str) -> Option<String> {
+    let ty = p.get("event_type").and_then(Value::as_str)?;
+    if ty == "terminal_update" {
+        return None;
+    }
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    };
+    // DogStatsD tags end at `,` and `|`.
+    let tag = |k: &str, v: String| format!("{k}:{}", v.replace([',', '|', '\n'], "_"));
+    let mut tags = vec![
+        tag("hostname", host.to_owned()),
+        tag("user", text(p.get("username"))),
+        tag("pid", text(p.get("ptm_pid"))),
+    ];
+    if let Some(t) = p.get("tcp_info") {
+        tags.push(tag("client_ip", text(t.get("client_ip"))));
+        tags.push(tag("client_port", text(t.get("client_port"))));
+    }
+    match ty {
+        "command_start" | "command_finish" => tags.push(tag("command", text(p.get("filename")))),
+        "file_upload" => tags.push(tag("upload_file", text(p.get("target_path")))),
+        _ => {}
+    }
+    Some(format!("{prefix}.{ty}:1|c|#{}", tags.join(",")))
 }
 
 impl Action for Statsd {

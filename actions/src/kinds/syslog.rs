@@ -83,6 +83,17 @@ pub struct Config {
     pub hostname: Option<String>,
     pub structured_data: bool,
     pub message_template: Option<Template>,
+    /// Configured with the sshlog agent's names (`server_address`, `port`,
+    /// `udp`, `output_json`, `program_name`): the message is the agent's line
+    /// (or, with `output_json`, its payload as JSON) and PROCID the
+    /// connection's sshd pid, as the agent sent them.
+    pub agent: Option<AgentStyle>,
+}
+
+/// How the agent formatted its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentStyle {
+    pub output_json: bool,
 }
 
 fn pick(
@@ -95,6 +106,15 @@ fn pick(
     let Some(n) = f.get(key) else {
         return Some(default);
     };
+    // The agent gave facilities and severities as numbers.
+    if let crate::yaml::Value::Int(i) = n.value {
+        let max = table.iter().map(|(_, v)| *v).max().unwrap_or(0);
+        if (0..=i64::from(max)).contains(&i) {
+            return Some(i as u8);
+        }
+        d.err(n.pos, format!("`{key}`: {i} is out of range 0..={max}"));
+        return None;
+    }
     let s = crate::fields::as_string(d, n, key)?;
     match table.iter().find(|(name, _)| *name == s) {
         Some((_, v)) => Some(*v),
@@ -132,8 +152,17 @@ fn token(
 
 impl Config {
     pub fn parse(f: &mut Fields<'_>, d: &mut Diag) -> Option<Config> {
-        let server = super::host_port(f, d, "server", "syslog_action");
+        let server = super::server(f, d, "syslog_action", 514);
+        let udp = f.get("udp").is_some().then(|| f.bool_or(d, "udp", true));
+        let output_json = f.get("output_json").is_some();
+        let output_json = output_json.then(|| f.bool_or(d, "output_json", false));
+        let program_name = f.get("program_name").is_some();
+        let agent = server.as_ref().is_some_and(|(_, a)| *a)
+            || udp.is_some()
+            || output_json.is_some()
+            || program_name;
         let transport = match f.get("transport") {
+            None if udp == Some(false) => Some(Transport::Tcp),
             None => Some(Transport::Udp),
             Some(n) => match crate::fields::as_string(d, n, "transport")?.as_str() {
                 "udp" => Some(Transport::Udp),
@@ -147,14 +176,19 @@ impl Config {
                 }
             },
         };
-        let facility = pick(f, d, "facility", FACILITIES, 4);
+        // The agent's default facility was 3 (system daemons).
+        let facility = pick(f, d, "facility", FACILITIES, if agent { 3 } else { 4 });
         let severity = pick(f, d, "severity", SEVERITIES, 6);
-        let app_name = token(d, f, "app_name", Some("sshlog"), 48);
+        let app_key = match f.either(d, "app_name", "program_name") {
+            Some((k, _)) => k,
+            None => "app_name",
+        };
+        let app_name = token(d, f, app_key, Some("sshlog"), 48);
         let host = token(d, f, "hostname", None, 255);
-        let structured_data = f.bool_or(d, "structured_data", true);
+        let structured_data = f.bool_or(d, "structured_data", !agent);
         let message_template = super::template(f, d, "message_template")?;
         Some(Config {
-            server: server?,
+            server: server?.0,
             transport: transport?,
             facility: facility?,
             severity: severity?,
@@ -162,6 +196,9 @@ impl Config {
             hostname: host?,
             structured_data,
             message_template,
+            agent: agent.then_some(AgentStyle {
+                output_json: output_json.unwrap_or(false),
+            }),
         })
     }
 }
@@ -203,9 +240,15 @@ pub fn format_message(cfg: &Config, d: &Delivery, host: &str, procid: u32) -> St
     } else {
         "-".into()
     };
-    let msg = match &cfg.message_template {
-        Some(t) => t.render(d),
-        None => crate::template::summary(d),
+    let msg = match (&cfg.message_template, cfg.agent) {
+        (Some(t), _) => t.render(d),
+        (None, Some(a)) if a.output_json => d.agent.to_string(),
+        (None, Some(_)) => crate::agent::text::line(&d.agent),
+        (None, None) => crate::template::summary(d),
+    };
+    let procid = match (cfg.agent, d.agent.get("ptm_pid").and_then(Value::as_i64)) {
+        (Some(_), Some(pid)) if pid > 0 => pid.to_string(),
+        _ => procid.to_string(),
     };
     let msg: String = msg
         .chars()
@@ -324,7 +367,7 @@ mod tests {
     use sshlog_format::{Record, SessionEvent};
 
     use super::*;
-    use crate::context::{event_json, EventContext};
+    use crate::context::EventContext;
     use crate::yaml::parse;
 
     fn config(yaml: &str) -> Result<Config, Vec<String>> {
@@ -359,12 +402,7 @@ mod tests {
             },
         );
         let ctx = EventContext::default();
-        let d = Delivery {
-            json: event_json(&record, &ctx),
-            record,
-            ctx,
-            event_name: Arc::from("e"),
-        };
+        let d = Delivery::new(record, ctx, Arc::from("e"));
         assert_eq!(
             format_message(&cfg, &d, "host1", 77),
             "<156>1 2023-11-28T10:57:17.000000Z host1 sshlog 77 connection_auth_failed \

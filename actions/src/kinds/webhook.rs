@@ -1,5 +1,8 @@
 //! `webhook_action`: an HTTP request per event, by default a POST of the
 //! event JSON; `body_template` makes the body from `{{field}}` placeholders.
+//! With the sshlog agent's option names (`webhook_url`, `do_get_request`)
+//! the agent's payload is sent: as a JSON body, or for a GET as query
+//! parameters (`?event_type=…&username=…`, nested values as JSON).
 
 use crate::context::Delivery;
 use crate::error::Diag;
@@ -8,7 +11,7 @@ use crate::template::Template;
 use crate::worker::{Action, Handled};
 use crate::yaml::Value;
 
-use super::http::{url, Client, HttpOptions};
+use super::http::{url_of, Client, HttpOptions};
 
 const METHODS: &[&str] = &["POST", "PUT", "PATCH", "GET", "DELETE"];
 
@@ -19,12 +22,22 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     pub body_template: Option<Template>,
     pub http: HttpOptions,
+    /// Configured with the sshlog agent's names (`webhook_url`,
+    /// `do_get_request`): the body is the agent's payload, and a GET carries
+    /// it as query parameters.
+    pub agent: bool,
 }
 
 impl Config {
     pub fn parse(f: &mut Fields<'_>, d: &mut Diag) -> Option<Config> {
-        let url = url(f, d, "url", "webhook_action");
+        let url = f.require_either(d, "url", "webhook_url", "webhook_action");
+        let agent = url.is_some_and(|(k, _)| k == "webhook_url");
+        let url = url.and_then(|(key, n)| url_of(d, n, key));
+        let get = f.get("do_get_request").is_some();
+        let do_get = f.bool_or(d, "do_get_request", false);
+        let agent = agent || get;
         let method = match f.get("method") {
+            None if do_get => Some("GET".to_owned()),
             None => Some("POST".to_owned()),
             Some(n) => as_string(d, n, "method").and_then(|m| {
                 let up = m.to_ascii_uppercase();
@@ -51,6 +64,7 @@ impl Config {
             headers,
             body_template,
             http,
+            agent,
         })
     }
 }
@@ -114,9 +128,10 @@ impl Webhook {
 
 impl Action for Webhook {
     fn handle(&mut self, d: &Delivery) -> anyhow::Result<Handled> {
+        let payload = if self.cfg.agent { &d.agent } else { &d.json };
         let body = match &self.cfg.body_template {
             Some(t) => t.render(d),
-            None => d.json.to_string(),
+            None => payload.to_string(),
         };
         let mut headers = self.cfg.headers.clone();
         if !headers
@@ -130,13 +145,50 @@ impl Action for Webhook {
             };
             headers.push(("Content-Type".into(), ct.into()));
         }
-        let body = (!matches!(self.cfg.method.as_str(), "GET" | "DELETE")).then_some(body);
+        let no_body = matches!(self.cfg.method.as_str(), "GET" | "DELETE");
+        let url = if no_body && self.cfg.agent {
+            with_query(&self.cfg.url, payload)
+        } else {
+            self.cfg.url.clone()
+        };
+        let body = (!no_body).then_some(body);
         self.client.send(
             &self.cfg.method,
-            &self.cfg.url,
+            &url,
             &headers,
             body.as_deref().map(str::as_bytes),
         )?;
         Ok(Handled::Sent)
+    }
+}
+
+/// `url` with the payload's top-level fields as query parameters.
+pub fn with_query(url: &str, payload: &serde_json::Value) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if let serde_json::Value::Object(m) = payload {
+        for (k, v) in m {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            q.append_pair(k, &text);
+        }
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{}", q.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_get_requests_carry_the_payload_in_the_query() {
+        let p = serde_json::json!({"event_type": "connection_close", "username": "m hill", "tcp_info": {"client_port": 1}});
+        assert_eq!(
+            with_query("http://h/x", &p),
+            "http://h/x?event_type=connection_close&username=m+hill&tcp_info=%7B%22client_port%22%3A1%7D"
+        );
+        assert!(with_query("http://h/x?a=1", &p).starts_with("http://h/x?a=1&event_type="));
     }
 }

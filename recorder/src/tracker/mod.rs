@@ -75,6 +75,9 @@ pub struct SessionContext {
     pub client: Option<SocketAddr>,
     pub tty: Option<String>,
     pub existing_login: bool,
+    /// For `command_finish`: the first [`COMMAND_OUTPUT_MAX`] bytes of the
+    /// command's output (the agent's `stdout`).
+    pub command_output: Option<String>,
 }
 
 /// Where records go besides the session's sidecar: the event log, watchers, actions.
@@ -211,6 +214,7 @@ impl Tracker {
                 client: c.client,
                 tty: c.tty.clone(),
                 existing_login: c.existing,
+                command_output: None,
             },
             None => SessionContext {
                 sshd_pid: Some(conn_pid),
