@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::config::load_dir;
 use super::error::ConfigErrors;
+use super::kinds::ParseCx;
 
 /// What a valid configuration directory holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +34,13 @@ impl fmt::Display for Summary {
 /// Validate every file of `dir`; errors display as `file:line:col: message`,
 /// one per line.
 pub fn check_dir(dir: &Path, plugins_dir: &Path) -> Result<Summary, ConfigErrors> {
-    let loaded = load_dir(dir, plugins_dir)?;
+    let loaded = load_dir(
+        dir,
+        ParseCx {
+            plugins_dir,
+            event_log: None,
+        },
+    )?;
     if !loaded.errors.0.is_empty() {
         return Err(loaded.errors);
     }

@@ -82,9 +82,8 @@ struct Definition {
 
 /// Load and validate every file of `dir` (an unreadable directory is the
 /// only error that yields nothing).
-pub fn load_dir(dir: &Path, plugins_dir: &Path) -> Result<Loaded, ConfigErrors> {
+pub fn load_dir(dir: &Path, cx: ParseCx<'_>) -> Result<Loaded, ConfigErrors> {
     let files = config_files(dir)?;
-    let cx = ParseCx { plugins_dir };
     let mut errors = Vec::new();
     let mut roots: Vec<(PathBuf, Node)> = Vec::new();
     for file in &files {
@@ -156,11 +155,15 @@ pub fn parse_file(d: &mut Diag, text: &str, cx: &ParseCx<'_>) -> Vec<EventConfig
         }
     };
     let mut defs = Vec::new();
-    let kinds = ParseCx {
-        plugins_dir: cx.plugins_dir,
-    };
-    collect_definitions(d, &root, &kinds, &mut defs);
-    parse_root(d, &root, &FileCx { kinds, defs: &defs })
+    collect_definitions(d, &root, cx, &mut defs);
+    parse_root(
+        d,
+        &root,
+        &FileCx {
+            kinds: *cx,
+            defs: &defs,
+        },
+    )
 }
 
 /// Reads the top-level `actions:` of a file into `defs`, validating each.
@@ -186,9 +189,7 @@ fn collect_definitions(d: &mut Diag, root: &Node, cx: &ParseCx<'_>, defs: &mut V
         return;
     };
     let fcx = FileCx {
-        kinds: ParseCx {
-            plugins_dir: cx.plugins_dir,
-        },
+        kinds: *cx,
         defs: &[],
     };
     for item in items {

@@ -12,7 +12,9 @@ use sshlog_format::Record;
 use super::config::{load_dir, EventConfig};
 use super::context::{Delivery, EventContext, Facts};
 use super::error::{ConfigError, ConfigErrors};
+use super::event_log::SharedEventLog;
 use super::filters::Filters;
+use super::kinds::ParseCx;
 use super::triggers::Triggers;
 use super::worker::{ActionStats, Worker};
 
@@ -62,7 +64,11 @@ impl ActionEngine {
     /// executables of `plugin_action`s.
     /// Any error refuses the whole directory.
     pub fn load(dir: &Path, plugins_dir: &Path) -> Result<ActionEngine, ConfigErrors> {
-        let loaded = load_dir(dir, plugins_dir)?;
+        let cx = ParseCx {
+            plugins_dir,
+            event_log: None,
+        };
+        let loaded = load_dir(dir, cx)?;
         if !loaded.errors.0.is_empty() {
             return Err(loaded.errors);
         }
@@ -72,8 +78,18 @@ impl ActionEngine {
     /// Like [`ActionEngine::load`], but starts every valid event and returns
     /// the errors of the files, events and actions left out (what sshlogd
     /// does: a bad file never stops recording nor the other actions).
-    pub fn load_valid(dir: &Path, plugins_dir: &Path) -> (ActionEngine, ConfigErrors) {
-        let loaded = match load_dir(dir, plugins_dir) {
+    /// `event_log` is sshlogd's own event log, shared with actions that name
+    /// the same file.
+    pub fn load_valid(
+        dir: &Path,
+        plugins_dir: &Path,
+        event_log: Option<&Arc<SharedEventLog>>,
+    ) -> (ActionEngine, ConfigErrors) {
+        let cx = ParseCx {
+            plugins_dir,
+            event_log,
+        };
+        let loaded = match load_dir(dir, cx) {
             Ok(l) => l,
             Err(e) => return (ActionEngine::empty(), e),
         };

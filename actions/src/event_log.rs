@@ -15,6 +15,43 @@ pub struct EventLog {
     pending: std::collections::VecDeque<String>,
 }
 
+/// sshlogd's own event log, shared with any `eventlogfile_action` writing to
+/// the same path (the agent's default `log_events.yaml` does): one writer,
+/// one rotation, no two processes racing over one file.
+pub struct SharedEventLog {
+    path: PathBuf,
+    log: std::sync::Mutex<EventLog>,
+}
+
+impl SharedEventLog {
+    pub fn new(log: EventLog) -> std::sync::Arc<SharedEventLog> {
+        std::sync::Arc::new(SharedEventLog {
+            path: same_file_key(&log.path),
+            log: std::sync::Mutex::new(log),
+        })
+    }
+
+    /// Whether `path` names this log.
+    pub fn is(&self, path: &Path) -> bool {
+        same_file_key(path) == self.path
+    }
+
+    /// Appends one line (see [`EventLog::write_line`]).
+    pub fn write_line(&self, line: &str) -> io::Result<()> {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.write_line(line)
+    }
+}
+
+/// `path` made absolute with its directory's symlinks resolved (the file
+/// itself may not exist yet).
+fn same_file_key(path: &Path) -> PathBuf {
+    let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    fs::canonicalize(&dir).unwrap_or(dir).join(name)
+}
+
 /// Lines held in memory while the event log cannot be written.
 const MAX_PENDING: usize = 100_000;
 

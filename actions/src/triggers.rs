@@ -18,6 +18,7 @@ pub const TRIGGERS: &[&str] = &[
     "segment_start",
     "outbound_connection_start",
     "outbound_connection_end",
+    "config_error",
 ];
 
 /// The event types one event reacts to.

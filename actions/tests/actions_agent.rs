@@ -363,7 +363,7 @@ fn an_engine_loads_every_valid_event_beside_a_broken_file() {
     )
     .expect("write");
     assert!(ActionEngine::load(dir.path(), dir.path()).is_err());
-    let (e, errors) = ActionEngine::load_valid(dir.path(), dir.path());
+    let (e, errors) = ActionEngine::load_valid(dir.path(), dir.path(), None);
     let text = errors.to_string();
     assert_eq!(errors.0.len(), 2, "{text}");
     assert!(text.contains("a_broken.yaml:3:1:"), "{text}");

@@ -24,6 +24,9 @@ pub struct Stats {
     pub capture_boosts: u64,
     /// Each action by its `event/action` label, in configuration order.
     pub actions: ActionReports,
+    /// The parts of the action configuration that were not loaded, as
+    /// `file:line:col: message` (everything else was).
+    pub config_errors: Vec<String>,
 }
 
 /// Actions by `event/action` label, in configuration order.
@@ -107,7 +110,7 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with(
-            "\"actions\":{\"all/log\":{\"plugin\":\"eventlogfile_action\",\"sent\":2,\"failed\":0,\"dropped\":0,\"skipped\":0}}}"
+            "\"actions\":{\"all/log\":{\"plugin\":\"eventlogfile_action\",\"sent\":2,\"failed\":0,\"dropped\":0,\"skipped\":0}},\"config_errors\":[]}"
         ), "{text}");
         let back: Stats = serde_json::from_str(&text).expect("decodes");
         assert_eq!(back, s);

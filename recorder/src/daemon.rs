@@ -12,11 +12,11 @@ use crate::procfs;
 use crate::settings::Settings;
 use crate::tracker::{Options, SessionContext, Sink, Tracker};
 use anyhow::{Context, Result};
-use sshlog_actions::event_log::EventLog;
-use sshlog_actions::{ActionEngine, EventContext};
+use sshlog_actions::event_log::{EventLog, SharedEventLog};
+use sshlog_actions::{ActionEngine, ConfigErrors, EventContext};
 use sshlog_control::{KernelTotals, Stats};
 use sshlog_format::framed::FrameOptions;
-use sshlog_format::sidecar::{human_line, Record};
+use sshlog_format::sidecar::{human_line, Record, SessionEvent};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,7 +27,7 @@ use tracing::{info, warn};
 /// Writes every record to the global event log, to the watchers and to the
 /// YAML actions.
 pub struct DaemonSink {
-    event_log: EventLog,
+    event_log: Arc<SharedEventLog>,
     tx: broadcast::Sender<Broadcast>,
     pub actions: ActionEngine,
     pub log_errors: u64,
@@ -67,13 +67,38 @@ impl Sink for DaemonSink {
     }
 }
 
-/// Loads the action configuration; a missing default directory means no actions.
-pub fn load_actions(settings: &Settings, explicit: bool) -> Result<ActionEngine> {
+/// Loads every valid part of the action configuration and returns the
+/// problems of the rest; a missing default directory means no actions.
+pub fn load_actions(
+    settings: &Settings,
+    explicit: bool,
+    event_log: &Arc<SharedEventLog>,
+) -> (ActionEngine, ConfigErrors) {
     if !settings.config_dir.exists() && !explicit {
-        return Ok(ActionEngine::empty());
+        return (ActionEngine::empty(), ConfigErrors::default());
     }
-    ActionEngine::load(&settings.config_dir, &settings.plugins_dir)
-        .map_err(|e| anyhow::anyhow!("invalid action configuration:\n{e}"))
+    ActionEngine::load_valid(&settings.config_dir, &settings.plugins_dir, Some(event_log))
+}
+
+/// Reports the parts of the configuration that were not loaded: sshlogd's
+/// log, a `config_error` event each (event log, watchers, actions) and
+/// `stats`. Recording never stops for them.
+fn report_config_errors(errors: &ConfigErrors, sink: &mut DaemonSink) -> Vec<String> {
+    let mut lines = Vec::new();
+    for e in &errors.0 {
+        warn!("action configuration: {e} (not loaded; everything else is)");
+        let location = format!("{}:{}:{}", e.file.display(), e.line, e.col);
+        let ev = SessionEvent::ConfigError {
+            location,
+            error: e.message.clone(),
+        };
+        sink.emit(
+            &Record::new(chrono::Utc::now(), None, ev),
+            &SessionContext::default(),
+        );
+        lines.push(e.to_string());
+    }
+    lines
 }
 
 /// State shared between the capture loop and the control socket.
@@ -85,6 +110,8 @@ pub struct Shared {
     pub capture_scheduling: String,
     /// Times the capture thread was raised to real-time priority.
     pub capture_boosts: u64,
+    /// The parts of the action configuration not loaded (`file:line:col: message`).
+    pub config_errors: Vec<String>,
 }
 
 impl Shared {
@@ -99,6 +126,7 @@ impl Shared {
             capture_scheduling: self.capture_scheduling.clone(),
             capture_boosts: self.capture_boosts,
             actions: self.sink.actions.reports(),
+            config_errors: self.config_errors.clone(),
         }
     }
 }
@@ -114,17 +142,16 @@ pub struct Prepared {
     ring: aya::maps::RingBuf<aya::maps::MapData>,
     existing: Vec<procfs::Existing>,
     actions: ActionEngine,
+    config_errors: ConfigErrors,
+    event_log: Arc<SharedEventLog>,
     config_dir_explicit: bool,
     scheduler: CaptureScheduler,
 }
 
 pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared> {
-    // An invalid action configuration refuses the start, before anything is loaded
-    // (validated only: action threads start after the capabilities are dropped).
-    if settings.config_dir.exists() || config_dir_explicit {
-        sshlog_actions::check_dir(&settings.config_dir, &settings.plugins_dir)
-            .map_err(|e| anyhow::anyhow!("invalid action configuration:\n{e}"))?;
-    }
+    // An invalid action configuration never stops recording: what is valid
+    // is loaded, the rest reported (action threads start after the
+    // capabilities are dropped, below).
     preflight::check_privileges()?;
     preflight::check_btf()?;
     preflight::ensure_tracefs()?;
@@ -148,7 +175,19 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
         settings.capture_always_realtime,
     );
     crate::privileges::drop_unneeded().context("cannot drop capabilities")?;
-    let actions = load_actions(&settings, config_dir_explicit)?;
+    let event_log = EventLog::open(
+        &settings.log_dir.join("event.log"),
+        settings.event_log.max_size_mb.saturating_mul(1 << 20),
+        settings.event_log.number_of_log_files,
+    )
+    .with_context(|| {
+        format!(
+            "cannot open {}",
+            settings.log_dir.join("event.log").display()
+        )
+    })?;
+    let event_log = SharedEventLog::new(event_log);
+    let (actions, config_errors) = load_actions(&settings, config_dir_explicit, &event_log);
     Ok(Prepared {
         settings,
         listener,
@@ -156,6 +195,8 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
         ring,
         existing,
         actions,
+        config_errors,
+        event_log,
         config_dir_explicit,
         scheduler,
     })
@@ -169,6 +210,8 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         ring,
         existing,
         actions,
+        config_errors,
+        event_log,
         config_dir_explicit,
         scheduler,
     } = prepared;
@@ -179,17 +222,6 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         tokio::net::UnixListener::from_std(listener).context("cannot serve the control socket")?
     };
 
-    let event_log = EventLog::open(
-        &settings.log_dir.join("event.log"),
-        settings.event_log.max_size_mb.saturating_mul(1 << 20),
-        settings.event_log.number_of_log_files,
-    )
-    .with_context(|| {
-        format!(
-            "cannot open {}",
-            settings.log_dir.join("event.log").display()
-        )
-    })?;
     let (tx, _) = broadcast::channel::<Broadcast>(4096);
     let mut sink = DaemonSink {
         event_log,
@@ -197,6 +229,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         actions,
         log_errors: 0,
     };
+    let config_errors = report_config_errors(&config_errors, &mut sink);
     let frame = FrameOptions {
         max_frame_bytes: settings.frame_kib.max(1) * 1024,
         max_frame_age: Duration::from_secs_f64(settings.frame_seconds.clamp(0.05, 60.0)),
@@ -234,6 +267,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         kernel: KernelTotals::default(),
         capture_scheduling: scheduler.status(),
         capture_boosts: 0,
+        config_errors,
     }));
     control_rt.spawn(control::serve(listener, shared.clone(), tx));
 
@@ -281,22 +315,24 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     Ok(())
 }
 
-/// SIGHUP: a new action configuration replaces the old one only if it is valid.
+/// SIGHUP: the action configuration is loaded again, as at start: every
+/// valid part replaces the old configuration, the rest is reported.
 fn reload_actions(shared: &Mutex<Shared>, settings: &Settings, explicit: bool) {
-    match load_actions(settings, explicit) {
-        Ok(new) => {
-            let old = std::mem::replace(&mut lock(shared).sink.actions, new);
-            info!(
-                "SIGHUP: reloaded the action configuration from {}",
-                settings.config_dir.display()
-            );
-            // The old workers drain in the background; capture never waits for them.
-            std::thread::spawn(move || old.shutdown());
-        }
-        Err(e) => warn!(
-            "SIGHUP: the new action configuration was rejected; the old one keeps running: {e:#}"
-        ),
-    }
+    let event_log = lock(shared).sink.event_log.clone();
+    let (new, errors) = load_actions(settings, explicit, &event_log);
+    let old = {
+        let mut s = lock(shared);
+        let old = std::mem::replace(&mut s.sink.actions, new);
+        s.config_errors = report_config_errors(&errors, &mut s.sink);
+        old
+    };
+    info!(
+        "SIGHUP: reloaded the action configuration from {} ({} problem(s), not loaded)",
+        settings.config_dir.display(),
+        errors.0.len()
+    );
+    // The old workers drain in the background; capture never waits for them.
+    std::thread::spawn(move || old.shutdown());
 }
 
 pub(crate) fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {

@@ -43,8 +43,11 @@ pub fn canonical(name: &str) -> Option<&'static str> {
 }
 
 /// What option parsing may need to know.
+#[derive(Clone, Copy)]
 pub struct ParseCx<'a> {
     pub plugins_dir: &'a Path,
+    /// sshlogd's own event log, for actions that write to the same file.
+    pub event_log: Option<&'a std::sync::Arc<crate::event_log::SharedEventLog>>,
 }
 
 /// The validated options of one action.
@@ -64,7 +67,7 @@ pub enum KindConfig {
 /// Parse the kind-specific options of an action (`kind` is one of [`KINDS`]).
 pub fn parse(kind: &str, f: &mut Fields<'_>, d: &mut Diag, cx: &ParseCx<'_>) -> Option<KindConfig> {
     Some(match kind {
-        "eventlogfile_action" => KindConfig::EventLogFile(eventlogfile::Config::parse(f, d)?),
+        "eventlogfile_action" => KindConfig::EventLogFile(eventlogfile::Config::parse(f, d, cx)?),
         "sessionlog_action" => KindConfig::SessionLog(sessionlog::Config::parse(f, d)?),
         "webhook_action" => KindConfig::Webhook(webhook::Config::parse(f, d)?),
         "slack_action" => KindConfig::Slack(slack::Config::parse(f, d)?),

@@ -193,6 +193,13 @@ pub enum SessionEvent {
         /// Why it failed (`bad password`, `rate limited`, ...).
         reason: Option<String>,
     },
+    /// A configuration file (or part of one) of sshlogd's actions could not
+    /// be loaded; everything else was (only in `event.log`).
+    ConfigError {
+        /// `path:line:col` of the problem.
+        location: String,
+        error: String,
+    },
     /// A type this version does not know; all its fields, verbatim.
     #[serde(skip)]
     Unknown {
@@ -221,6 +228,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "web_login",
     "seal",
     "storage_error",
+    "config_error",
 ];
 
 /// One process of an outbound connection's ancestry.
@@ -252,6 +260,7 @@ impl SessionEvent {
             SessionEvent::WebLogin { .. } => "web_login",
             SessionEvent::Seal { .. } => "seal",
             SessionEvent::StorageError { .. } => "storage_error",
+            SessionEvent::ConfigError { .. } => "config_error",
             SessionEvent::Unknown { kind, .. } => kind,
         }
     }

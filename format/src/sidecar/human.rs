@@ -215,6 +215,9 @@ fn describe(record: &Record) -> String {
                 )
             }
         }
+        SessionEvent::ConfigError { location, error } => {
+            format!("{}: {} (not loaded)", clean(location), clean(error))
+        }
         SessionEvent::WebLogin {
             user,
             client_ip,
