@@ -248,3 +248,58 @@ fn a_broken_file_in_conf_d_never_stops_recording() {
     );
     assert!(log.contains("config_error"), "{log}");
 }
+
+#[test]
+fn command_output_is_attributed_to_the_command_that_printed_it() {
+    if !require_root_or_skip("command_output") {
+        return;
+    }
+    let mut rec = Recorder::start();
+    rec.stop();
+    let out = rec.dir.path().join("action-logs").join("out.log");
+    let word = random_suffix(6);
+    std::fs::write(
+        rec.conf_dir().join("output.yaml"),
+        format!(
+            "events:\n  - event: printed\n    triggers: [command_finish]\n    filters:\n      command_name: echo\n      command_output_contains: '42-{word}'\n    actions:\n      - action: log\n        plugin: eventlogfile_action\n        log_file_path: {}\n        output_json: True\n",
+            out.display()
+        ),
+    )
+    .expect("config");
+    rec.spawn();
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let term = sshd
+        .ssh(&user)
+        .terminal(None, 100, 30)
+        .expect("ssh in tmux");
+    std::thread::sleep(Duration::from_millis(500));
+    // Typed text is echoed before the command starts; only 42-… is its output.
+    term.type_line(&format!("/bin/echo $((6*7))-{word}"))
+        .expect("type");
+    term.wait_for(&format!("42-{word}"), 1, Duration::from_secs(20))
+        .expect("output");
+    term.type_line(&format!("/bin/echo not-{word}"))
+        .expect("type");
+    term.wait_for(&format!("not-{word}"), 2, Duration::from_secs(20))
+        .expect("output");
+    term.type_line("exit").expect("type");
+    term.wait_exit(Duration::from_secs(20)).expect("logout");
+    rec.wait_closed(user.name(), 1, Duration::from_secs(20));
+    wait_for_file_text(&out, "command_finish", &rec);
+    let text = std::fs::read_to_string(&out).expect("log");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(lines[0].split_once(": ").expect("time").1).expect("json");
+    assert_eq!(json["filename"], "echo");
+    assert_eq!(json["args"], format!("/bin/echo 42-{word}"));
+    assert_eq!(json["exit_code"], 0);
+    let stdout = json["stdout"].as_str().expect("stdout");
+    assert!(stdout.starts_with(&format!("42-{word}")), "{json}");
+    assert!(
+        !stdout.contains("6*7") && !stdout.contains("not-"),
+        "{json}"
+    );
+    assert_eq!(json["stdout_size"], stdout.len());
+}

@@ -73,6 +73,7 @@ impl Tracker {
                 user: user.clone(),
                 start_ns: h.ts_ns,
                 cwd: x.cwd.clone(),
+                output: Vec::new(),
             },
         );
         c.last_activity_ns = h.ts_ns;
@@ -151,6 +152,19 @@ impl Tracker {
             duration_ms: h.ts_ns.saturating_sub(cmd.start_ns) / 1_000_000,
             argv: cmd.argv,
         };
+        let established = self.conns.get(&h.conn).is_some_and(|c| c.established);
+        if established && sink.wants("command_finish") {
+            // Held while the output sshd has not read yet arrives.
+            if let Some(c) = self.conns.get_mut(&h.conn) {
+                c.finishing.push_back(command_output::Finishing {
+                    ts_ns: h.ts_ns,
+                    event: ev,
+                    user: cmd.user,
+                    output: cmd.output,
+                });
+            }
+            return;
+        }
         self.emit_command(h.conn, h.ts_ns, ev, cmd.user, sink);
     }
 

@@ -9,6 +9,8 @@ pub(super) struct Command {
     pub(super) start_ns: u64,
     /// The cwd at exec, as the process sees it (relative upload paths).
     pub(super) cwd: Option<String>,
+    /// Output shown while it ran (see `command_output.rs`).
+    pub(super) output: Vec<u8>,
 }
 
 pub(super) struct Conn {
@@ -35,6 +37,8 @@ pub(super) struct Conn {
     /// The program sshd started for the user, and what counts as it.
     pub(super) program: UserProgram,
     pub(super) commands: HashMap<u32, Command>,
+    /// `command_finish` records held while their output settles.
+    pub(super) finishing: VecDeque<command_output::Finishing>,
     /// Command records from before the connection became a session (PAM's
     /// helpers run before the user's program): written after connection_established.
     pub(super) early: Vec<(u64, SessionEvent, Option<String>)>,
@@ -76,6 +80,7 @@ impl Conn {
             sshd_pids: HashSet::from([pid]),
             program: UserProgram::default(),
             commands: HashMap::new(),
+            finishing: VecDeque::new(),
             early: Vec::new(),
             uploads: HashMap::new(),
             pty_master: None,

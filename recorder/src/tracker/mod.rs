@@ -45,6 +45,7 @@ use uuid::Uuid;
 
 mod auth;
 mod clock;
+mod command_output;
 mod commands;
 mod conn;
 mod lifecycle;
@@ -75,7 +76,7 @@ pub struct SessionContext {
     pub client: Option<SocketAddr>,
     pub tty: Option<String>,
     pub existing_login: bool,
-    /// For `command_finish`: the first [`COMMAND_OUTPUT_MAX`] bytes of the
+    /// For `command_finish`: the first [`command_output::COMMAND_OUTPUT_MAX`] bytes of the
     /// command's output (the agent's `stdout`).
     pub command_output: Option<String>,
 }
@@ -187,6 +188,22 @@ impl Tracker {
         user: Option<String>,
         sink: &mut dyn Sink,
     ) {
+        // Held command_finish records of this connection go first.
+        self.emit_settled(conn_pid, u64::MAX, sink);
+        self.emit_record(conn_pid, ts_ns, event, user, None, sink);
+    }
+
+    /// Writes one record of a connection to its sidecar and the sink;
+    /// `command_output` is the output attributed to a finished command.
+    fn emit_record(
+        &mut self,
+        conn_pid: u32,
+        ts_ns: u64,
+        event: SessionEvent,
+        user: Option<String>,
+        command_output: Option<String>,
+        sink: &mut dyn Sink,
+    ) {
         let ts = self.clock.wall(ts_ns);
         let session_id = self
             .conns
@@ -202,7 +219,9 @@ impl Tracker {
                 self.write_failed(conn_pid, &e);
             }
         }
-        sink.emit(&rec, &self.context(conn_pid));
+        let mut ctx = self.context(conn_pid);
+        ctx.command_output = command_output;
+        sink.emit(&rec, &ctx);
     }
 
     fn context(&self, conn_pid: u32) -> SessionContext {

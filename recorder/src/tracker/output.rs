@@ -39,6 +39,12 @@ impl Tracker {
             return;
         }
         self.stats.bytes_recorded += data.len() as u64;
+        if sink.wants("command_finish") {
+            self.attribute_output(h.conn, &data);
+        }
+        let Some(c) = self.conns.get_mut(&h.conn) else {
+            return;
+        };
         if sink.wants("terminal_update") && c.pending_text.len() < PENDING_TEXT_MAX {
             let room = PENDING_TEXT_MAX - c.pending_text.len();
             c.pending_text

@@ -43,6 +43,7 @@ impl Tracker {
                 }
             }
             self.flush_terminal_update(pid, now_ns, sink);
+            self.emit_settled(pid, now_ns.saturating_sub(command_output::SETTLE_NS), sink);
             if let Some(r) = self.conns.get_mut(&pid).and_then(|c| c.rec.as_mut()) {
                 let result = if self.storage_failing.is_some() {
                     r.retry()

@@ -1,0 +1,81 @@
+//! Output attributed to the commands that produced it, for `command_finish`
+//! (the agent's `stdout`; filters `command_output_contains[_regex]`).
+//!
+//! The recorder sees output when sshd reads the pty, not who wrote it, so a
+//! command gets the first [`COMMAND_OUTPUT_MAX`] bytes shown while it runs.
+//! sshd may read a command's last output only after the command has exited,
+//! so its `command_finish` is held for [`SETTLE_NS`] and keeps collecting;
+//! any other record of the connection (and the connection's end) first emits
+//! the held ones, so the order of records stays that of the events.
+//! Nothing is held when no action wants `command_finish`.
+
+use super::*;
+
+/// Bytes of output kept per command (as the agent: its first 2,048).
+pub const COMMAND_OUTPUT_MAX: usize = 2048;
+/// How long a finished command still collects output.
+pub const SETTLE_NS: u64 = 100_000_000;
+
+/// A `command_finish` held until its output has settled.
+pub(super) struct Finishing {
+    pub(super) ts_ns: u64,
+    pub(super) event: SessionEvent,
+    pub(super) user: Option<String>,
+    pub(super) output: Vec<u8>,
+}
+
+/// Appends what fits of `data` to `head`.
+pub(super) fn keep(head: &mut Vec<u8>, data: &[u8]) {
+    let room = COMMAND_OUTPUT_MAX.saturating_sub(head.len());
+    head.extend_from_slice(&data[..data.len().min(room)]);
+}
+
+impl Tracker {
+    /// Output of connection `conn_pid`: to every running and settling command.
+    pub(super) fn attribute_output(&mut self, conn_pid: u32, data: &[u8]) {
+        let Some(c) = self.conns.get_mut(&conn_pid) else {
+            return;
+        };
+        for cmd in c.commands.values_mut() {
+            keep(&mut cmd.output, data);
+        }
+        for f in &mut c.finishing {
+            keep(&mut f.output, data);
+        }
+    }
+
+    /// Emits the held `command_finish` records of `conn_pid` that exited
+    /// before `until_ns` (all with `u64::MAX`).
+    pub(super) fn emit_settled(&mut self, conn_pid: u32, until_ns: u64, sink: &mut dyn Sink) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn_pid) else {
+                return;
+            };
+            if !c.finishing.front().is_some_and(|f| f.ts_ns < until_ns) {
+                return;
+            }
+            let Some(f) = c.finishing.pop_front() else {
+                return;
+            };
+            let output = String::from_utf8_lossy(&f.output).into_owned();
+            self.emit_record(conn_pid, f.ts_ns, f.event, f.user, Some(output), sink);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_stop_at_the_limit() {
+        let mut head = Vec::new();
+        keep(&mut head, &[b'a'; 2000]);
+        keep(&mut head, &[b'b'; 100]);
+        assert_eq!(head.len(), COMMAND_OUTPUT_MAX);
+        assert_eq!(head[1999], b'a');
+        assert_eq!(head[2000], b'b');
+        keep(&mut head, b"more");
+        assert_eq!(head.len(), COMMAND_OUTPUT_MAX);
+    }
+}
