@@ -51,7 +51,7 @@ impl Tracker {
             let Some(c) = self.conns.get_mut(&conn_pid) else {
                 return;
             };
-            if !c.finishing.front().is_some_and(|f| f.ts_ns < until_ns) {
+            if c.finishing.front().is_none_or(|f| f.ts_ns >= until_ns) {
                 return;
             }
             let Some(f) = c.finishing.pop_front() else {
