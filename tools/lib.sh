@@ -2,7 +2,7 @@
 # is missing with apt-get, mount tracefs. Sourced, not run.
 
 # Debian packages the build and the tests need.
-SSHLOG_PACKAGES=(clang llvm libbpf-dev linux-libc-dev libc6-dev bpftool debootstrap openssh-server openssh-client asciinema zstd tmux python3 coreutils procps rsyslog chromium nodejs)
+SSHLOG_PACKAGES=(clang llvm libbpf-dev linux-libc-dev libc6-dev bpftool debootstrap openssh-server openssh-client asciinema zstd tmux python3 coreutils procps rsyslog chromium nodejs python3-aiosmtpd openssl)
 
 sshlog_install_packages() {
     local missing=()

@@ -78,7 +78,7 @@ fn unknown_plugin_kind() {
         "04_unknown_plugin.yaml",
         6,
         17,
-        "unknown plugin `email_action` (valid: eventlogfile_action, sessionlog_action, webhook_action",
+        "unknown plugin `pager_action` (valid: eventlogfile_action, sessionlog_action, webhook_action",
     );
 }
 

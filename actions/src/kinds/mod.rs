@@ -1,5 +1,6 @@
 //! The action kinds (the `plugin:` value of an action) and their options.
 
+pub mod email;
 pub mod eventlogfile;
 pub mod http;
 pub mod message_to_session;
@@ -28,6 +29,7 @@ pub const KINDS: &[&str] = &[
     "statsd_action",
     "message_to_session_action",
     "plugin_action",
+    "email_action",
 ];
 
 /// Other names of kinds (the sshlog agent's spellings) and the kind each is.
@@ -62,6 +64,7 @@ pub enum KindConfig {
     Statsd(statsd::Config),
     MessageToSession(message_to_session::Config),
     Plugin(plugin::Config),
+    Email(email::Config),
 }
 
 /// Parse the kind-specific options of an action (`kind` is one of [`KINDS`]).
@@ -78,6 +81,7 @@ pub fn parse(kind: &str, f: &mut Fields<'_>, d: &mut Diag, cx: &ParseCx<'_>) -> 
             KindConfig::MessageToSession(message_to_session::Config::parse(f, d)?)
         }
         "plugin_action" => KindConfig::Plugin(plugin::Config::parse(f, d, cx)?),
+        "email_action" => KindConfig::Email(email::Config::parse(f, d)?),
         _ => return None,
     })
 }
@@ -97,6 +101,7 @@ impl KindConfig {
                 Box::new(message_to_session::MessageToSession::new(c))
             }
             KindConfig::Plugin(c) => Box::new(plugin::Plugin::new(c, label)),
+            KindConfig::Email(c) => Box::new(email::Email::new(c)),
         }
     }
 }
