@@ -31,6 +31,8 @@ struct Spec {
     output: Vec<(u64, &'static [u8], bool)>,
     extra: Vec<SessionEvent>,
     cast: bool,
+    /// The connection's sshd pid.
+    pid: u32,
 }
 
 impl Spec {
@@ -43,6 +45,7 @@ impl Spec {
             output: Vec::new(),
             extra: Vec::new(),
             cast: true,
+            pid: 1000,
         }
     }
     fn cmd(mut self, at_ms: u64, argv: &'static str, exit: i32) -> Spec {
@@ -59,6 +62,10 @@ impl Spec {
     }
     fn event(mut self, e: SessionEvent) -> Spec {
         self.extra.push(e);
+        self
+    }
+    fn pid(mut self, pid: u32) -> Spec {
+        self.pid = pid;
         self
     }
     fn no_cast(mut self) -> Spec {
@@ -92,7 +99,7 @@ fn write(root: &Path, s: &Spec) -> (String, SessionPaths) {
         header.timestamp = Some(s.start.timestamp());
         header.set_sshlog_meta(&SshlogMeta {
             session_id: Some(id),
-            sshd_pid: Some(1000),
+            sshd_pid: Some(s.pid),
             tty: Some("/dev/pts/0".into()),
             user: Some(s.user.into()),
             client: Some(client),
@@ -149,7 +156,7 @@ fn write(root: &Path, s: &Spec) -> (String, SessionPaths) {
             client_port: 40000,
             server_port: 22,
             tty: Some("/dev/pts/0".into()),
-            sshd_pid: 1000,
+            sshd_pid: s.pid,
             existing_login: false,
             root: None,
         },
@@ -188,7 +195,7 @@ fn write(root: &Path, s: &Spec) -> (String, SessionPaths) {
         120_000,
         SessionEvent::ConnectionClose {
             user: s.user.into(),
-            sshd_pid: 1000,
+            sshd_pid: s.pid,
             duration_ms: 120_000,
             bytes_in: 0,
             bytes_out: 0,
@@ -704,4 +711,68 @@ fn exit_status_and_errors() {
     assert_eq!(search(r, &["--exit-code", "x"]).status.code(), Some(2));
     let o = sshlog(&r.join("missing"), &["index"]);
     assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn the_agents_ssh_pid_names_play_export_and_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let t0 = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+    let (one, _) = write(
+        root,
+        &Spec::new(t0, "ann", "192.0.2.1")
+            .pid(1352)
+            .cmd(100, "whoami", 0)
+            .out(200, b"ann\r\n"),
+    );
+    let (older, _) = write(
+        root,
+        &Spec::new(t0 + Duration::hours(1), "bob", "192.0.2.2")
+            .pid(4242)
+            .cmd(100, "ls", 0),
+    );
+    let (newer, _) = write(
+        root,
+        &Spec::new(t0 + Duration::hours(2), "bob", "192.0.2.2")
+            .pid(4242)
+            .cmd(100, "ls", 0),
+    );
+    for name in ["ssh_1352", "ssh_1352.cast"] {
+        let o = sshlog(root, &["export", name, "--format", "txt"]);
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o.stdout).contains("ann"), "{name}");
+    }
+    let o = sshlog(root, &["play", "ssh_1352"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(contains(&o.stdout, b"ann\r\n"));
+
+    let o = sshlog(root, &["play", "ssh_4242"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2 recordings of sshd pid 4242 (latest first)"),
+        "{err}"
+    );
+    let (a, b) = (
+        err.find(&newer).expect("newer listed"),
+        err.find(&older).expect("older listed"),
+    );
+    assert!(a < b, "latest first: {err}");
+
+    let o = sshlog(root, &["play", "ssh_999"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no recording of sshd pid 999"));
+
+    assert_eq!(ids(root, &["--pid", "ssh_4242"]), sorted(&[&older, &newer]));
+    assert_eq!(ids(root, &["--pid", "1352"]), vec![one.clone()]);
+    let o = search(root, &["--pid", "ssh_x"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }

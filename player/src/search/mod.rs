@@ -74,6 +74,11 @@ pub struct SearchArgs {
     #[arg(long, short = 'u', value_name = "USER")]
     pub user: Option<String>,
 
+    /// Sessions of the connection whose sshd had this pid (also written as
+    /// the sshlog agent's recording name, `ssh_1352`).
+    #[arg(long, value_name = "PID|ssh_PID", value_parser = parse_pid)]
+    pub pid: Option<u32>,
+
     /// Sessions from this client address or network (IP or CIDR).
     #[arg(long, value_name = "IP|CIDR")]
     pub client: Option<String>,
@@ -127,6 +132,14 @@ pub struct SearchArgs {
     pub no_index: bool,
 }
 
+/// `1352` or `ssh_1352` (with any suffix the agent's files had).
+fn parse_pid(s: &str) -> Result<u32, String> {
+    s.parse()
+        .ok()
+        .or_else(|| crate::locate::agent_name(s))
+        .ok_or_else(|| format!("expected an sshd pid such as 1352 or ssh_1352, found `{s}`"))
+}
+
 impl SearchArgs {
     /// Compile the criteria.
     pub fn query(&self) -> Result<Query> {
@@ -142,6 +155,7 @@ impl SearchArgs {
         Ok(Query {
             cmd: self.cmd.as_deref().map(CmdPattern::parse).transpose()?,
             user: self.user.clone(),
+            sshd_pid: self.pid,
             client: self.client.as_deref().map(Cidr::parse).transpose()?,
             since: time(&self.since).context("--since")?,
             until: time(&self.until).context("--until")?,

@@ -118,6 +118,8 @@ pub struct Query {
     pub cmd: Option<CmdPattern>,
     /// `--user`.
     pub user: Option<String>,
+    /// `--pid`: the connection's sshd pid.
+    pub sshd_pid: Option<u32>,
     /// `--client`.
     pub client: Option<Cidr>,
     /// `--since`: sessions that started at or after.
@@ -142,6 +144,9 @@ impl Query {
             if e.user.as_deref() != Some(u.as_str()) {
                 return None;
             }
+        }
+        if self.sshd_pid.is_some_and(|p| e.sshd_pid != Some(p)) {
+            return None;
         }
         if let Some(net) = &self.client {
             let ip: IpAddr = e.client_ip.as_deref()?.parse().ok()?;
