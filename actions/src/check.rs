@@ -39,6 +39,7 @@ pub fn check_dir(dir: &Path, plugins_dir: &Path) -> Result<Summary, ConfigErrors
         ParseCx {
             plugins_dir,
             event_log: None,
+            python: None,
         },
     )?;
     if !loaded.errors.0.is_empty() {

@@ -24,6 +24,8 @@ pub struct EventConfig {
     pub triggers: Triggers,
     pub filters: Filters,
     pub actions: Vec<ActionConfig>,
+    /// Where the Python plugins of its filters live.
+    pub plugins_dir: PathBuf,
 }
 
 /// One action of an event.
@@ -85,6 +87,33 @@ struct Definition {
 pub fn load_dir(dir: &Path, cx: ParseCx<'_>) -> Result<Loaded, ConfigErrors> {
     let files = config_files(dir)?;
     let mut errors = Vec::new();
+    let catalog = match crate::agent::python::Catalog::of(cx.plugins_dir) {
+        Some(Ok(c)) => {
+            for e in &c.errors {
+                errors.push(ConfigError {
+                    file: cx.plugins_dir.to_path_buf(),
+                    line: 0,
+                    col: 0,
+                    message: format!("Python plugin not loaded: {e}"),
+                });
+            }
+            Some(c)
+        }
+        Some(Err(e)) => {
+            errors.push(ConfigError {
+                file: cx.plugins_dir.to_path_buf(),
+                line: 0,
+                col: 0,
+                message: e,
+            });
+            None
+        }
+        None => None,
+    };
+    let cx = ParseCx {
+        python: catalog.as_ref().or(cx.python),
+        ..cx
+    };
     let mut roots: Vec<(PathBuf, Node)> = Vec::new();
     for file in &files {
         let mut d = Diag::new(file);
@@ -306,7 +335,7 @@ fn parse_event(d: &mut Diag, node: &Node, cx: &FileCx<'_>) -> Option<EventConfig
         .require(d, "triggers", "event")
         .and_then(|n| Triggers::parse(d, n));
     let filters = match f.get("filters") {
-        Some(n) => Filters::parse(d, n),
+        Some(n) => Filters::parse(d, n, cx.kinds.python),
         None => Some(Filters::default()),
     };
     let actions = f
@@ -351,6 +380,7 @@ fn parse_event(d: &mut Diag, node: &Node, cx: &FileCx<'_>) -> Option<EventConfig
         triggers: triggers?,
         filters: filters?,
         actions: actions?,
+        plugins_dir: cx.kinds.plugins_dir.to_path_buf(),
     })
 }
 
@@ -398,12 +428,36 @@ fn parse_action(d: &mut Diag, node: &Node, cx: &FileCx<'_>) -> Option<ActionConf
     let name = name_of(d, &mut f, "action", "action");
     let kind_node = f.require(d, "plugin", "action")?;
     let kind_name = as_string(d, kind_node, "plugin")?;
-    let Some(kind) = kinds::canonical(&kind_name) else {
-        d.err(
-            kind_node.pos,
-            format!("unknown plugin `{kind_name}` (valid: {})", KINDS.join(", ")),
-        );
-        return None;
+    let python = cx.kinds.python.and_then(|c| c.actions.get(&kind_name));
+    let kind = match (kinds::canonical(&kind_name), python) {
+        (Some(kind), _) => kind,
+        (None, Some(info)) => {
+            let queue_size = f.uint_or(d, "queue_size", DEFAULT_QUEUE_SIZE, 1 << 20) as usize;
+            let (name, _) = name?;
+            let before = d.errors.len();
+            let config =
+                kinds::python_plugin::Config::parse(&mut f, d, &cx.kinds, &kind_name, &name, info);
+            return (d.errors.len() == before).then_some(ActionConfig {
+                name,
+                kind: kinds::python_plugin::KIND,
+                queue_size: queue_size.max(1),
+                pos: node.pos,
+                config: KindConfig::PythonPlugin(config?),
+            });
+        }
+        (None, None) => {
+            let mut valid: Vec<&str> = KINDS.to_vec();
+            if let Some(c) = cx.kinds.python {
+                let mut names: Vec<&str> = c.actions.keys().map(String::as_str).collect();
+                names.sort();
+                valid.extend(names);
+            }
+            d.err(
+                kind_node.pos,
+                format!("unknown plugin `{kind_name}` (valid: {})", valid.join(", ")),
+            );
+            return None;
+        }
     };
     let queue_size = f.uint_or(d, "queue_size", DEFAULT_QUEUE_SIZE, 1 << 20) as usize;
     let config = kinds::parse(kind, &mut f, d, &cx.kinds);

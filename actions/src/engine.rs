@@ -16,7 +16,7 @@ use super::event_log::SharedEventLog;
 use super::filters::Filters;
 use super::kinds::ParseCx;
 use super::triggers::Triggers;
-use super::worker::{ActionStats, Worker};
+use super::worker::{Action, ActionStats, Handled, Offer, Worker};
 
 /// How long [`ActionEngine::shutdown`] waits for the workers.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
@@ -27,6 +27,8 @@ struct Event {
     filters: Filters,
     /// Indices into `ActionEngine::workers`.
     workers: Vec<usize>,
+    /// Index into `ActionEngine::gates` when Python plugin filters decide.
+    gate: Option<usize>,
 }
 
 /// The running actions of a configuration directory. `Send + Sync`: share it
@@ -34,6 +36,9 @@ struct Event {
 pub struct ActionEngine {
     events: Vec<Event>,
     workers: Vec<Worker>,
+    /// Threads running an event's Python plugin filters, then queueing to
+    /// its actions (so a slow filter never holds up the caller).
+    gates: Vec<Worker>,
 }
 
 const _: () = {
@@ -56,6 +61,7 @@ impl ActionEngine {
         ActionEngine {
             events: Vec::new(),
             workers: Vec::new(),
+            gates: Vec::new(),
         }
     }
 
@@ -67,6 +73,7 @@ impl ActionEngine {
         let cx = ParseCx {
             plugins_dir,
             event_log: None,
+            python: None,
         };
         let loaded = load_dir(dir, cx)?;
         if !loaded.errors.0.is_empty() {
@@ -88,6 +95,7 @@ impl ActionEngine {
         let cx = ParseCx {
             plugins_dir,
             event_log,
+            python: None,
         };
         let loaded = match load_dir(dir, cx) {
             Ok(l) => l,
@@ -98,12 +106,14 @@ impl ActionEngine {
         for ev in loaded.events {
             match Self::start(vec![ev]) {
                 Ok(mut one) => {
-                    let base = engine.workers.len();
+                    let (base, gates) = (engine.workers.len(), engine.gates.len());
                     for mut e in one.events.drain(..) {
                         e.workers.iter_mut().for_each(|i| *i += base);
+                        e.gate = e.gate.map(|g| g + gates);
                         engine.events.push(e);
                     }
                     engine.workers.append(&mut one.workers);
+                    engine.gates.append(&mut one.gates);
                 }
                 Err(mut e) => errors.0.append(&mut e.0),
             }
@@ -133,11 +143,43 @@ impl ActionEngine {
                     }),
                 }
             }
+            let gate = if ev.filters.plugins.is_empty() {
+                None
+            } else {
+                let offers = idx
+                    .iter()
+                    .filter_map(|&i| engine.workers[i].offer_handle())
+                    .collect();
+                let label = format!("{}/filters", ev.name);
+                let gate =
+                    PluginGate::new(&ev.filters.plugins, ev.plugins_dir.clone(), offers, &label);
+                match Worker::spawn(
+                    label,
+                    "python_filters",
+                    crate::config::DEFAULT_QUEUE_SIZE as usize,
+                    Box::new(gate),
+                ) {
+                    Ok(w) => {
+                        engine.gates.push(w);
+                        Some(engine.gates.len() - 1)
+                    }
+                    Err(e) => {
+                        errors.push(ConfigError {
+                            file: ev.file.clone(),
+                            line: ev.pos.line,
+                            col: ev.pos.col,
+                            message: format!("cannot start the filter thread: {e}"),
+                        });
+                        None
+                    }
+                }
+            };
             engine.events.push(Event {
                 name: ev.name,
                 triggers: ev.triggers,
                 filters: ev.filters,
                 workers: idx,
+                gate,
             });
         }
         if errors.is_empty() {
@@ -169,6 +211,10 @@ impl ActionEngine {
                 continue;
             }
             let d = Arc::new(Delivery::new(record.clone(), ctx.clone(), ev.name.clone()));
+            if let Some(g) = ev.gate {
+                self.gates[g].offer(d);
+                continue;
+            }
             for &i in &ev.workers {
                 self.workers[i].offer(d.clone());
             }
@@ -214,29 +260,102 @@ impl ActionEngine {
     /// left behind (and logged).
     pub fn shutdown_within(mut self, wait: Duration) {
         let start = Instant::now();
-        for w in &mut self.workers {
+        // Gates hold queues of the workers: they stop with them.
+        let mut all: Vec<Worker> = self.gates.drain(..).collect();
+        all.append(&mut self.workers);
+        for w in &mut all {
             w.close();
         }
         let mut aborted = false;
         loop {
-            for w in &mut self.workers {
+            for w in &mut all {
                 w.join_if_finished();
             }
-            if self.workers.iter().all(Worker::is_finished) {
+            if all.iter().all(Worker::is_finished) {
                 break;
             }
             let elapsed = start.elapsed();
             if elapsed >= wait {
-                for w in self.workers.iter().filter(|w| !w.is_finished()) {
+                for w in all.iter().filter(|w| !w.is_finished()) {
                     tracing::warn!(action = %w.label, "action still busy at shutdown; left behind");
                 }
                 break;
             }
             if !aborted && elapsed >= wait / 2 {
                 aborted = true;
-                self.workers.iter().for_each(Worker::abort);
+                all.iter().for_each(Worker::abort);
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+/// Runs an event's Python plugin filters for each event, then queues it to
+/// the event's actions.
+struct PluginGate {
+    spec: String,
+    dir: std::path::PathBuf,
+    label: String,
+    offers: Vec<Offer>,
+    process: Option<crate::agent::python::Process>,
+}
+
+/// How long the Python filters may take for one event.
+const FILTER_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl PluginGate {
+    fn new(
+        filters: &[(String, Value)],
+        dir: std::path::PathBuf,
+        offers: Vec<Offer>,
+        label: &str,
+    ) -> PluginGate {
+        let spec: Vec<Value> = filters
+            .iter()
+            .map(|(n, a)| Value::Array(vec![Value::String(n.clone()), a.clone()]))
+            .collect();
+        PluginGate {
+            spec: Value::Array(spec).to_string(),
+            dir,
+            label: label.to_owned(),
+            offers,
+            process: None,
+        }
+    }
+}
+
+impl Action for PluginGate {
+    fn handle(&mut self, d: &Delivery) -> anyhow::Result<Handled> {
+        if self.process.is_none() {
+            let args: [&std::ffi::OsStr; 3] =
+                ["filter".as_ref(), self.dir.as_os_str(), self.spec.as_ref()];
+            self.process = Some(crate::agent::python::Process::start(
+                &self.dir,
+                &args,
+                &self.label,
+            )?);
+        }
+        let Some(p) = self.process.as_mut() else {
+            anyhow::bail!("no Python host");
+        };
+        let answer = match p.ask(&d.agent.to_string(), FILTER_TIMEOUT) {
+            Ok(a) => a,
+            Err(e) => {
+                self.process = None;
+                return Err(e);
+            }
+        };
+        if answer != "1" {
+            return Ok(Handled::Skipped);
+        }
+        let d = Arc::new(Delivery::new(
+            d.record.clone(),
+            d.ctx.clone(),
+            d.event_name.clone(),
+        ));
+        for o in &self.offers {
+            o.offer(d.clone());
+        }
+        Ok(Handled::Sent)
     }
 }

@@ -113,6 +113,19 @@ impl<'a> Fields<'a> {
         v
     }
 
+    /// The keys not asked for yet, with their positions and values; they
+    /// count as used.
+    pub fn take_rest(&mut self) -> Vec<(String, Pos, &'a Node)> {
+        let mut out = Vec::new();
+        for (i, (k, v)) in self.entries.iter().enumerate() {
+            if !self.used[i] {
+                self.used[i] = true;
+                out.push((k.scalar_text(), k.pos, v));
+            }
+        }
+        out
+    }
+
     /// Report every key that was never asked for, listing the valid ones.
     pub fn finish(self, d: &mut Diag, what: &str, noun: &str) {
         for (i, (k, _)) in self.entries.iter().enumerate() {

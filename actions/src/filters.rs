@@ -74,6 +74,9 @@ pub struct Filters {
     username_regex: Option<Regex>,
     upload_file_path: Option<Vec<String>>,
     upload_file_path_regex: Option<Regex>,
+    /// Filters of the agent's Python plugins: (YAML name, argument), run
+    /// off the dispatching thread (see `engine.rs`).
+    pub plugins: Vec<(String, serde_json::Value)>,
 }
 
 /// The agent's `command_exit_code`: an integer, a comparison such as
@@ -262,11 +265,16 @@ fn uids(d: &mut Diag, n: &Node) -> Option<Vec<u32>> {
 }
 
 impl Filters {
-    /// Parse the `filters:` mapping of an event.
-    pub fn parse(d: &mut Diag, node: &Node) -> Option<Filters> {
+    /// Parse the `filters:` mapping of an event; `python` lists the agent
+    /// plugins' filters of the plugins directory.
+    pub fn parse(
+        d: &mut Diag,
+        node: &Node,
+        python: Option<&crate::agent::python::Catalog>,
+    ) -> Option<Filters> {
         let before = d.errors.len();
         let mut f = Fields::of(d, node, "filters")?;
-        let filters = Filters {
+        let mut filters = Filters {
             username: f.get("username").and_then(|n| globs(d, n, "username")),
             ignore_existing_logins: f.bool_or(d, "ignore_existing_logins", false),
             command_name: f
@@ -300,7 +308,27 @@ impl Filters {
             upload_file_path_regex: f
                 .get("upload_file_path_regex")
                 .and_then(|n| regex(d, n, "upload_file_path_regex")),
+            plugins: Vec::new(),
         };
+        if let Some(catalog) = python {
+            for (name, key_pos, n) in f.take_rest() {
+                if catalog.filters.contains_key(&name) {
+                    filters.plugins.push((name, n.to_json()));
+                } else {
+                    let mut plugin_names: Vec<&str> =
+                        catalog.filters.keys().map(String::as_str).collect();
+                    plugin_names.sort();
+                    d.err(
+                        key_pos,
+                        format!(
+                            "unknown filter `{name}` for filters (valid: {}, and the Python plugins' {})",
+                            FILTERS.join(", "),
+                            plugin_names.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
         f.finish(d, "filters", "filter");
         (d.errors.len() == before).then_some(filters)
     }
@@ -377,7 +405,7 @@ mod tests {
     fn filters(yaml: &str) -> Result<Filters, Vec<String>> {
         let node = parse(yaml).expect("yaml").expect("doc");
         let mut d = Diag::new(Path::new("t.yaml"));
-        Filters::parse(&mut d, &node)
+        Filters::parse(&mut d, &node, None)
             .ok_or_else(|| d.errors.iter().map(|e| e.to_string()).collect())
     }
 

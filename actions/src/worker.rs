@@ -57,10 +57,33 @@ impl Counters {
 }
 
 /// The thread and queue of one action.
+/// A way to queue events for one worker (clonable, e.g. for a filter gate).
+#[derive(Clone)]
+pub struct Offer {
+    label: String,
+    tx: SyncSender<Arc<Delivery>>,
+    counters: Arc<Counters>,
+}
+
+impl Offer {
+    /// Queue an event without blocking; a full queue drops it (counted).
+    pub fn offer(&self, d: Arc<Delivery>) {
+        match self.tx.try_send(d) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                if n.is_power_of_two() {
+                    tracing::warn!(action = %self.label, dropped = n + 1, "action queue full, event dropped");
+                }
+            }
+        }
+    }
+}
+
 pub struct Worker {
     pub label: String,
     pub kind: &'static str,
-    tx: Option<SyncSender<Arc<Delivery>>>,
+    tx: Option<Offer>,
     counters: Arc<Counters>,
     abort: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
@@ -107,9 +130,13 @@ impl Worker {
                 action.shutdown();
             })?;
         Ok(Worker {
+            tx: Some(Offer {
+                label: label.clone(),
+                tx,
+                counters: counters.clone(),
+            }),
             label,
             kind,
-            tx: Some(tx),
             counters,
             abort,
             handle: Some(handle),
@@ -118,16 +145,14 @@ impl Worker {
 
     /// Queue an event without blocking; a full queue drops it (counted).
     pub fn offer(&self, d: Arc<Delivery>) {
-        let Some(tx) = &self.tx else { return };
-        match tx.try_send(d) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                if n.is_power_of_two() {
-                    tracing::warn!(action = %self.label, dropped = n + 1, "action queue full, event dropped");
-                }
-            }
+        if let Some(o) = &self.tx {
+            o.offer(d);
         }
+    }
+
+    /// A handle that queues to this worker while its queue is open.
+    pub fn offer_handle(&self) -> Option<Offer> {
+        self.tx.clone()
     }
 
     pub fn stats(&self) -> ActionStats {

@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod payload;
+pub mod python;
 pub mod text;
 
 pub use payload::payload;

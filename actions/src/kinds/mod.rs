@@ -5,6 +5,7 @@ pub mod eventlogfile;
 pub mod http;
 pub mod message_to_session;
 pub mod plugin;
+pub mod python_plugin;
 pub mod runcommand;
 pub mod sessionlog;
 pub mod slack;
@@ -50,6 +51,8 @@ pub struct ParseCx<'a> {
     pub plugins_dir: &'a Path,
     /// sshlogd's own event log, for actions that write to the same file.
     pub event_log: Option<&'a std::sync::Arc<crate::event_log::SharedEventLog>>,
+    /// The sshlog agent's Python plugins found in `plugins_dir`.
+    pub python: Option<&'a crate::agent::python::Catalog>,
 }
 
 /// The validated options of one action.
@@ -65,6 +68,7 @@ pub enum KindConfig {
     MessageToSession(message_to_session::Config),
     Plugin(plugin::Config),
     Email(email::Config),
+    PythonPlugin(python_plugin::Config),
 }
 
 /// Parse the kind-specific options of an action (`kind` is one of [`KINDS`]).
@@ -102,6 +106,7 @@ impl KindConfig {
             }
             KindConfig::Plugin(c) => Box::new(plugin::Plugin::new(c, label)),
             KindConfig::Email(c) => Box::new(email::Email::new(c)),
+            KindConfig::PythonPlugin(c) => Box::new(python_plugin::PythonPlugin::new(c, label)),
         }
     }
 }
