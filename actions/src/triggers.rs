@@ -19,6 +19,7 @@ pub const TRIGGERS: &[&str] = &[
     "outbound_connection_start",
     "outbound_connection_end",
     "config_error",
+    "session_killed",
 ];
 
 /// The event types one event reacts to.

@@ -12,6 +12,7 @@
 //! | `{"cmd":"watch","user":"bob","types":["command_start"]}` | [`Ack`], then one [`WatchItem`] per event until the client hangs up |
 //! | `{"cmd":"follow","target":"pts/3"}` | [`FollowHello`], then [`FollowItem`]s until `{"end":true}` |
 //! | `{"cmd":"inject","target":"pts/3","data":"<base64>"}` | [`Ack`] when `allow_injection` is set |
+//! | `{"cmd":"kill","target":"pts/3"}` | [`Ack`] when `allow_kill` is set: the session's sshd is ended |
 //! | `{"cmd":"report","record":{…}}` | [`Ack`]: the web console reports a `web_login` event |
 //!
 //! Every first answer line carries `"ok"`; `{"ok":false,"error":"…"}` is a

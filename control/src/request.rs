@@ -29,6 +29,8 @@ pub enum Request {
         #[serde(with = "crate::base64_bytes")]
         data: Vec<u8>,
     },
+    /// End a live session (when `allow_kill` is set).
+    Kill { target: String },
     /// An event of another sshlog component (only `web_login` is accepted).
     Report { record: Box<Record> },
 }
@@ -53,6 +55,7 @@ impl Request {
             Request::Watch { .. } => "watch",
             Request::Follow { .. } => "follow",
             Request::Inject { .. } => "inject",
+            Request::Kill { .. } => "kill",
             Request::Report { .. } => "report",
         }
     }

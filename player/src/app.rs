@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 /// `main` of `sshlog`.
 pub fn sshlog_main() -> ExitCode {
-    let cli = SshlogCli::parse();
+    let mut cli = SshlogCli::parse();
+    cli.apply_json();
     if let Command::Search(a) = &cli.command {
         // grep-like exit status: 0 match, 1 none, 2 error.
         return crate::search::main(a, &cli.log_dir);
@@ -57,8 +58,9 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
         }
         Command::Attach(a) => {
             drop(out);
-            attach::run(&cli.socket, &a.target, &stop_flag()?)
+            attach::run(&cli.socket, &a.target.target, a.readonly, &stop_flag()?)
         }
+        Command::Kill(a) => crate::cmd::kill::run(&cli.socket, &a.target, &mut out),
         Command::Web(a) => {
             drop(out);
             crate::web::run(&cli.socket, &cli.log_dir, a)

@@ -66,8 +66,29 @@ pub struct SshlogCli {
     )]
     pub log_dir: PathBuf,
 
+    /// JSON instead of text, for the commands that have it (sessions,
+    /// stats, watch, search).
+    #[arg(long, global = true, display_order = 102)]
+    pub json: bool,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl SshlogCli {
+    /// Hands the global `--json` to the command.
+    pub fn apply_json(&mut self) {
+        if !self.json {
+            return;
+        }
+        match &mut self.command {
+            Command::Sessions(a) => a.json = true,
+            Command::Stats(a) => a.json = true,
+            Command::Watch(a) => a.json = true,
+            Command::Search(a) => a.json = true,
+            _ => {}
+        }
+    }
 }
 
 /// The subcommands of `sshlog`.
@@ -144,7 +165,16 @@ pub enum Command {
             Ctrl+Q detaches.",
         after_help = "EXAMPLES:\n  sshlog attach pts/3"
     )]
-    Attach(TargetArgs),
+    Attach(AttachArgs),
+
+    /// End a live session.
+    #[command(
+        long_about = "End a live SSH session: sshlogd stops the session's sshd, the user is             logged out and the recording is closed as for any logout. Only when sshlogd's             settings allow it (`allow_kill: true`; off by default); only root and members             of the `sshlog` group can reach the control socket at all. Every kill is             recorded as a session_killed event naming your user. TARGET is as for             `follow`.",
+        after_help = "EXAMPLES:
+  sshlog kill pts/3
+  sshlog kill pid:1352"
+    )]
+    Kill(TargetArgs),
 
     /// Check that no recording was modified or removed.
     #[command(
@@ -224,19 +254,30 @@ pub struct TargetArgs {
     pub target: String,
 }
 
+/// Arguments of `sshlog attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Never type into the session, even when sshlogd allows it.
+    #[arg(long, short = 'r')]
+    pub readonly: bool,
+}
+
 /// Arguments of `sshlog sessions`.
 #[derive(Debug, Args)]
 pub struct SessionsArgs {
-    /// Print the daemon's answer as a JSON array instead of a table.
-    #[arg(long)]
+    /// Print the daemon's answer as a JSON array instead of a table
+    /// (the global `--json`).
+    #[arg(skip)]
     pub json: bool,
 }
 
 /// Arguments of `sshlog stats`.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    /// Print the counters as a JSON object.
-    #[arg(long)]
+    /// Print the counters as a JSON object (the global `--json`).
+    #[arg(skip)]
     pub json: bool,
 }
 
@@ -251,8 +292,9 @@ pub struct WatchArgs {
     #[arg(long = "type", short = 't', value_name = "TYPE", value_delimiter = ',')]
     pub types: Vec<String>,
 
-    /// Print each event's record as one JSON object per line.
-    #[arg(long)]
+    /// Print each event's record as one JSON object per line (the global
+    /// `--json`).
+    #[arg(skip)]
     pub json: bool,
 }
 

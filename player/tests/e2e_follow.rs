@@ -7,18 +7,6 @@ use common::*;
 use sshlog_harness::{random_suffix, require_root_or_skip, Spawned, Sshd, TestUser};
 use std::time::{Duration, Instant};
 
-fn open_session(sshd: &Sshd, user: &TestUser) -> sshlog_harness::SshSession {
-    let mut s = sshd
-        .ssh(user)
-        .timeout(Duration::from_secs(60))
-        .spawn(None)
-        .expect("ssh");
-    s.send_line("echo ready").expect("type");
-    s.wait_for_stdout(b"\rready\r\n", Duration::from_secs(10))
-        .expect("shell up");
-    s
-}
-
 #[test]
 fn follow_shows_the_current_screen_then_live_output_and_ends_with_the_session() {
     if !require_root_or_skip("follow_cli") {

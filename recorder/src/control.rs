@@ -121,6 +121,14 @@ async fn client(
                 Err(e) => refusal_line(&format!("{e:#}")),
             }
         }
+        Request::Kill { target } => {
+            let mut s = lock(&shared)?;
+            let Shared { tracker, sink, .. } = &mut *s;
+            match tracker.kill(&Target::parse(&target), peer_uid, sink) {
+                Ok(()) => answer_line(&Ack {}),
+                Err(e) => refusal_line(&format!("{e:#}")),
+            }
+        }
         Request::Report { record } => {
             if record.event.type_name() != "web_login" {
                 refusal_line("only web_login events can be reported")

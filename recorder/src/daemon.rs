@@ -240,6 +240,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         frame,
         capture_input: settings.capture_input,
         allow_injection: settings.allow_injection,
+        allow_kill: settings.allow_kill,
         outbound_ignore: settings.outbound.ignore_processes.clone(),
     });
 
@@ -271,6 +272,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     }));
     control_rt.spawn(control::serve(listener, shared.clone(), tx));
 
+    let web_console = crate::web_console::start(&settings);
     let mut capture = Capture::new(ring, scheduler)?;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut term = signal(SignalKind::terminate())?;
@@ -311,6 +313,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         std::mem::replace(&mut s.sink.actions, ActionEngine::empty())
     };
     old_actions.shutdown();
+    drop(web_console);
     let _ = std::fs::remove_file(&settings.socket);
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod sshd_log;
 pub mod state;
 pub mod tracker;
 pub mod user_program;
+pub mod web_console;
 
 #[cfg(test)]
 pub(crate) mod tests_support {

@@ -15,7 +15,9 @@ use std::path::PathBuf;
 #[command(
     name = "sshlogd",
     version,
-    after_help = "FILES:\n  /etc/sshlog/sshlogd.yaml   settings (optional)\n  /var/log/sshlog/           recordings and event.log\n  /run/sshlog/sshlogd.sock   control socket"
+    after_help = "FILES:\n  /etc/sshlog/sshlogd.yaml   settings (optional)\n  /etc/sshlog/conf.d/        actions (YAML)\n  /var/log/sshlog/           recordings and event.log\n  /run/sshlog/sshlogd.sock   control socket\n\n\
+ENVIRONMENT (besides the options' own):\n  SSHLOG_ENABLE_SESSION_INJECTION=1   allow `sshlog attach` to type (allow_injection)\n  \
+SSHLOG_ENABLE_DIAGNOSTIC_WEB=1      start the web console too, as user SSHLOG_WEB_USER\n                                      with password SSHLOG_WEB_PASS (not admin/admin)"
 )]
 struct Cli {
     /// Settings file (YAML). A missing default file means built-in defaults.
@@ -42,6 +44,17 @@ struct Cli {
     /// Log filter, e.g. `info`, `debug`, `sshlog_recorder=trace`.
     #[arg(long, env = "SSHLOG_LOG", default_value = "info")]
     log: String,
+    /// Log at debug level (the same as `--log debug`).
+    #[arg(long)]
+    debug: bool,
+    /// Append the log to FILE instead of stderr (plain text, no colours).
+    #[arg(long, value_name = "FILE", env = "SSHLOG_LOGFILE")]
+    logfile: Option<PathBuf>,
+}
+
+/// `SSHLOG_ENABLE_...` set to 1, true or yes (the sshlog agent's switches).
+fn env_on(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "True"))
 }
 
 /// Colours in the log only on a terminal, never with `NO_COLOR` set (a file, a
@@ -54,13 +67,33 @@ fn log_colours() -> bool {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(log_colours())
-        .init();
+    let filter = if cli.debug { "debug" } else { cli.log.as_str() };
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    match &cli.logfile {
+        Some(path) => {
+            let file = match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("sshlogd: cannot open the log file {}: {e}", path.display());
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .init();
+        }
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(log_colours())
+            .init(),
+    }
     let explicit =
         std::env::var_os("SSHLOG_CONFIG").is_some() || cli.config.as_os_str() != DEFAULT_CONFIG;
     let result = Settings::load(&cli.config, explicit).and_then(|mut s| {
@@ -81,6 +114,7 @@ fn main() -> std::process::ExitCode {
             s.ring_buffer_mb = r;
         }
         s.capture_input |= cli.capture_input;
+        s.allow_injection |= env_on("SSHLOG_ENABLE_SESSION_INJECTION");
         let prepared = sshlog_recorder::daemon::prepare(s, config_dir_explicit)?;
         // Capture runs on this (possibly real-time) thread with a runtime of its
         // own, which drives its own I/O and timers; the control socket is served

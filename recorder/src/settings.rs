@@ -31,6 +31,8 @@ pub struct Settings {
     pub capture_input: bool,
     /// Let `sshlog attach` type into live sessions (every injection is logged).
     pub allow_injection: bool,
+    /// Let `sshlog kill` end live sessions (every kill is logged).
+    pub allow_kill: bool,
     /// A cast frame is written at least this often (bounds loss on a crash).
     pub frame_seconds: f64,
     /// ... or when this many KiB of cast text are buffered.
@@ -79,6 +81,7 @@ impl Default for Settings {
             capture_always_realtime: false,
             capture_input: false,
             allow_injection: false,
+            allow_kill: false,
             frame_seconds: 1.0,
             frame_kib: 64,
             event_log: EventLogSettings::default(),

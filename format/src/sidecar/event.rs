@@ -193,6 +193,11 @@ pub enum SessionEvent {
         /// Why it failed (`bad password`, `rate limited`, ...).
         reason: Option<String>,
     },
+    /// An administrator ended the session (`sshlog kill`).
+    SessionKilled {
+        by_uid: u32,
+        by_user: Option<String>,
+    },
     /// A configuration file (or part of one) of sshlogd's actions could not
     /// be loaded; everything else was (only in `event.log`).
     ConfigError {
@@ -229,6 +234,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "seal",
     "storage_error",
     "config_error",
+    "session_killed",
 ];
 
 /// One process of an outbound connection's ancestry.
@@ -261,6 +267,7 @@ impl SessionEvent {
             SessionEvent::Seal { .. } => "seal",
             SessionEvent::StorageError { .. } => "storage_error",
             SessionEvent::ConfigError { .. } => "config_error",
+            SessionEvent::SessionKilled { .. } => "session_killed",
             SessionEvent::Unknown { kind, .. } => kind,
         }
     }

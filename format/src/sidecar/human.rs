@@ -215,6 +215,13 @@ fn describe(record: &Record) -> String {
                 )
             }
         }
+        SessionEvent::SessionKilled { by_uid, by_user } => format!(
+            "ended by {} (uid {by_uid}) with sshlog kill",
+            by_user
+                .as_deref()
+                .map(clean)
+                .unwrap_or_else(|| "?".to_owned())
+        ),
         SessionEvent::ConfigError { location, error } => {
             format!("{}: {} (not loaded)", clean(location), clean(error))
         }

@@ -49,15 +49,15 @@ fn injection_allowed(socket: &Path, target: &str) -> Result<bool> {
     }
 }
 
-/// `sshlog attach TARGET`.
-pub fn run(socket: &Path, target: &str, stop: &Arc<AtomicBool>) -> Result<()> {
-    let can_type = injection_allowed(socket, target)?;
+/// `sshlog attach TARGET`; `readonly` (`-r`) never types.
+pub fn run(socket: &Path, target: &str, readonly: bool, stop: &Arc<AtomicBool>) -> Result<()> {
+    let can_type = !readonly && injection_allowed(socket, target)?;
     let (mut f, before) = Follower::start(socket, target)?;
     let tty = io::stdout().is_terminal();
-    let mode = if can_type {
-        "interactive: your keystrokes go to the session"
-    } else {
-        "read-only: injection is disabled in sshlogd (allow_injection)"
+    let mode = match (can_type, readonly) {
+        (true, _) => "interactive: your keystrokes go to the session",
+        (false, true) => "read-only (--readonly)",
+        (false, false) => "read-only: injection is disabled in sshlogd (allow_injection)",
     };
     eprint!(
         "sshlog: attached to {} ({mode}); Ctrl+Q leaves\r\n",

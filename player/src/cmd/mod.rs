@@ -9,6 +9,7 @@ pub mod config_check;
 pub mod export;
 pub mod follow;
 pub mod index;
+pub mod kill;
 pub mod play;
 pub mod sessions;
 pub mod stats;

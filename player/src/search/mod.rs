@@ -114,8 +114,8 @@ pub struct SearchArgs {
     )]
     pub events: Vec<String>,
 
-    /// Print one JSON object per session.
-    #[arg(long)]
+    /// Print one JSON object per session (the global `--json`).
+    #[arg(skip)]
     pub json: bool,
 
     /// Keep at most N output hits per session (the rest of a session's

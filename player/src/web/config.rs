@@ -135,6 +135,41 @@ pub fn check(
     })
 }
 
+/// User and password of the sshlog agent's diagnostic web switch.
+pub struct AgentWeb {
+    pub user: String,
+    pub password: String,
+}
+
+/// `SSHLOG_ENABLE_DIAGNOSTIC_WEB=1` with `SSHLOG_WEB_USER` and
+/// `SSHLOG_WEB_PASS`, as the sshlog agent read them; `None` when the switch
+/// is off. The agent's well-known default admin/admin is refused.
+pub fn agent_diagnostic_web() -> anyhow::Result<Option<AgentWeb>> {
+    let on = std::env::var("SSHLOG_ENABLE_DIAGNOSTIC_WEB")
+        .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "True"));
+    if !on {
+        return Ok(None);
+    }
+    let user = std::env::var("SSHLOG_WEB_USER").unwrap_or_else(|_| DEFAULT_USER.to_string());
+    let Ok(password) = std::env::var("SSHLOG_WEB_PASS") else {
+        anyhow::bail!("SSHLOG_ENABLE_DIAGNOSTIC_WEB is set but SSHLOG_WEB_PASS is not: set a password for the web console");
+    };
+    agent_web_checked(user, password).map(Some)
+}
+
+fn agent_web_checked(user: String, password: String) -> anyhow::Result<AgentWeb> {
+    if password.is_empty() {
+        anyhow::bail!("SSHLOG_WEB_PASS is empty: set a password for the web console");
+    }
+    if user == "admin" && password == "admin" {
+        anyhow::bail!(
+            "SSHLOG_WEB_USER/SSHLOG_WEB_PASS are admin/admin, the sshlog agent's well-known default: \
+             the web console does not start with it; choose another password"
+        );
+    }
+    Ok(AgentWeb { user, password })
+}
+
 /// The path and whether it was given explicitly.
 pub fn config_path(given: Option<PathBuf>) -> (PathBuf, bool) {
     match given {
@@ -146,6 +181,21 @@ pub fn config_path(given: Option<PathBuf>) -> (PathBuf, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_agents_default_password_is_refused() {
+        let e = agent_web_checked("admin".into(), "admin".into())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            e.contains("admin/admin, the sshlog agent's well-known default"),
+            "{e}"
+        );
+        assert!(agent_web_checked("ops".into(), String::new()).is_err());
+        let ok = agent_web_checked("admin".into(), "long and unguessable".into()).expect("ok");
+        assert_eq!(ok.user, "admin");
+    }
 
     const HASH: &str = "$argon2id$v=19$m=16,t=1,p=1$c2FsdHNhbHQ$2iG6sXpx6dzHxHzvYvX2bw";
 

@@ -65,8 +65,15 @@ pub fn run(socket: &Path, log_dir: &Path, args: &WebArgs) -> Result<()> {
 
 fn serve(socket: &Path, log_dir: &Path, args: &WebArgs) -> Result<()> {
     let (path, explicit) = config::config_path(args.config.clone());
-    let raw = config::read(&path, explicit)?;
-    let env = std::env::var("SSHLOG_ENABLE_WEB").ok();
+    let mut raw = config::read(&path, explicit)?;
+    let mut env = std::env::var("SSHLOG_ENABLE_WEB").ok();
+    if let Some(agent) = config::agent_diagnostic_web()? {
+        // The sshlog agent's switch: user and password from the environment,
+        // the password hashed here and never kept.
+        raw.user = Some(agent.user);
+        raw.password_hash = Some(auth::hash_password(&agent.password)?);
+        env = Some("1".into());
+    }
     let config = config::check(raw, &path, env.as_deref())?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

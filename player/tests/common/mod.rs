@@ -137,3 +137,19 @@ pub fn wait_for_session(rec: &Recorder, user: &str) -> Value {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// An interactive login of `user` whose shell is up.
+pub fn open_session(
+    sshd: &sshlog_harness::Sshd,
+    user: &sshlog_harness::TestUser,
+) -> sshlog_harness::SshSession {
+    let mut s = sshd
+        .ssh(user)
+        .timeout(Duration::from_secs(60))
+        .spawn(None)
+        .expect("ssh");
+    s.send_line("echo ready").expect("type");
+    s.wait_for_stdout(b"\rready\r\n", Duration::from_secs(10))
+        .expect("shell up");
+    s
+}

@@ -100,6 +100,8 @@ pub struct Options {
     pub capture_input: bool,
     /// `sshlog attach` may type into sessions (off unless configured).
     pub allow_injection: bool,
+    /// `sshlog kill` may end sessions (off unless configured).
+    pub allow_kill: bool,
     /// Process names whose outbound SSH connections are not logged.
     pub outbound_ignore: Vec<String>,
 }

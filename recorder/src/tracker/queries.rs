@@ -86,6 +86,30 @@ impl Tracker {
         Ok(())
     }
 
+    /// Ends a live session, if killing is allowed, and records who did: its
+    /// sshd (the connection's monitor, running as root like sshlogd) gets
+    /// SIGTERM; the session then closes as any other.
+    pub fn kill(
+        &mut self,
+        target: &Target,
+        by_uid: u32,
+        sink: &mut dyn Sink,
+    ) -> anyhow::Result<()> {
+        if !self.opts.allow_kill {
+            anyhow::bail!("killing sessions is disabled; set `allow_kill: true` in sshlogd.yaml to let `sshlog kill` end them");
+        }
+        let pid = self.find(target)?;
+        let ev = SessionEvent::SessionKilled {
+            by_uid,
+            by_user: accounts::by_uid(&ProcessRoot::host(), by_uid).map(|a| a.name),
+        };
+        self.emit(pid, Clock::mono_now(), ev, sink);
+        let sshd = nix::unistd::Pid::from_raw(pid as i32);
+        nix::sys::signal::kill(sshd, nix::sys::signal::Signal::SIGTERM)
+            .map_err(|e| anyhow::anyhow!("cannot end sshd {pid}: {e}"))?;
+        Ok(())
+    }
+
     pub fn sessions(&self) -> Vec<SessionInfo> {
         let mut v: Vec<SessionInfo> = self
             .conns

@@ -34,6 +34,7 @@ fn tracker(dir: &std::path::Path) -> Tracker {
         frame: FrameOptions::default(),
         capture_input: false,
         allow_injection: false,
+        allow_kill: false,
         outbound_ignore: Vec::new(),
     })
 }

@@ -23,6 +23,10 @@ pub struct Sshlogd {
     logs: Option<PathBuf>,
     bin: PathBuf,
     child: Option<Child>,
+    /// Environment variables for the next [`Sshlogd::spawn`].
+    pub env: Vec<(String, String)>,
+    /// Extra command-line arguments for the next [`Sshlogd::spawn`].
+    pub args: Vec<String>,
 }
 
 impl Sshlogd {
@@ -45,6 +49,8 @@ impl Sshlogd {
             logs: logs.map(Path::to_path_buf),
             bin,
             child: None,
+            env: Vec::new(),
+            args: Vec::new(),
         };
         d.spawn()?;
         Ok(d)
@@ -75,6 +81,8 @@ impl Sshlogd {
             .arg(self.dir.path().join("sshlogd.yaml"))
             .arg("--config-dir")
             .arg(&conf)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
