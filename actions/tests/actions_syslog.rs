@@ -191,3 +191,76 @@ fn rfc5424_over_udp_and_tcp_to_rsyslogd() {
         tcp[1]
     );
 }
+
+#[test]
+fn the_agents_send_to_syslog_reaches_rsyslogd() {
+    let Some(bin) = rsyslogd() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("rsyslogd missing (install rsyslog); CI=true: refusing to skip");
+        }
+        eprintln!("the_agents_send_to_syslog_reaches_rsyslogd: skipped, rsyslogd missing");
+        return;
+    };
+    let rs = start_rsyslog(&bin);
+    let cfg_dir = tempfile::tempdir().expect("tempdir");
+    // The agent's sample, word for word in its options, on rsyslog's ports.
+    fs::write(
+        cfg_dir.path().join("send_to_syslog.yaml"),
+        format!(
+            "events:\n  - event: log_activity_to_syslog\n    triggers:\n      - connection_close\n    filters:\n      ignore_existing_logins: True\n    actions:\n      - action: syslog_to_localhost\n        plugin: syslog_action\n        server_address: localhost\n        port: {udp}\n        udp: True\n        output_json: False\n        program_name: sshlog\n      - action: syslog_json_tcp\n        plugin: syslog_action\n        server_address: 127.0.0.1\n        port: {tcp}\n        udp: False\n        output_json: True\n        program_name: sshlog-json\n",
+            udp = rs.udp_port,
+            tcp = rs.tcp_port
+        ),
+    )
+    .expect("write");
+    let e = ActionEngine::load(cfg_dir.path(), cfg_dir.path()).expect("valid config");
+    let id = Uuid::now_v7();
+    let ctx = EventContext {
+        session_id: Some(id),
+        user: Some("mhill".into()),
+        client_ip: "127.0.0.1".parse().ok(),
+        client_port: Some(36636),
+        sshd_pid: Some(2782281),
+        ..EventContext::default()
+    };
+    let close = Record::new(
+        Utc::now(),
+        Some(id),
+        SessionEvent::ConnectionClose {
+            user: "mhill".into(),
+            sshd_pid: 2782281,
+            duration_ms: 244,
+            bytes_in: 10,
+            bytes_out: 20,
+        },
+    );
+    e.dispatch(&close, &ctx);
+    let lines = read_lines(&rs.out, 2, Duration::from_secs(10));
+    e.shutdown();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    // daemon.info (the agent's default facility 3, severity 6) = 30.
+    let text = lines
+        .iter()
+        .find(|l| l.contains("|sshlog|"))
+        .expect("text message");
+    let f: Vec<&str> = text.splitn(7, '|').collect();
+    assert_eq!(f[0], "30", "{text}");
+    assert_eq!(
+        f[2], "2782281",
+        "PROCID is the sshd pid, as the agent sent it"
+    );
+    assert_eq!(f[4], "-", "no structured data: {text}");
+    assert_eq!(
+        f[5],
+        "connection_close       (2782281) mhill from ip 127.0.0.1:36636"
+    );
+    let json = lines
+        .iter()
+        .find(|l| l.contains("|sshlog-json|"))
+        .expect("json message");
+    let f: Vec<&str> = json.splitn(7, '|').collect();
+    let v: serde_json::Value = serde_json::from_str(f[5]).expect("agent JSON");
+    assert_eq!(v["event_type"], "connection_close");
+    assert_eq!(v["username"], "mhill");
+    assert_eq!(v["tcp_info"]["client_port"], 36636);
+}
