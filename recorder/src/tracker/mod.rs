@@ -10,10 +10,11 @@
 //! | `lifecycle.rs` | adopt at start-up, establish (open the recording), close, seal |
 //! | `output.rs` | terminal output and resizes: cast, follow stream, terminal_update |
 //! | `commands.rs` | exec / exit, markers for the user's commands, uploads |
+//! | `command_output.rs` | output attributed to commands (held `command_finish`) |
 //! | `auth.rs` | auth facts from sshd's log text |
 //! | `outbound_events.rs` | outbound SSH connections |
 //! | `storage.rs` | the tick: drop accounting, frame flushes, storage errors |
-//! | `queries.rs` | follow, inject, the sessions table, shutdown |
+//! | `queries.rs` | follow, inject, kill, the sessions table, shutdown |
 //! | `clock.rs` | kernel time to wall-clock time |
 //!
 //! It writes files and reads /proc (process roots, uids, cwd) but never blocks
