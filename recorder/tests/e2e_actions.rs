@@ -279,6 +279,9 @@ fn command_output_is_attributed_to_the_command_that_printed_it() {
         .expect("type");
     term.wait_for(&format!("42-{word}"), 1, Duration::from_secs(20))
         .expect("output");
+    // A person types the next command at the next prompt.
+    term.wait_for(":~$", 2, Duration::from_secs(20))
+        .expect("prompt");
     term.type_line(&format!("/bin/echo not-{word}"))
         .expect("type");
     term.wait_for(&format!("not-{word}"), 2, Duration::from_secs(20))

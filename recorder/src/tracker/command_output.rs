@@ -4,9 +4,11 @@
 //! The recorder sees output when sshd reads the pty, not who wrote it, so a
 //! command gets the first [`COMMAND_OUTPUT_MAX`] bytes shown while it runs.
 //! sshd may read a command's last output only after the command has exited,
-//! so its `command_finish` is held for [`SETTLE_NS`] and keeps collecting;
-//! any other record of the connection (and the connection's end) first emits
-//! the held ones, so the order of records stays that of the events.
+//! so its `command_finish` is held until the first read after the exit (which
+//! holds that last output; what follows is the shell's) or for at most
+//! [`SETTLE_NS`]; any other record of the connection (and the connection's
+//! end) first emits the held ones, so the order of records stays that of the
+//! events.
 //! Nothing is held when no action wants `command_finish`.
 
 use super::*;
@@ -22,6 +24,8 @@ pub(super) struct Finishing {
     pub(super) event: SessionEvent,
     pub(super) user: Option<String>,
     pub(super) output: Vec<u8>,
+    /// The first read after the exit was added: nothing more is its output.
+    pub(super) settled: bool,
 }
 
 /// Appends what fits of `data` to `head`.
@@ -31,27 +35,34 @@ pub(super) fn keep(head: &mut Vec<u8>, data: &[u8]) {
 }
 
 impl Tracker {
-    /// Output of connection `conn_pid`: to every running and settling command.
-    pub(super) fn attribute_output(&mut self, conn_pid: u32, data: &[u8]) {
+    /// Output of connection `conn_pid`: to every running command and to the
+    /// finished ones still waiting for their first read after the exit,
+    /// which are then emitted.
+    pub(super) fn attribute_output(&mut self, conn_pid: u32, data: &[u8], sink: &mut dyn Sink) {
         let Some(c) = self.conns.get_mut(&conn_pid) else {
             return;
         };
         for cmd in c.commands.values_mut() {
             keep(&mut cmd.output, data);
         }
-        for f in &mut c.finishing {
+        for f in c.finishing.iter_mut().filter(|f| !f.settled) {
             keep(&mut f.output, data);
+            f.settled = true;
         }
+        self.emit_settled(conn_pid, 0, sink);
     }
 
-    /// Emits the held `command_finish` records of `conn_pid` that exited
-    /// before `until_ns` (all with `u64::MAX`).
+    /// Emits the held `command_finish` records of `conn_pid` that are
+    /// settled or exited before `until_ns` (all with `u64::MAX`).
     pub(super) fn emit_settled(&mut self, conn_pid: u32, until_ns: u64, sink: &mut dyn Sink) {
         loop {
             let Some(c) = self.conns.get_mut(&conn_pid) else {
                 return;
             };
-            if c.finishing.front().is_none_or(|f| f.ts_ns >= until_ns) {
+            if c.finishing
+                .front()
+                .is_none_or(|f| !f.settled && f.ts_ns >= until_ns)
+            {
                 return;
             }
             let Some(f) = c.finishing.pop_front() else {

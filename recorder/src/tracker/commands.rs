@@ -161,6 +161,7 @@ impl Tracker {
                     event: ev,
                     user: cmd.user,
                     output: cmd.output,
+                    settled: false,
                 });
             }
             return;

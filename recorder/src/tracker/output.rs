@@ -40,7 +40,7 @@ impl Tracker {
         }
         self.stats.bytes_recorded += data.len() as u64;
         if sink.wants("command_finish") {
-            self.attribute_output(h.conn, &data);
+            self.attribute_output(h.conn, &data, sink);
         }
         let Some(c) = self.conns.get_mut(&h.conn) else {
             return;
