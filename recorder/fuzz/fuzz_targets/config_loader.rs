@@ -9,7 +9,11 @@ use std::path::Path;
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let mut d = Diag::new(Path::new("fuzz.yaml"));
-        let cx = ParseCx { plugins_dir: Path::new("/nonexistent-plugins") };
+        let cx = ParseCx {
+            plugins_dir: Path::new("/nonexistent-plugins"),
+            event_log: None,
+            python: None,
+        };
         let _ = parse_file(&mut d, text, &cx);
     }
 });
