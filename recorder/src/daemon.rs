@@ -152,6 +152,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     // An invalid action configuration never stops recording: what is valid
     // is loaded, the rest reported (action threads start after the
     // capabilities are dropped, below).
+    preflight::check_kernel()?;
     preflight::check_privileges()?;
     preflight::check_btf()?;
     preflight::ensure_tracefs()?;

@@ -1,5 +1,6 @@
-//! Start-up checks with one clear line each: privileges, kernel BTF, tracefs
-//! (mounted here when it is missing), and a writable log directory.
+//! Start-up checks with one clear line each: the kernel version, privileges,
+//! kernel BTF, tracefs (mounted here when it is missing), and a writable log
+//! directory.
 
 use anyhow::{bail, Context, Result};
 use std::fs;
@@ -29,6 +30,45 @@ pub fn check_privileges() -> Result<()> {
         return Ok(());
     }
     bail!("sshlogd needs root (or CAP_BPF and CAP_PERFMON) to load eBPF programs; run it as root")
+}
+
+/// The oldest kernel sshlogd runs on: BTF (CO-RE), the BPF ring buffer (5.8),
+/// `bpf_loop` (5.17) and `tp_btf` programs.
+pub const KERNEL_FLOOR: (u32, u32) = (5, 17);
+
+/// `major.minor` of a kernel release string (`6.1.0-13-amd64` → (6, 1)).
+pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Refuses a kernel older than [`KERNEL_FLOOR`], naming what it lacks.
+pub fn check_kernel() -> Result<()> {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let release = release.trim();
+    kernel_supported(release)
+}
+
+fn kernel_supported(release: &str) -> Result<()> {
+    let Some(v) = kernel_version(release) else {
+        // An odd release string: let the loader say what is missing.
+        return Ok(());
+    };
+    if v >= KERNEL_FLOOR {
+        return Ok(());
+    }
+    let lacks = if v < (5, 8) {
+        "the BPF ring buffer (5.8) and bpf_loop (5.17)"
+    } else {
+        "bpf_loop (5.17)"
+    };
+    bail!(
+        "this kernel is {release}; sshlogd needs Linux {}.{} or newer: it lacks {lacks}",
+        KERNEL_FLOOR.0,
+        KERNEL_FLOOR.1
+    )
 }
 
 pub fn check_btf() -> Result<()> {
@@ -74,6 +114,19 @@ pub fn check_log_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernels_below_the_floor_are_named() {
+        assert_eq!(kernel_version("6.1.0-13-amd64"), Some((6, 1)));
+        assert_eq!(kernel_version("5.17.0"), Some((5, 17)));
+        assert!(kernel_supported("6.18.0").is_ok());
+        assert!(kernel_supported("5.17.3-arch1").is_ok());
+        let e = kernel_supported("5.15.0-91-generic").unwrap_err().to_string();
+        assert_eq!(e, "this kernel is 5.15.0-91-generic; sshlogd needs Linux 5.17 or newer: it lacks bpf_loop (5.17)");
+        let e = kernel_supported("5.4.0-150-generic").unwrap_err().to_string();
+        assert!(e.ends_with("it lacks the BPF ring buffer (5.8) and bpf_loop (5.17)"), "{e}");
+        assert!(kernel_supported("weird").is_ok());
+    }
 
     #[test]
     fn unwritable_log_dir_is_a_clear_error() {
