@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod capture;
+pub mod cli;
 pub mod control;
 pub mod daemon;
 pub mod finisher;

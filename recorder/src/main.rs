@@ -1,61 +1,8 @@
 //! `sshlogd`: records every SSH session on this host with eBPF.
 
 use clap::Parser;
+use sshlog_recorder::cli::{env_on, Cli};
 use sshlog_recorder::settings::{Settings, DEFAULT_CONFIG};
-use std::path::PathBuf;
-
-/// Record every SSH session of the local OpenSSH server, passively, with eBPF.
-///
-/// sshlogd watches sshd and its children through kernel tracepoints. For every
-/// session it writes a zstd-compressed asciicast (`zstdcat X.cast.zst | asciinema
-/// cat -` shows it) and a JSON-lines event sidecar under LOG_DIR/sessions/YYYY/MM/DD/,
-/// and one line per event to LOG_DIR/event.log. `sshlog` talks to it over the
-/// control socket. Run as root; sshd needs no change.
-#[derive(Debug, Parser)]
-#[command(
-    name = "sshlogd",
-    version,
-    after_help = "FILES:\n  /etc/sshlog/sshlogd.yaml   settings (optional)\n  /etc/sshlog/conf.d/        actions (YAML)\n  /var/log/sshlog/           recordings and event.log\n  /run/sshlog/sshlogd.sock   control socket\n\n\
-ENVIRONMENT (besides the options' own):\n  SSHLOG_ENABLE_SESSION_INJECTION=1   allow `sshlog attach` to type (allow_injection)\n  \
-SSHLOG_ENABLE_DIAGNOSTIC_WEB=1      start the web console too, as user SSHLOG_WEB_USER\n                                      with password SSHLOG_WEB_PASS (not admin/admin)"
-)]
-struct Cli {
-    /// Settings file (YAML). A missing default file means built-in defaults.
-    #[arg(long, env = "SSHLOG_CONFIG", default_value = DEFAULT_CONFIG)]
-    config: PathBuf,
-    /// Where recordings and the event log go (overrides the settings file).
-    #[arg(long, env = "SSHLOG_LOG_DIR")]
-    log_dir: Option<PathBuf>,
-    /// Control socket path (overrides the settings file).
-    #[arg(long, env = "SSHLOG_SOCKET")]
-    socket: Option<PathBuf>,
-    /// Kernel ring buffer size in MiB.
-    #[arg(long)]
-    ring_buffer_mb: Option<u32>,
-    /// Directory of YAML action files (events, triggers, filters, actions).
-    #[arg(long, env = "SSHLOG_CONFIG_DIR")]
-    config_dir: Option<PathBuf>,
-    /// Directory of plugin executables for `plugin_action`.
-    #[arg(long, env = "SSHLOG_PLUGINS_DIR")]
-    plugins_dir: Option<PathBuf>,
-    /// Also record keystrokes (off by default: typed passwords would be kept).
-    #[arg(long)]
-    capture_input: bool,
-    /// Log filter, e.g. `info`, `debug`, `sshlog_recorder=trace`.
-    #[arg(long, env = "SSHLOG_LOG", default_value = "info")]
-    log: String,
-    /// Log at debug level (the same as `--log debug`).
-    #[arg(long)]
-    debug: bool,
-    /// Append the log to FILE instead of stderr (plain text, no colours).
-    #[arg(long, value_name = "FILE", env = "SSHLOG_LOGFILE")]
-    logfile: Option<PathBuf>,
-}
-
-/// `SSHLOG_ENABLE_...` set to 1, true or yes (the sshlog agent's switches).
-fn env_on(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "True"))
-}
 
 /// Colours in the log only on a terminal, never with `NO_COLOR` set (a file, a
 /// pipe or the journal gets plain text).
@@ -88,6 +35,13 @@ fn main() -> std::process::ExitCode {
                 .with_ansi(false)
                 .init();
         }
+        // Under systemd the journal stamps each line itself.
+        None if std::env::var_os("JOURNAL_STREAM").is_some() => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .without_time()
+            .init(),
         None => tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)

@@ -121,10 +121,17 @@ mod tests {
         assert_eq!(kernel_version("5.17.0"), Some((5, 17)));
         assert!(kernel_supported("6.18.0").is_ok());
         assert!(kernel_supported("5.17.3-arch1").is_ok());
-        let e = kernel_supported("5.15.0-91-generic").unwrap_err().to_string();
+        let e = kernel_supported("5.15.0-91-generic")
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "this kernel is 5.15.0-91-generic; sshlogd needs Linux 5.17 or newer: it lacks bpf_loop (5.17)");
-        let e = kernel_supported("5.4.0-150-generic").unwrap_err().to_string();
-        assert!(e.ends_with("it lacks the BPF ring buffer (5.8) and bpf_loop (5.17)"), "{e}");
+        let e = kernel_supported("5.4.0-150-generic")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("it lacks the BPF ring buffer (5.8) and bpf_loop (5.17)"),
+            "{e}"
+        );
         assert!(kernel_supported("weird").is_ok());
     }
 
