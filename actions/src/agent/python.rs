@@ -38,13 +38,19 @@ pub fn interpreter() -> PathBuf {
     PathBuf::from("python3")
 }
 
-/// Whether `dir` holds Python plugin files.
+/// Whether `dir` holds sshlog agent plugins: `*.py` files (not `_*`) that
+/// subclass its `FilterPlugin` or `ActionPlugin`. Other Python files there
+/// are `plugin_action` executables and are left alone.
 pub fn has_plugins(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|rd| {
         rd.flatten().any(|e| {
             let n = e.file_name();
             let n = n.to_string_lossy();
-            n.ends_with(".py") && !n.starts_with('_') && !n.starts_with('.')
+            n.ends_with(".py")
+                && !n.starts_with('_')
+                && !n.starts_with('.')
+                && std::fs::read_to_string(e.path())
+                    .is_ok_and(|t| t.contains("FilterPlugin") || t.contains("ActionPlugin"))
         })
     })
 }
