@@ -13,6 +13,7 @@ fn main() {
     let bpf_dir = manifest.join("bpf");
     println!("cargo:rerun-if-changed=bpf/sshlog.bpf.c");
     println!("cargo:rerun-if-changed=bpf/sshlog.h");
+    println!("cargo:rerun-if-changed=bpf/state.h");
     println!("cargo:rerun-if-env-changed=SSHLOG_VMLINUX_H");
     println!("cargo:rerun-if-env-changed=CLANG");
 
@@ -77,6 +78,25 @@ fn main() {
     if !status.success() {
         fail("clang failed to compile bpf/sshlog.bpf.c (see the errors above)");
     }
+    write_state_layout(&bpf_dir, &out);
+}
+
+/// `$OUT_DIR/state_layout.txt`: a hash of the files that define the pinned
+/// maps and the records in them (`state.h`, `sshlog.h`). Maps pinned by an
+/// sshlogd with another key are never reused (their contents would be misread).
+fn write_state_layout(bpf_dir: &std::path::Path, out: &std::path::Path) {
+    // FNV-1a, 64 bits: a change detector, not a security measure.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for name in ["state.h", "sshlog.h"] {
+        let text = std::fs::read(bpf_dir.join(name))
+            .unwrap_or_else(|e| fail(&format!("read bpf/{name}: {e}")));
+        for b in text {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    std::fs::write(out.join("state_layout.txt"), format!("{h:016x}"))
+        .unwrap_or_else(|e| fail(&format!("write state_layout.txt: {e}")));
 }
 
 fn fail(msg: &str) -> ! {

@@ -20,6 +20,7 @@ pub const TRIGGERS: &[&str] = &[
     "outbound_connection_end",
     "config_error",
     "session_killed",
+    "recording_gap",
 ];
 
 /// The event types one event reacts to.

@@ -14,7 +14,10 @@
  *   syscalls openat/close       files written by scp / sftp-server
  *
  * Nothing here ever blocks or loses data silently: a failed ring-buffer
- * reservation is counted per connection in conn_stats and globally. */
+ * reservation is counted per connection in conn_stats and globally.
+ *
+ * The maps (state.h) are pinned and outlive one sshlogd; every program first
+ * asks the gate whether its generation is the one that records. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -25,6 +28,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before the programs are loaded. */
 volatile const __u8 capture_input = 0;
+/* This object's generation; it records only while the gate holds it. */
+volatile const __u32 generation = 0;
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -38,128 +43,7 @@ volatile const __u8 capture_input = 0;
 #define O_WRONLY 01
 #define O_RDWR 02
 
-struct pending_io {
-	__u64 buf;
-	__u32 fd;
-	__u8 cls;
-	__u8 _pad[3];
-	__s32 pts;
-	__u32 _pad2;
-};
-
-struct pending_open {
-	__u64 filename;
-	__u32 flags;
-	__u32 _pad;
-};
-
-struct file_key {
-	__u32 pid;
-	__s32 fd;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20); /* resized by the loader from config */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct proc);
-} procs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct pending_io);
-} pending SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, struct pending_open);
-} pending_opens SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct file_key);
-	__type(value, __u8);
-} upload_files SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct conn_stats);
-} conn_stats SEC(".maps");
-
-/* Pipes created by a connection's monitor process (the per-connection sshd):
- * OpenSSH forwards the log messages of its privilege-separated children through
- * them. Keyed by pipe inode number (never reused in practice, unlike inode
- * addresses); LRU so entries of old connections age out. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);
-	__type(value, __u8);
-} monitor_pipes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);
-	__type(value, __u64);
-} pending_pipes SEC(".maps");
-
-/* Outbound SSH: destination ports to watch (filled by user space, default 22). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u16);
-	__type(value, __u8);
-} watch_ports SEC(".maps");
-
-struct pending_connect {
-	__s32 fd;
-	__u16 family;
-	__u16 dport;
-	__u8 daddr[16];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u64);
-	__type(value, struct pending_connect);
-} pending_connects SEC(".maps");
-
-/* Sockets of outbound connections (sock address -> pid) and their processes. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u32);
-} out_socks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u8);
-} out_procs SEC(".maps");
-
-/* index 0: dropped bytes, 1: dropped events, 2: captured bytes, 3: events */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 4);
-	__type(key, __u32);
-	__type(value, __u64);
-} totals SEC(".maps");
+#include "state.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -167,6 +51,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ev_data);
 } scratch SEC(".maps");
+
+/* True while this object's generation records (the gate in state.h). */
+static __always_inline int active(void)
+{
+	__u32 k = 0;
+	__u32 *g = bpf_map_lookup_elem(&gate, &k);
+	return g && *g == generation;
+}
 
 static __always_inline void add_total(__u32 idx, __u64 v)
 {
@@ -293,6 +185,8 @@ static __always_inline __u32 current_ppid(void)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
+	if (!active())
+		return 0;
 	__u32 ppid = BPF_CORE_READ(parent, tgid);
 	__u32 cpid = BPF_CORE_READ(child, pid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
@@ -421,6 +315,8 @@ static __always_inline __u32 is_session_leader(struct task_struct *task)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
+	if (!active())
+		return 0;
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct proc *p = bpf_map_lookup_elem(&procs, &tgid);
 	if (!p)
@@ -459,6 +355,8 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 {
+	if (!active())
+		return 0;
 	if (!group_dead)
 		return 0;
 	__u32 tgid = BPF_CORE_READ(task, tgid);
@@ -687,21 +585,23 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx, int is_
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")
-int on_read_enter(struct trace_event_raw_sys_enter *ctx) { return io_enter(ctx, 0); }
+int on_read_enter(struct trace_event_raw_sys_enter *ctx) { return active() ? io_enter(ctx, 0) : 0; }
 
 SEC("tracepoint/syscalls/sys_exit_read")
-int on_read_exit(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx, 0); }
+int on_read_exit(struct trace_event_raw_sys_exit *ctx) { return active() ? io_exit(ctx, 0) : 0; }
 
 SEC("tracepoint/syscalls/sys_enter_write")
-int on_write_enter(struct trace_event_raw_sys_enter *ctx) { return io_enter(ctx, 1); }
+int on_write_enter(struct trace_event_raw_sys_enter *ctx) { return active() ? io_enter(ctx, 1) : 0; }
 
 SEC("tracepoint/syscalls/sys_exit_write")
-int on_write_exit(struct trace_event_raw_sys_exit *ctx) { return io_exit(ctx, 1); }
+int on_write_exit(struct trace_event_raw_sys_exit *ctx) { return active() ? io_exit(ctx, 1) : 0; }
 
 /* glibc's syslog() sends on an AF_UNIX datagram socket with send() == sendto(). */
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int on_sendto_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!active())
+		return 0;
 	__u32 tgid;
 	struct proc *p = current_proc(&tgid);
 	if (!p || p->kind != KIND_SSHD)
@@ -755,22 +655,24 @@ static __always_inline int pipe_exit(struct trace_event_raw_sys_exit *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_enter_pipe2")
-int on_pipe2_enter(struct trace_event_raw_sys_enter *ctx) { return pipe_enter(ctx); }
+int on_pipe2_enter(struct trace_event_raw_sys_enter *ctx) { return active() ? pipe_enter(ctx) : 0; }
 
 SEC("tracepoint/syscalls/sys_exit_pipe2")
-int on_pipe2_exit(struct trace_event_raw_sys_exit *ctx) { return pipe_exit(ctx); }
+int on_pipe2_exit(struct trace_event_raw_sys_exit *ctx) { return active() ? pipe_exit(ctx) : 0; }
 
 SEC("tracepoint/syscalls/sys_enter_pipe")
-int on_pipe_enter(struct trace_event_raw_sys_enter *ctx) { return pipe_enter(ctx); }
+int on_pipe_enter(struct trace_event_raw_sys_enter *ctx) { return active() ? pipe_enter(ctx) : 0; }
 
 SEC("tracepoint/syscalls/sys_exit_pipe")
-int on_pipe_exit(struct trace_event_raw_sys_exit *ctx) { return pipe_exit(ctx); }
+int on_pipe_exit(struct trace_event_raw_sys_exit *ctx) { return active() ? pipe_exit(ctx) : 0; }
 
 /* ------------------------------------------------------------------ resize */
 
 SEC("tracepoint/syscalls/sys_enter_ioctl")
 int on_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!active())
+		return 0;
 	if (ctx->args[1] != TIOCSWINSZ)
 		return 0;
 	__u32 tgid;
@@ -804,6 +706,8 @@ int on_ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_openat")
 int on_openat_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!active())
+		return 0;
 	__u32 tgid;
 	struct proc *p = current_proc(&tgid);
 	if (!p || p->kind != KIND_UPLOADER)
@@ -820,6 +724,8 @@ int on_openat_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_openat")
 int on_openat_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	if (!active())
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending_open *po = bpf_map_lookup_elem(&pending_opens, &id);
 	if (!po)
@@ -851,6 +757,8 @@ int on_openat_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_close")
 int on_close_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!active())
+		return 0;
 	__u32 tgid;
 	struct proc *p = current_proc(&tgid);
 	if (!p || p->kind != KIND_UPLOADER)
@@ -887,6 +795,8 @@ static __always_inline int comm_is(const char *c, const char *want, int n)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int on_connect_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!active())
+		return 0;
 	char comm[TASK_COMM_LEN] = {};
 	bpf_get_current_comm(&comm, sizeof(comm));
 	if (comm_is_sshd(comm))
@@ -916,6 +826,8 @@ int on_connect_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int on_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	if (!active())
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending_connect *pcp = bpf_map_lookup_elem(&pending_connects, &id);
 	if (!pcp)
@@ -980,6 +892,8 @@ int on_connect_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
+	if (!active())
+		return 0;
 	if (ctx->newstate != 1 && ctx->newstate != 7)
 		return 0;
 	__u64 sk = (__u64)ctx->skaddr;

@@ -15,5 +15,10 @@ static ALIGNED: &Aligned<[u8]> =
 /// The compiled eBPF object file (ELF), 8-byte aligned as aya requires.
 pub static OBJECT: &[u8] = &ALIGNED.0;
 
+/// Names the layout of the pinned maps and their records (a hash of
+/// `bpf/state.h` and `bpf/sshlog.h`, made by `build.rs`): maps pinned under
+/// another key are never reused.
+pub const STATE_LAYOUT: &str = include_str!(concat!(env!("OUT_DIR"), "/state_layout.txt"));
+
 /// The shared C header, for documentation and layout checks.
 pub const HEADER: &str = include_str!("../bpf/sshlog.h");

@@ -17,7 +17,7 @@ use crate::settings::DEFAULT_CONFIG;
 #[command(
     name = "sshlogd",
     version,
-    after_help = "FILES:\n  /etc/sshlog/sshlogd.yaml   settings (optional)\n  /etc/sshlog/conf.d/        actions (YAML)\n  /var/log/sshlog/           recordings and event.log\n  /run/sshlog/sshlogd.sock   control socket\n\n\
+    after_help = "FILES:\n  /etc/sshlog/sshlogd.yaml   settings (optional)\n  /etc/sshlog/conf.d/        actions (YAML)\n  /var/log/sshlog/           recordings and event.log\n  /run/sshlog/sshlogd.sock   control socket\n  /sys/fs/bpf/sshlog/        the kernel half, kept across restarts (--unload)\n\n\
 ENVIRONMENT (besides the options' own):\n  SSHLOG_ENABLE_SESSION_INJECTION=1   allow `sshlog attach` to type (allow_injection)\n  \
 SSHLOG_ENABLE_DIAGNOSTIC_WEB=1      start the web console too, as user SSHLOG_WEB_USER\n                                      with password SSHLOG_WEB_PASS (not admin/admin)"
 )]
@@ -49,6 +49,14 @@ pub struct Cli {
     /// Log at debug level (the same as `--log debug`).
     #[arg(long)]
     pub debug: bool,
+    /// bpffs directory of the pinned kernel half (overrides the settings file).
+    #[arg(long, env = "SSHLOG_BPF_DIR")]
+    pub bpf_dir: Option<PathBuf>,
+    /// Remove the kernel half (detach the programs, free the maps and the
+    /// ring buffer) left pinned by sshlogd for the next start, then exit. Run
+    /// it after stopping sshlogd for good; what the ring still held is lost.
+    #[arg(long)]
+    pub unload: bool,
     /// Append the log to FILE instead of stderr (plain text, no colours).
     #[arg(long, value_name = "FILE", env = "SSHLOG_LOGFILE")]
     pub logfile: Option<PathBuf>,

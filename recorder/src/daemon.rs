@@ -10,7 +10,7 @@ use crate::loader;
 use crate::preflight;
 use crate::procfs;
 use crate::settings::Settings;
-use crate::tracker::{Options, SessionContext, Sink, Tracker};
+use crate::tracker::{Clock, Options, SessionContext, Sink, Tracker};
 use anyhow::{Context, Result};
 use sshlog_actions::event_log::{EventLog, SharedEventLog};
 use sshlog_actions::{ActionEngine, ConfigErrors, EventContext};
@@ -139,13 +139,15 @@ pub struct Prepared {
     settings: Settings,
     listener: std::os::unix::net::UnixListener,
     ebpf: aya::Ebpf,
-    ring: aya::maps::RingBuf<aya::maps::MapData>,
+    ring: crate::capture::ring::Ring,
     existing: Vec<procfs::Existing>,
     actions: ActionEngine,
     config_errors: ConfigErrors,
     event_log: Arc<SharedEventLog>,
     config_dir_explicit: bool,
     scheduler: CaptureScheduler,
+    /// The ring buffer and maps were handed over by an earlier sshlogd.
+    took_over: bool,
 }
 
 pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared> {
@@ -157,13 +159,39 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     preflight::check_btf()?;
     preflight::ensure_tracefs()?;
     preflight::check_log_dir(&settings.log_dir)?;
+    preflight::ensure_bpffs(&settings.bpf_dir)?;
     let listener = control::bind(&settings.socket)?;
-    let loader::Loaded { mut ebpf, ring } = loader::load(
-        settings.ring_buffer_mb.saturating_mul(1 << 20),
-        settings.capture_input,
-    )?;
+    let loader::Loaded {
+        mut ebpf,
+        ring,
+        took_over,
+        generation,
+        retired,
+    } = loader::load(&loader::LoadOptions {
+        ring_bytes: settings.ring_buffer_mb.saturating_mul(1 << 20),
+        capture_input: settings.capture_input,
+        bpf_dir: &settings.bpf_dir,
+        handover: settings.handover,
+    })?;
+    if took_over {
+        info!(
+            "took over the kernel half in {} (generation {generation}; {} earlier generation(s) detached)",
+            settings.bpf_dir.display(),
+            retired.generations
+        );
+    }
+    if retired.layouts > 0 {
+        warn!(
+            "removed {} kernel half(s) of another layout or ring size from {}: what their ring buffer held was not read",
+            retired.layouts,
+            settings.bpf_dir.display()
+        );
+    }
     let existing = procfs::scan_sshd_trees();
-    loader::seed(&mut ebpf, &existing).context("cannot seed running sshd sessions")?;
+    if !took_over {
+        // Handed-over maps already follow every process.
+        loader::seed(&mut ebpf, &existing).context("cannot seed running sshd sessions")?;
+    }
     loader::set_watch_ports(&mut ebpf, &settings.outbound.ports)
         .context("cannot set the outbound SSH ports")?;
     crate::privileges::share_with_group(&settings.log_dir);
@@ -200,6 +228,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
         event_log,
         config_dir_explicit,
         scheduler,
+        took_over,
     })
 }
 
@@ -215,6 +244,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         event_log,
         config_dir_explicit,
         scheduler,
+        took_over,
     } = prepared;
     // The control socket is served by another runtime whose workers have normal
     // priority; this one (the caller's thread) only captures, see capture/scheduling.rs.
@@ -245,36 +275,63 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         outbound_ignore: settings.outbound.ignore_processes.clone(),
     });
 
-    let mut by_conn: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
-    for e in &existing {
-        by_conn
-            .entry(e.conn)
-            .or_default()
-            .push((e.pid, e.comm.clone()));
+    let by_conn = group_by_conn(&existing);
+    let mut capture = Capture::new(ring, scheduler)?;
+    if took_over {
+        // The ring holds what the kernel recorded since the previous sshlogd
+        // stopped reading: its sessions continue from the oldest record.
+        let first = capture.next_record();
+        let start_ns = match &first {
+            Some(Ok(ev)) => ev.header().ts_ns,
+            _ => Clock::mono_now(),
+        };
+        tracker.resume_handed_over(&by_conn, start_ns, &mut sink);
+        match first {
+            Some(Ok(ev)) => tracker.handle(ev, &mut sink),
+            Some(Err(e)) => {
+                tracker.stats.decode_errors += 1;
+                warn!("bad kernel record: {e}");
+            }
+            None => {}
+        }
+    } else {
+        for (conn, pids) in &by_conn {
+            tracker.adopt_existing(*conn, pids, &mut sink);
+        }
+        tracker.close_stale_state(&mut sink);
     }
-    for (conn, pids) in &by_conn {
-        tracker.adopt_existing(*conn, pids, &mut sink);
-    }
-    tracker.close_stale_state(&mut sink);
-    info!(
-        "sshlogd recording under {} ({} open connection(s) adopted), control socket {}",
-        settings.log_dir.display(),
-        by_conn.len(),
-        settings.socket.display()
-    );
 
     let shared = Arc::new(Mutex::new(Shared {
         tracker,
         sink,
         kernel: KernelTotals::default(),
-        capture_scheduling: scheduler.status(),
+        capture_scheduling: capture.status(),
         capture_boosts: 0,
         config_errors,
     }));
+    if took_over {
+        let backlog = capture.drain_now(&shared);
+        let mut s = lock(&shared);
+        let Shared { tracker, sink, .. } = &mut *s;
+        tracker.close_vanished(sink);
+        // Sessions the ring did not tell of (it overflowed): from /proc.
+        for (conn, pids) in group_by_conn(&procfs::scan_sshd_trees()) {
+            if !tracker.knows(conn) {
+                tracker.adopt_existing(conn, &pids, sink);
+            }
+        }
+        info!("read {backlog} bytes of kernel records waiting since the previous sshlogd");
+    }
+    info!(
+        "sshlogd recording under {} ({} open connection(s) {}), control socket {}",
+        settings.log_dir.display(),
+        by_conn.len(),
+        if took_over { "continued" } else { "adopted" },
+        settings.socket.display()
+    );
     control_rt.spawn(control::serve(listener, shared.clone(), tx));
 
     let web_console = crate::web_console::start(&settings);
-    let mut capture = Capture::new(ring, scheduler)?;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -317,6 +374,18 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     drop(web_console);
     let _ = std::fs::remove_file(&settings.socket);
     Ok(())
+}
+
+/// Running sshd processes grouped by connection.
+fn group_by_conn(existing: &[procfs::Existing]) -> BTreeMap<u32, Vec<(u32, String)>> {
+    let mut by_conn: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
+    for e in existing {
+        by_conn
+            .entry(e.conn)
+            .or_default()
+            .push((e.pid, e.comm.clone()));
+    }
+    by_conn
 }
 
 /// SIGHUP: the action configuration is loaded again, as at start: every

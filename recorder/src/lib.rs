@@ -7,6 +7,7 @@ pub mod cli;
 pub mod control;
 pub mod daemon;
 pub mod finisher;
+pub mod handover;
 pub mod kernel_events;
 pub mod live;
 pub mod loader;

@@ -67,6 +67,18 @@ fn main() -> std::process::ExitCode {
         if let Some(r) = cli.ring_buffer_mb {
             s.ring_buffer_mb = r;
         }
+        if let Some(d) = cli.bpf_dir {
+            s.bpf_dir = d;
+        }
+        if cli.unload {
+            let n = sshlog_recorder::handover::unload(&s.bpf_dir)?;
+            eprintln!(
+                "sshlogd: removed the kernel half from {} ({n} pinned state director{})",
+                s.bpf_dir.display(),
+                if n == 1 { "y" } else { "ies" }
+            );
+            return Ok(());
+        }
         s.capture_input |= cli.capture_input;
         s.allow_injection |= env_on("SSHLOG_ENABLE_SESSION_INJECTION");
         let prepared = sshlog_recorder::daemon::prepare(s, config_dir_explicit)?;

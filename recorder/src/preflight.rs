@@ -97,6 +97,42 @@ pub fn ensure_tracefs() -> Result<()> {
     Ok(())
 }
 
+/// Makes sure `bpf_dir` is on a BPF filesystem, mounting bpffs at
+/// /sys/fs/bpf when that is where it goes and nothing is mounted there.
+pub fn ensure_bpffs(bpf_dir: &Path) -> Result<()> {
+    use nix::sys::statfs::{statfs, BPF_FS_MAGIC};
+    let on_bpffs = |p: &Path| statfs(p).is_ok_and(|s| s.filesystem_type() == BPF_FS_MAGIC);
+    let existing = bpf_dir
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    if on_bpffs(existing) {
+        return Ok(());
+    }
+    let target = Path::new("/sys/fs/bpf");
+    if !bpf_dir.starts_with(target) {
+        bail!(
+            "{} is not on a BPF filesystem (bpf_dir must be under a bpffs mount such as /sys/fs/bpf)",
+            bpf_dir.display()
+        );
+    }
+    nix::mount::mount(
+        Some("bpf"),
+        target,
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .with_context(|| {
+        format!(
+            "bpffs is not mounted and mounting it failed; mount it with: mount -t bpf bpf {}",
+            target.display()
+        )
+    })?;
+    tracing::info!("mounted bpffs at {}", target.display());
+    Ok(())
+}
+
 /// Creates `dir` (0750) if needed and proves it is writable.
 pub fn check_log_dir(dir: &Path) -> Result<()> {
     fs::DirBuilder::new()

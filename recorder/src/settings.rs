@@ -43,6 +43,12 @@ pub struct Settings {
     pub config_dir: PathBuf,
     /// Executables that `plugin_action` may start.
     pub plugins_dir: PathBuf,
+    /// bpffs directory where the kernel half's maps and links are pinned.
+    pub bpf_dir: PathBuf,
+    /// Keep recording in the kernel while sshlogd restarts or is upgraded
+    /// (the next sshlogd takes over the ring buffer); `sshlogd --unload`
+    /// removes the kernel half.
+    pub handover: bool,
 }
 
 /// Outbound SSH connections made from this host.
@@ -88,6 +94,8 @@ impl Default for Settings {
             outbound: OutboundSettings::default(),
             config_dir: sshlog_actions::DEFAULT_CONFIG_DIR.into(),
             plugins_dir: sshlog_actions::DEFAULT_PLUGINS_DIR.into(),
+            bpf_dir: crate::handover::DEFAULT_BPF_DIR.into(),
+            handover: true,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! one, and closes the sessions that ended while it was not running.
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::PathBuf;
@@ -22,6 +23,15 @@ pub struct ResumeState {
     /// The segment was sealed (clean shutdown); a restart must not seal it again.
     #[serde(default)]
     pub sealed: bool,
+    /// When the segment's cast starts (its time 0).
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    /// The connection's kernel drop counters already reported as data_loss
+    /// (the counters outlive sshlogd: see `handover.rs`).
+    #[serde(default)]
+    pub dropped_bytes: u64,
+    #[serde(default)]
+    pub dropped_events: u64,
 }
 
 pub struct StateDir {
@@ -70,13 +80,57 @@ impl StateDir {
 
     /// Notes that the connection's current segment has been sealed.
     pub fn mark_sealed(&self, conn_pid: u32) {
+        self.update(conn_pid, |st| st.sealed = true);
+    }
+
+    /// Changes the saved state of a connection (if it has one).
+    pub fn update(&self, conn_pid: u32, change: impl FnOnce(&mut ResumeState)) {
         let Ok(bytes) = fs::read(self.path(conn_pid)) else {
             return;
         };
         if let Ok(mut st) = serde_json::from_slice::<ResumeState>(&bytes) {
-            st.sealed = true;
-            let _ = self.save(&st);
+            change(&mut st);
+            if let Err(e) = self.save(&st) {
+                tracing::warn!("cannot save live state: {e:#}");
+            }
         }
+    }
+
+    /// Every saved state, removed from disk (the caller saves the new
+    /// segments' states): after a handover, each continues in a new segment.
+    /// Unreadable files are skipped (and left for an administrator to inspect).
+    pub fn take_all(&self) -> Vec<ResumeState> {
+        let mut out: Vec<ResumeState> = self
+            .files()
+            .into_iter()
+            .map(|(p, st)| {
+                let _ = fs::remove_file(p);
+                st
+            })
+            .collect();
+        out.sort_by_key(|st| st.conn_pid);
+        out
+    }
+
+    fn files(&self) -> Vec<(PathBuf, ResumeState)> {
+        let mut out = Vec::new();
+        let Ok(dir) = fs::read_dir(&self.dir) else {
+            return out;
+        };
+        for e in dir.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("json") {
+                continue;
+            }
+            let Ok(st) = fs::read(&p).map_err(anyhow::Error::from).and_then(|b| {
+                serde_json::from_slice::<ResumeState>(&b).map_err(anyhow::Error::from)
+            }) else {
+                tracing::warn!("ignoring unreadable state file {}", p.display());
+                continue;
+            };
+            out.push((p, st));
+        }
+        out
     }
 
     /// The saved state of a connection that is still running, removed from disk
@@ -93,20 +147,7 @@ impl StateDir {
     /// Unreadable files are skipped (and left for an administrator to inspect).
     pub fn stale(&self) -> Vec<ResumeState> {
         let mut out = Vec::new();
-        let Ok(dir) = fs::read_dir(&self.dir) else {
-            return out;
-        };
-        for e in dir.flatten() {
-            let p = e.path();
-            if p.extension().and_then(|x| x.to_str()) != Some("json") {
-                continue;
-            }
-            let Ok(st) = fs::read(&p).map_err(anyhow::Error::from).and_then(|b| {
-                serde_json::from_slice::<ResumeState>(&b).map_err(anyhow::Error::from)
-            }) else {
-                tracing::warn!("ignoring unreadable state file {}", p.display());
-                continue;
-            };
+        for (p, st) in self.files() {
             let alive =
                 crate::procfs::stat(st.conn_pid).is_some_and(|s| s.start == st.conn_start_ticks);
             if !alive {
@@ -136,6 +177,9 @@ mod tests {
             user: Some("bob".into()),
             events_path: "/x".into(),
             sealed: false,
+            started: None,
+            dropped_bytes: 0,
+            dropped_events: 0,
         };
         s.save(&live).unwrap();
         assert!(s.stale().is_empty(), "a running process is not stale");
@@ -148,10 +192,20 @@ mod tests {
         assert_eq!(s.take(me, ticks), None, "taken once");
         let dead = ResumeState {
             conn_pid: u32::MAX - 1,
-            ..live
+            ..live.clone()
         };
         s.save(&dead).unwrap();
-        assert_eq!(s.stale(), vec![dead]);
+        assert_eq!(s.stale(), vec![dead.clone()]);
         assert!(s.stale().is_empty());
+        // After a handover every saved state is taken, alive or not.
+        s.save(&live).unwrap();
+        s.save(&dead).unwrap();
+        s.update(me, |st| st.dropped_bytes = 7);
+        let all = s.take_all();
+        assert_eq!(all.len(), 2);
+        assert!(all
+            .iter()
+            .any(|st| st.conn_pid == me && st.dropped_bytes == 7));
+        assert!(s.take_all().is_empty(), "taken once");
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::Recorder;
-use sshlog_harness::{require_root_or_skip, run_with_timeout};
+use sshlog_harness::{require_root_or_skip, run_with_timeout, TestBpfDir};
 use std::process::Command;
 use std::time::Duration;
 
@@ -12,12 +12,14 @@ use std::time::Duration;
 /// stopped by `timeout` after it has started.
 fn on_a_terminal(no_color: bool) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
+    let bpf = TestBpfDir::new();
     let d = dir.path().display();
     std::fs::write(dir.path().join("s.yaml"), "# defaults\n").expect("settings");
     std::fs::create_dir(dir.path().join("conf.d")).expect("conf.d");
     let daemon = format!(
-        "timeout -s TERM 6 {} --log-dir {d}/logs --socket {d}/sock --config {d}/s.yaml --config-dir {d}/conf.d",
-        env!("CARGO_BIN_EXE_sshlogd")
+        "timeout -s TERM 6 {} --log-dir {d}/logs --socket {d}/sock --config {d}/s.yaml --config-dir {d}/conf.d --bpf-dir {}",
+        env!("CARGO_BIN_EXE_sshlogd"),
+        bpf.path().display()
     );
     let mut cmd = Command::new("script");
     cmd.args(["-q", "-e", "-c", &daemon, "/dev/null"]);

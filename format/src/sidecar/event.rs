@@ -193,6 +193,14 @@ pub enum SessionEvent {
         /// Why it failed (`bad password`, `rate limited`, ...).
         reason: Option<String>,
     },
+    /// Output of the session between `from` and `to` is not in the recording
+    /// (the first record of a segment that continues after a restart of
+    /// sshlogd; the cast has a marker there too).
+    RecordingGap {
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        cause: String,
+    },
     /// An administrator ended the session (`sshlog kill`).
     SessionKilled {
         by_uid: u32,
@@ -235,6 +243,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "storage_error",
     "config_error",
     "session_killed",
+    "recording_gap",
 ];
 
 /// One process of an outbound connection's ancestry.
@@ -268,6 +277,7 @@ impl SessionEvent {
             SessionEvent::StorageError { .. } => "storage_error",
             SessionEvent::ConfigError { .. } => "config_error",
             SessionEvent::SessionKilled { .. } => "session_killed",
+            SessionEvent::RecordingGap { .. } => "recording_gap",
             SessionEvent::Unknown { kind, .. } => kind,
         }
     }

@@ -215,6 +215,13 @@ fn describe(record: &Record) -> String {
                 )
             }
         }
+        SessionEvent::RecordingGap { from, to, cause } => format!(
+            "output from {} to {} not recorded ({}, {:.1}s)",
+            from.format("%H:%M:%S%.3f"),
+            to.format("%H:%M:%S%.3f"),
+            clean(cause),
+            (*to - *from).num_milliseconds() as f64 / 1000.0
+        ),
         SessionEvent::SessionKilled { by_uid, by_user } => format!(
             "ended by {} (uid {by_uid}) with sshlog kill",
             by_user

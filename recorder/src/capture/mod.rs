@@ -11,11 +11,12 @@
 //! - The capture thread's priority: [`scheduling`] raises it to real time while
 //!   a drain is far behind and lowers it when calm.
 
+pub mod ring;
 pub mod scheduling;
 
 use crate::daemon::{lock, Shared};
-use crate::kernel_events;
-use aya::maps::{MapData, RingBuf};
+use crate::kernel_events::{self, KernelEvent};
+use ring::Ring;
 use scheduling::CaptureScheduler;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -35,7 +36,7 @@ const BATCH: usize = 256;
 
 /// The ring buffer, polled by the capture loop, and its thread's scheduling.
 pub struct Capture {
-    ring: AsyncFd<RingBuf<MapData>>,
+    ring: AsyncFd<Ring>,
     scheduler: CaptureScheduler,
     last_drain: Instant,
     last_bytes: usize,
@@ -43,7 +44,7 @@ pub struct Capture {
 
 impl Capture {
     /// Polls `ring` from the current tokio runtime (the capture thread's).
-    pub fn new(ring: RingBuf<MapData>, scheduler: CaptureScheduler) -> anyhow::Result<Capture> {
+    pub fn new(ring: Ring, scheduler: CaptureScheduler) -> anyhow::Result<Capture> {
         // SAFETY: the ring buffer owns its fd and is moved into the AsyncFd,
         // which deregisters before dropping it.
         let ring = unsafe { AsyncFd::register(ring) }
@@ -70,6 +71,13 @@ impl Capture {
         Ok(())
     }
 
+    /// Takes the oldest record waiting in the ring: after a handover, where
+    /// this sshlogd's recording starts.
+    pub fn next_record(&mut self) -> Option<Result<KernelEvent, kernel_events::DecodeError>> {
+        let item = self.ring.get_mut().oldest()?;
+        Some(kernel_events::decode(&item))
+    }
+
     /// Drains whatever the ring holds now (the tick's safety net, shutdown).
     pub fn drain_now(&mut self, shared: &Mutex<Shared>) -> usize {
         drain(self.ring.get_mut(), shared, &mut self.scheduler)
@@ -89,16 +97,12 @@ impl Capture {
 /// Handles every record waiting in the ring buffer, in batches. Returns the
 /// number of bytes handled; tells `scheduler` how far it got after every batch
 /// (a drain that is far behind is boosted before it ends).
-fn drain(
-    rb: &mut RingBuf<MapData>,
-    shared: &Mutex<Shared>,
-    scheduler: &mut CaptureScheduler,
-) -> usize {
+fn drain(rb: &mut Ring, shared: &Mutex<Shared>, scheduler: &mut CaptureScheduler) -> usize {
     let mut batch = Vec::with_capacity(BATCH);
     let mut bytes = 0usize;
     loop {
         batch.clear();
-        while let Some(item) = rb.next() {
+        while let Some(item) = rb.oldest() {
             bytes += item.len();
             batch.push(kernel_events::decode(&item));
             if batch.len() >= BATCH {

@@ -37,6 +37,9 @@ pub(super) struct Conn {
     /// The program sshd started for the user, and what counts as it.
     pub(super) program: UserProgram,
     pub(super) commands: HashMap<u32, Command>,
+    /// An adopted session's unrecorded interval: when the previous segment's
+    /// last output was written, and why nothing followed.
+    pub(super) gap: Option<(DateTime<Utc>, &'static str)>,
     /// `command_finish` records held while their output settles.
     pub(super) finishing: VecDeque<command_output::Finishing>,
     /// Command records from before the connection became a session (PAM's
@@ -81,6 +84,7 @@ impl Conn {
             program: UserProgram::default(),
             commands: HashMap::new(),
             finishing: VecDeque::new(),
+            gap: None,
             early: Vec::new(),
             uploads: HashMap::new(),
             pty_master: None,

@@ -5,9 +5,78 @@
 use super::*;
 
 impl Tracker {
-    /// Registers a connection that was open before sshlogd started.
+    /// Registers a connection that was open before sshlogd started (no
+    /// handover: nothing of it was recorded since the previous segment's last
+    /// frame, and that interval is marked).
     pub fn adopt_existing(&mut self, conn_pid: u32, pids: &[(u32, String)], sink: &mut dyn Sink) {
         let now = Clock::mono_now();
+        let c = self.conn_from_proc(conn_pid, pids, now);
+        let prev = procfs::stat(conn_pid).and_then(|s| self.state.take(conn_pid, s.start));
+        let cause = prev.as_ref().map(|p| {
+            if p.sealed {
+                "sshlogd was stopped"
+            } else {
+                "sshlogd was killed or crashed"
+            }
+        });
+        self.begin_segment(c, prev, cause, now, sink);
+    }
+
+    /// Continues every session the previous sshlogd recorded, after it handed
+    /// the kernel half over: the ring buffer holds everything it did not read,
+    /// from `start_ns` (its oldest record) on. Each session gets a new segment
+    /// from `start_ns`; only what a killed sshlogd had read but not written is
+    /// missing, and that interval is marked. Sessions that ended meanwhile are
+    /// closed by their records in the ring (see [`Tracker::close_vanished`]).
+    pub fn resume_handed_over(
+        &mut self,
+        existing: &BTreeMap<u32, Vec<(u32, String)>>,
+        start_ns: u64,
+        sink: &mut dyn Sink,
+    ) {
+        for prev in self.state.take_all() {
+            let alive =
+                procfs::stat(prev.conn_pid).is_some_and(|s| s.start == prev.conn_start_ticks);
+            let mut c = match existing.get(&prev.conn_pid).filter(|_| alive) {
+                Some(pids) => self.conn_from_proc(prev.conn_pid, pids, start_ns),
+                None => {
+                    let mut c = Conn::new(prev.conn_pid, start_ns);
+                    c.existing = true;
+                    c
+                }
+            };
+            if c.user.is_none() {
+                c.user = prev.user.clone();
+            }
+            let cause =
+                (!prev.sealed).then_some("sshlogd was killed before writing what it had read");
+            self.begin_segment(c, Some(prev), cause, start_ns, sink);
+        }
+    }
+
+    /// Closes connections whose process is gone although no exit was seen
+    /// (after a handover whose ring overflowed).
+    pub fn close_vanished(&mut self, sink: &mut dyn Sink) {
+        let now = Clock::mono_now();
+        let gone: Vec<u32> = self
+            .conns
+            .keys()
+            .copied()
+            .filter(|pid| procfs::stat(*pid).is_none())
+            .collect();
+        for pid in gone {
+            self.close(pid, now, sink);
+        }
+    }
+
+    /// Whether the connection is known (after a handover, from the ring).
+    pub fn knows(&self, conn_pid: u32) -> bool {
+        self.conns.contains_key(&conn_pid)
+    }
+
+    /// What /proc tells of a running connection: its sshd processes, the user
+    /// and tty from sshd's process title, the user's program.
+    fn conn_from_proc(&mut self, conn_pid: u32, pids: &[(u32, String)], now: u64) -> Conn {
         let mut c = Conn::new(conn_pid, now);
         c.existing = true;
         for (pid, comm) in pids {
@@ -41,12 +110,35 @@ impl Tracker {
                 }
             }
         }
-        c.previous = procfs::stat(conn_pid).and_then(|s| self.state.take(conn_pid, s.start));
-        if let Some(prev) = c.previous.clone().filter(|p| !p.sealed) {
-            // The previous segment was cut off (kill -9): its files are final now.
-            self.seal_left_over(&prev);
+        c
+    }
+
+    /// Registers `c` and, when it is a logged-in session, opens its recording
+    /// at `now`: the segment after `prev` when a previous sshlogd recorded it
+    /// (`gap_cause`: why output since that segment's last frame is missing).
+    fn begin_segment(
+        &mut self,
+        mut c: Conn,
+        prev: Option<ResumeState>,
+        gap_cause: Option<&'static str>,
+        now: u64,
+        sink: &mut dyn Sink,
+    ) {
+        if let Some(prev) = &prev {
+            if let Some(cause) = gap_cause {
+                c.gap = Some((recorded_until(prev), cause));
+            }
+            if !prev.sealed {
+                // The previous segment was cut off (kill -9): its files are final now.
+                self.seal_left_over(prev);
+            }
+            // Drops the previous sshlogd reported are not reported again.
+            c.counters_seen.dropped_bytes = prev.dropped_bytes;
+            c.counters_seen.dropped_events = prev.dropped_events;
         }
-        let logged_in = c.user.is_some() || c.program.pid().is_some();
+        let conn_pid = c.pid;
+        let logged_in = c.user.is_some() || c.program.pid().is_some() || prev.is_some();
+        c.previous = prev;
         self.conns.insert(conn_pid, c);
         if logged_in {
             self.establish(conn_pid, now, None, sink);
@@ -57,7 +149,35 @@ impl Tracker {
                     warn!("{e:#}");
                 }
             }
+            self.mark_gap(conn_pid, now, sink);
         }
+    }
+
+    /// The start of a segment after a restart: the interval since the previous
+    /// segment's last write is marked in the cast and the sidecar.
+    fn mark_gap(&mut self, conn_pid: u32, now_ns: u64, sink: &mut dyn Sink) {
+        let Some(c) = self.conns.get_mut(&conn_pid) else {
+            return;
+        };
+        let Some((from, cause)) = c.gap.take() else {
+            return;
+        };
+        let to = self.clock.wall(now_ns);
+        if let Some(r) = c.rec.as_mut() {
+            let label = format!(
+                "sshlog: output from {} to {} UTC not recorded ({cause})",
+                from.format("%H:%M:%S"),
+                to.format("%H:%M:%S")
+            );
+            let t = r.time_us(now_ns);
+            self.write_cast(conn_pid, Event::Marker { time_us: t, label });
+        }
+        let ev = SessionEvent::RecordingGap {
+            from,
+            to,
+            cause: cause.to_string(),
+        };
+        self.emit(conn_pid, now_ns, ev, sink);
     }
 
     /// Closes sessions a previous sshlogd left open whose connection is gone.
@@ -107,11 +227,7 @@ impl Tracker {
 
     /// Seals a recording left by a previous sshlogd (its files are complete).
     pub(super) fn seal_left_over(&mut self, st: &ResumeState) {
-        let cast = PathBuf::from(
-            st.events_path
-                .to_string_lossy()
-                .replace(".events.jsonl", ".cast.zst"),
-        );
+        let cast = cast_path(&st.events_path);
         let head = self.state.chain_head();
         match crate::recording::seal(&cast, &st.events_path, st.session_id, &head) {
             Ok(seal) => {
@@ -191,6 +307,9 @@ impl Tracker {
                     user: c.user.clone(),
                     events_path: r.paths.events.clone(),
                     sealed: false,
+                    started: Some(wall),
+                    dropped_bytes: c.counters_seen.dropped_bytes,
+                    dropped_events: c.counters_seen.dropped_events,
                 };
                 if let Err(e) = self.state.save(&st) {
                     warn!("cannot save live state: {e:#}");
@@ -298,4 +417,34 @@ impl Tracker {
             }
         }
     }
+}
+
+/// Where the previous segment's recording ends: the time of the last event
+/// in its last complete frame (the frame index), else its files'
+/// modification time. Output after that and before the new segment was not
+/// recorded.
+fn recorded_until(prev: &ResumeState) -> DateTime<Utc> {
+    let cast = cast_path(&prev.events_path);
+    let last_us = std::fs::File::open(&cast)
+        .ok()
+        .and_then(|f| sshlog_format::framed::read_frame_index(std::io::BufReader::new(f)).ok())
+        .and_then(|frames| frames.iter().map(|f| f.last_time_us).max());
+    if let (Some(started), Some(us)) = (prev.started, last_us) {
+        return started + chrono::Duration::microseconds(us as i64);
+    }
+    [cast.as_path(), prev.events_path.as_path()]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .max()
+        .map(DateTime::<Utc>::from)
+        .unwrap_or_else(Utc::now)
+}
+
+/// The cast beside a sidecar.
+fn cast_path(events: &std::path::Path) -> PathBuf {
+    PathBuf::from(
+        events
+            .to_string_lossy()
+            .replace(".events.jsonl", ".cast.zst"),
+    )
 }

@@ -35,7 +35,7 @@ use sshlog_format::cast::{Event, SshlogMeta};
 use sshlog_format::framed::FrameOptions;
 use sshlog_format::sidecar::{Record, SessionEvent, SCHEMA_VERSION};
 use sshlog_format::text::strip_escapes;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

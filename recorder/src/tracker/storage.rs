@@ -34,6 +34,11 @@ impl Tracker {
                         let label = format!("sshlog: {bytes} bytes lost here (ring buffer full)");
                         self.write_cast(pid, Event::Marker { time_us: t, label });
                     }
+                    // The next sshlogd must not report these again (handover).
+                    self.state.update(pid, |st| {
+                        st.dropped_bytes = k.dropped_bytes;
+                        st.dropped_events = k.dropped_events;
+                    });
                     let ev = SessionEvent::DataLoss {
                         bytes_dropped: bytes,
                         events_dropped: events,

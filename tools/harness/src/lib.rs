@@ -23,6 +23,7 @@
 //! processes, the temp dirs. Leftovers of runs that were killed outright
 //! are removed by the next run ([`cleanup_stale`]). Every wait is bounded.
 
+mod bpf;
 mod client;
 mod config;
 mod namespace;
@@ -39,6 +40,7 @@ mod terminal;
 mod user;
 mod util;
 
+pub use bpf::{TestBpfDir, TEST_BPF_ROOT};
 pub use client::{ScpCommand, SshCommand, SshSession, DEFAULT_CLIENT_TIMEOUT};
 pub use recorded::{sessions_of, RecordedSession};
 pub use roots::debian_root;

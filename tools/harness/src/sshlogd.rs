@@ -27,6 +27,9 @@ pub struct Sshlogd {
     pub env: Vec<(String, String)>,
     /// Extra command-line arguments for the next [`Sshlogd::spawn`].
     pub args: Vec<String>,
+    /// Its kernel half, kept across [`Sshlogd::spawn`]s (a restart takes it
+    /// over, as on a real host) and removed on drop.
+    pub bpf: crate::TestBpfDir,
 }
 
 impl Sshlogd {
@@ -41,6 +44,7 @@ impl Sshlogd {
     }
 
     fn launch(bin: PathBuf, logs: Option<&Path>, settings: &str) -> Result<Sshlogd> {
+        crate::stale::cleanup_stale_once();
         let dir = tempfile::Builder::new().prefix("sshlogd-test-").tempdir()?;
         std::fs::write(dir.path().join("sshlogd.yaml"), settings)?;
         let mut d = Sshlogd {
@@ -51,6 +55,7 @@ impl Sshlogd {
             child: None,
             env: Vec::new(),
             args: Vec::new(),
+            bpf: crate::TestBpfDir::new(),
         };
         d.spawn()?;
         Ok(d)
@@ -81,6 +86,8 @@ impl Sshlogd {
             .arg(self.dir.path().join("sshlogd.yaml"))
             .arg("--config-dir")
             .arg(&conf)
+            .arg("--bpf-dir")
+            .arg(self.bpf.path())
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -200,6 +207,7 @@ impl Sshlogd {
 
 impl Drop for Sshlogd {
     fn drop(&mut self) {
+        // Then `bpf` is dropped: the kernel half goes too.
         self.stop();
     }
 }

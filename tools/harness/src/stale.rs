@@ -1,6 +1,6 @@
-//! Removal of leftovers from earlier, killed runs: `sshlogt_*` users and
-//! `sshlogt-*` temp dirs (with the sshd trees started from them) whose
-//! creating process is gone. Resources of live runs are left alone.
+//! Removal of leftovers from earlier, killed runs: `sshlogt_*` users,
+//! `sshlogt-*` temp dirs (with the sshd trees started from them) and test
+//! sshlogds' pinned kernel halves whose creating process is gone. Resources of live runs are left alone.
 
 use std::fs;
 use std::path::Path;
@@ -76,6 +76,7 @@ fn cleanup_stale_users(root: Option<&Path>, errors: &mut Vec<String>) -> Result<
 pub fn cleanup_stale() -> Result<()> {
     let mut errors = Vec::new();
     cleanup_stale_users(None, &mut errors)?;
+    crate::bpf::cleanup_stale_bpf_dirs();
     let tmp = std::env::temp_dir();
     if let Ok(dirs) = fs::read_dir(&tmp) {
         for d in dirs.filter_map(|d| d.ok()) {
