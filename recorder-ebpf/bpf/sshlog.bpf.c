@@ -422,7 +422,8 @@ static __always_inline void emit_log(__u32 tgid, struct proc *p, __u64 buf, __s6
 {
 	struct ev_log *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_drop(p->conn, len);
+		/* A lost record, not terminal output: bytes count output only. */
+		count_drop(p->conn, 0);
 		return;
 	}
 	fill_hdr(&e->h, EV_LOG, tgid, p->conn, current_ppid());
@@ -497,14 +498,6 @@ static __always_inline void emit_data(__u32 tgid, struct proc *p, struct pending
 	if (rest > 0)
 		count_drop(p->conn, rest);
 }
-
-/* Connections whose TCP endpoints were reported (EV_CONN_ADDR), by conn pid. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u8);
-} conn_addr_sent SEC(".maps");
 
 /* Reports the endpoints of the connection's socket on its first I/O. */
 static __always_inline void report_conn_addr(__u32 tgid, struct proc *p, __u32 fd)

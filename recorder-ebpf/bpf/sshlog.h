@@ -167,8 +167,8 @@ struct conn_stats {
 	__u64 net_in;
 	__u64 net_out;
 	__u64 captured_bytes;
-	__u64 dropped_bytes;
-	__u64 dropped_events;
+	__u64 dropped_bytes;  /* terminal output only */
+	__u64 dropped_events; /* every lost record, output or not */
 };
 
 /* The ABI the programs were written against (checked again from Rust). */

@@ -159,4 +159,13 @@ struct {
 	__type(value, __u64);
 } totals SEC(".maps");
 
+/* Connections whose TCP endpoints were reported (EV_CONN_ADDR), by conn pid. */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} conn_addr_sent SEC(".maps");
+
 #endif

@@ -12,6 +12,7 @@ use aya::{Btf, Ebpf, EbpfLoader, Pod};
 use sshlog_control::KernelTotals;
 use sshlog_recorder_ebpf::layout::{ConnStats, Proc, ProcKind, Record};
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::capture::ring::Ring;
@@ -92,6 +93,9 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded> {
             state.display()
         )
     })?;
+    // Root only, whatever the bpffs mount allows (pins are 0600 themselves).
+    std::fs::set_permissions(opts.bpf_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict {}", opts.bpf_dir.display()))?;
     let previous = opts
         .handover
         .then(|| handover::current_generation(&state))
