@@ -257,6 +257,11 @@ impl Tracker {
         self.stats.kernel_events += 1;
         match ev {
             KernelEvent::ConnNew(h) => {
+                if self.conns.contains_key(&h.conn) {
+                    // The pid was reused (its exit was not seen): the old
+                    // connection is over.
+                    self.close(h.conn, h.ts_ns, sink);
+                }
                 self.conns.insert(h.conn, Conn::new(h.conn, h.ts_ns));
             }
             KernelEvent::Fork(h) => {

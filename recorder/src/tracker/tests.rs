@@ -187,3 +187,37 @@ fn a_connection_that_never_logs_in_is_an_auth_failure_not_a_session() {
         "no recording for a failed login"
     );
 }
+
+#[test]
+fn a_reused_connection_pid_closes_the_old_connection_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tracker(dir.path());
+    let mut sink = VecSink::default();
+    let base = Clock::mono_now();
+    t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
+    let data = |ts| KernelEvent::Data {
+        h: h(CONN - 2, CONN, ts),
+        fd: 9,
+        input: false,
+        stream: Stream::Pty,
+        pts: Some(7),
+        data: b"first\r\n".to_vec(),
+    };
+    t.handle(data(base + 1_000), &mut sink);
+    // The exit was never seen (e.g. lost while the ring was full), and the
+    // kernel starts a new connection with the same pid.
+    t.handle(KernelEvent::ConnNew(h(CONN, 1, base + 5_000)), &mut sink);
+    let types: Vec<&str> = sink.0.iter().map(|r| r.event.type_name()).collect();
+    assert_eq!(
+        types.iter().filter(|t| **t == "connection_close").count(),
+        1,
+        "{types:?}"
+    );
+    t.handle(data(base + 6_000), &mut sink);
+    let established = sink
+        .0
+        .iter()
+        .filter(|r| r.event.type_name() == "connection_established")
+        .count();
+    assert_eq!(established, 2, "a second recording for the new connection");
+}
