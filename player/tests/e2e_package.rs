@@ -276,37 +276,53 @@ fn installed_package_records_and_upgrades_without_loss(suite: &str) {
         .create()
         .expect("user in the root");
 
-    // A login typed in tmux.
-    let word = format!("pkg-{}", random_suffix(8));
+    // A login typed in tmux (a program, not a shell builtin: it gets a marker).
     let term = sshd
         .ssh(&user)
         .terminal(None, 100, 30)
         .expect("ssh in tmux");
     term.wait_for(":~$ ", 1, WAIT).expect("prompt");
-    term.type_line(&format!("echo {word}")).expect("type");
+    term.type_line("id -un").expect("type");
     term.wait_for(":~$ ", 2, WAIT).expect("prompt again");
+    // The installed `sshlog sessions` (JSON, the table cuts long names).
     let deadline = Instant::now() + WAIT;
-    let table = loop {
-        let text = root.chroot(&["sshlog", "sessions"]);
-        if text
-            .lines()
-            .any(|l| l.starts_with(user.name()) && l.contains("echo"))
-        {
-            break text;
+    let row = loop {
+        let text = root.chroot(&["sshlog", "--json", "sessions"]);
+        let rows: serde_json::Value = serde_json::from_str(&text).expect("sessions JSON");
+        let found = rows.as_array().and_then(|rows| {
+            rows.iter()
+                .find(|r| r["user"] == user.name() && r["last_command"] == "id -un")
+                .cloned()
+        });
+        if let Some(row) = found {
+            break row;
         }
-        assert!(Instant::now() < deadline, "sshlog sessions: {text}");
+        assert!(Instant::now() < deadline, "sshlog --json sessions: {text}");
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(table.contains("/dev/pts/"), "{table}");
+    assert!(
+        row["tty"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("/dev/pts/")),
+        "{row}"
+    );
+    let table = root.chroot(&["sshlog", "sessions"]);
+    assert!(table.contains("id -un"), "{table}");
     term.type_line("exit").expect("exit");
     term.wait_exit(WAIT).expect("ssh exits");
     let login = wait_closed(&root, user.name(), &daemon);
     assert_eq!(login.len(), 1);
     assert_eq!(login[0].established()["user"], user.name());
-    assert!(login[0]
-        .markers()
-        .iter()
-        .any(|m| m == &format!("echo {word}")));
+    assert!(
+        login[0].markers().iter().any(|m| m == "id -un"),
+        "{:?}",
+        login[0].markers()
+    );
+    assert!(
+        String::from_utf8_lossy(&login[0].output()).contains(&format!("\r{}\r\n", user.name())),
+        "the command's output is recorded: {:?}",
+        String::from_utf8_lossy(&login[0].output())
+    );
     let event_log = std::fs::read_to_string(root.log_dir().join("event.log")).expect("event.log");
     for event in [
         "connection_established",
@@ -347,8 +363,8 @@ fn installed_package_records_and_upgrades_without_loss(suite: &str) {
     });
     assert_eq!(client.code(), Some(0));
     assert_eq!(
-        root.chroot(&["sshlogd", "--version"]).trim(),
-        "sshlogd 0.1.1"
+        root.chroot(&["dpkg-query", "-W", "-f=${Version}", "sshlog"]),
+        "0.1.1"
     );
     let segs = wait_closed(&root, other.name(), &daemon);
     assert_eq!(segs.len(), 2, "one segment per sshlogd");
