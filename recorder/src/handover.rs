@@ -19,14 +19,34 @@
 //! another layout. The switch is one map write: every kernel event is handled
 //! by exactly one generation, so a restart or an upgrade whose maps keep their
 //! layout loses and duplicates nothing; the new sshlogd reads the ring from
-//! where the old one stopped.
+//! where the old one stopped. One sshlogd at a time: each holds [`lock`].
 
 use anyhow::{Context, Result};
 use aya::maps::{Array, Map, MapData};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The default `bpf_dir`.
 pub const DEFAULT_BPF_DIR: &str = "/sys/fs/bpf/sshlog";
+
+/// Takes `bpf_dir` for this process (an exclusive lock on the directory, held
+/// until it exits, also on kill -9): two sshlogds reading one ring would
+/// steal each other's records.
+pub fn lock(bpf_dir: &Path) -> Result<()> {
+    static HELD: std::sync::OnceLock<std::fs::File> = std::sync::OnceLock::new();
+    let dir = std::fs::File::open(bpf_dir)
+        .with_context(|| format!("cannot open {}", bpf_dir.display()))?;
+    // SAFETY: flock(2) on a descriptor we own.
+    let rc = unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        anyhow::bail!(
+            "another sshlogd uses {} (its kernel half); stop it first, or give this one another --bpf-dir",
+            bpf_dir.display()
+        );
+    }
+    let _ = HELD.set(dir);
+    Ok(())
+}
 
 /// Where one layout's maps are pinned.
 pub fn state_dir(bpf_dir: &Path, ring_bytes: u32) -> PathBuf {
@@ -97,9 +117,14 @@ fn name_starts(path: &Path, prefix: &str) -> bool {
 }
 
 /// Removes everything sshlogd pinned under `bpf_dir`: the programs detach and
-/// the maps are freed (`sshlogd --unload`). Returns how many state
-/// directories there were.
+/// the maps are freed (`sshlogd --unload`; refused while an sshlogd uses it).
+/// Returns how many state directories there were.
 pub fn unload(bpf_dir: &Path) -> Result<usize> {
+    if !bpf_dir.exists() {
+        return Ok(0);
+    }
+    // Never from under a running sshlogd.
+    lock(bpf_dir)?;
     let mut n = 0;
     for entry in read_dir(bpf_dir) {
         std::fs::remove_dir_all(&entry)

@@ -96,6 +96,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded> {
     // Root only, whatever the bpffs mount allows (pins are 0600 themselves).
     std::fs::set_permissions(opts.bpf_dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict {}", opts.bpf_dir.display()))?;
+    handover::lock(opts.bpf_dir)?;
     let previous = opts
         .handover
         .then(|| handover::current_generation(&state))

@@ -332,3 +332,48 @@ fn without_handover_the_downtime_is_marked_as_a_gap() {
         "the gap {from} .. {to} covers the line typed at {typed}"
     );
 }
+
+#[test]
+fn a_second_sshlogd_on_the_same_kernel_half_is_refused() {
+    if !require_root_or_skip("second_sshlogd_refused") {
+        return;
+    }
+    let rec = Recorder::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("s.yaml"), "# defaults\n").expect("settings");
+    let out = Command::new(env!("CARGO_BIN_EXE_sshlogd"))
+        .arg("--config")
+        .arg(dir.path().join("s.yaml"))
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .arg("--socket")
+        .arg(dir.path().join("sock"))
+        .arg("--config-dir")
+        .arg(dir.path().join("conf.d"))
+        .arg("--bpf-dir")
+        .arg(rec.bpf.path())
+        .output()
+        .expect("run sshlogd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains(&format!(
+            "another sshlogd uses {}",
+            rec.bpf.path().display()
+        )),
+        "{err}"
+    );
+    assert!(rec.ping(), "the first one still runs");
+    let unload = Command::new(env!("CARGO_BIN_EXE_sshlogd"))
+        .arg("--unload")
+        .arg("--bpf-dir")
+        .arg(rec.bpf.path())
+        .output()
+        .expect("sshlogd --unload");
+    assert!(!unload.status.success(), "--unload under a running sshlogd");
+    assert!(
+        String::from_utf8_lossy(&unload.stderr).contains("another sshlogd uses"),
+        "{unload:?}"
+    );
+    assert!(rec.bpf.path().exists());
+}

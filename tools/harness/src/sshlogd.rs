@@ -86,9 +86,10 @@ impl Sshlogd {
             .arg(self.dir.path().join("sshlogd.yaml"))
             .arg("--config-dir")
             .arg(&conf)
-            .arg("--bpf-dir")
-            .arg(self.bpf.path())
             .args(&self.args)
+            // An environment variable, not --bpf-dir: benchmarks also run
+            // sshlogd binaries older than the option.
+            .env("SSHLOG_BPF_DIR", self.bpf.path())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
