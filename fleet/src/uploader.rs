@@ -1,0 +1,282 @@
+//! Empties the spool into the store, on a thread of its own (never on the
+//! capture path): sessions in the order they were sealed, each one whole
+//! (cast, sidecar, then its index entry), retried with exponential backoff
+//! (1 s to 60 s) while the store is down or refuses; a job leaves the spool
+//! only when everything was acknowledged. Failures are reported once per
+//! episode (and again when the store works again), never silently.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::spool::{Job, Spool};
+use crate::{FleetError, FleetStore};
+
+/// The slowest retry.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often the spool is looked at when nothing nudges the uploader.
+const IDLE_LOOK: Duration = Duration::from_secs(5);
+
+/// What the uploader is doing (`sshlog stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UploadStatus {
+    pub store: String,
+    pub host_id: String,
+    pub backlog_sessions: u64,
+    pub backlog_bytes: u64,
+    pub uploaded_sessions: u64,
+    pub uploaded_bytes: u64,
+    pub failures: u64,
+    /// The error of the current failing episode.
+    pub failing: Option<String>,
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// A change the daemon reports as an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Uploads started failing; the backlog grows until the store returns.
+    Failing {
+        error: String,
+        backlog_sessions: u64,
+    },
+    /// The store works again (the backlog drains).
+    Recovered { backlog_sessions: u64 },
+}
+
+struct Shared {
+    status: UploadStatus,
+    notices: Vec<Notice>,
+}
+
+/// The uploader thread; dropping it lets the thread end after its current
+/// upload (what is not done stays in the spool).
+pub struct Uploader {
+    nudge: Option<mpsc::Sender<()>>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Uploader {
+    pub fn start(store: FleetStore, host_id: String, log_dir: PathBuf) -> Uploader {
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Mutex::new(Shared {
+            status: UploadStatus {
+                store: store.name.clone(),
+                host_id: host_id.clone(),
+                ..UploadStatus::default()
+            },
+            notices: Vec::new(),
+        }));
+        let s = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sshlog-uploader".into())
+            .spawn(move || run(store, host_id, log_dir, rx, s));
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the uploader thread: {e}; sessions stay in the spool");
+        }
+        Uploader {
+            nudge: Some(tx),
+            shared,
+        }
+    }
+
+    /// A session was queued: look at the spool now.
+    pub fn nudge(&self) {
+        if let Some(tx) = &self.nudge {
+            let _ = tx.send(());
+        }
+    }
+
+    pub fn status(&self) -> UploadStatus {
+        lock(&self.shared).status.clone()
+    }
+
+    /// Changes to report since the last call.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        std::mem::take(&mut lock(&self.shared).notices)
+    }
+}
+
+fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn run(
+    store: FleetStore,
+    host_id: String,
+    log_dir: PathBuf,
+    rx: mpsc::Receiver<()>,
+    shared: Arc<Mutex<Shared>>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("uploader: no runtime ({e}); sessions stay in the spool");
+            return;
+        }
+    };
+    let spool = Spool::new(&log_dir);
+    let mut backoff = Duration::from_secs(1);
+    let mut announced = false;
+    loop {
+        let backlog = spool.backlog();
+        {
+            let mut s = lock(&shared);
+            s.status.backlog_sessions = backlog.sessions;
+            s.status.backlog_bytes = backlog.bytes;
+        }
+        let mut wait = IDLE_LOOK;
+        for (job_file, job) in spool.pending() {
+            let result = rt.block_on(async {
+                if !announced {
+                    announce(&store, &host_id).await?;
+                }
+                upload_session(&store, &host_id, &log_dir, &job).await
+            });
+            let mut s = lock(&shared);
+            match result {
+                Ok(bytes) => {
+                    announced = true;
+                    spool.done(&job_file);
+                    s.status.uploaded_sessions += 1;
+                    s.status.uploaded_bytes += bytes;
+                    s.status.backlog_sessions = s.status.backlog_sessions.saturating_sub(1);
+                    if s.status.failing.take().is_some() {
+                        tracing::info!("uploads to {} work again", store.name);
+                        s.status.failing_since = None;
+                        let backlog_sessions = s.status.backlog_sessions;
+                        s.notices.push(Notice::Recovered { backlog_sessions });
+                    }
+                    backoff = Duration::from_secs(1);
+                }
+                Err(FleetError::Local(e)) => {
+                    // The recording is gone from this host: nothing left to send.
+                    tracing::error!(
+                        "cannot upload {}: {e}; dropped from the spool",
+                        job.events.display()
+                    );
+                    s.status.failures += 1;
+                    spool.done(&job_file);
+                }
+                Err(e) => {
+                    s.status.failures += 1;
+                    let error = e.to_string();
+                    if s.status.failing.as_deref() != Some(error.as_str()) {
+                        tracing::warn!(
+                            "upload failed, retrying (backlog {} session(s)): {error}",
+                            s.status.backlog_sessions
+                        );
+                        if s.status.failing.is_none() {
+                            s.status.failing_since = Some(Utc::now());
+                        }
+                        let backlog_sessions = s.status.backlog_sessions;
+                        s.notices.push(Notice::Failing {
+                            error: error.clone(),
+                            backlog_sessions,
+                        });
+                        s.status.failing = Some(error);
+                    }
+                    wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    break;
+                }
+            }
+        }
+        match rx.recv_timeout(wait) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        // Nudges that came meanwhile are answered by this one look.
+        while rx.try_recv().is_ok() {}
+    }
+}
+
+/// `hosts/<host>/host.json`: who this host is.
+async fn announce(store: &FleetStore, host_id: &str) -> Result<(), FleetError> {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let info = serde_json::json!({
+        "host_id": host_id,
+        "hostname": hostname,
+        "sshlog_version": env!("CARGO_PKG_VERSION"),
+        "updated": Utc::now(),
+    });
+    store
+        .put_bytes(
+            &store.layout.host_info(host_id),
+            info.to_string().into_bytes(),
+        )
+        .await
+}
+
+/// What a session's index object holds.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct IndexObject {
+    pub entry: sshlog_format::index::IndexEntry,
+    pub grams: Option<sshlog_format::index::GramEntry>,
+}
+
+/// Uploads one session: cast, sidecar, then its index entry. Returns the
+/// bytes sent.
+pub async fn upload_session(
+    store: &FleetStore,
+    host_id: &str,
+    log_dir: &Path,
+    job: &Job,
+) -> Result<u64, FleetError> {
+    let relative = |p: &Path| -> Result<String, FleetError> {
+        p.strip_prefix(log_dir)
+            .map(|r| r.to_string_lossy().into_owned())
+            .map_err(|_| {
+                FleetError::Local(format!("{} is outside {}", p.display(), log_dir.display()))
+            })
+    };
+    if !job.events.exists() {
+        return Err(FleetError::Local(format!(
+            "{} is gone",
+            job.events.display()
+        )));
+    }
+    let cast = job.cast();
+    let mut bytes = 0;
+    let has_cast = cast.exists();
+    if has_cast {
+        bytes += store
+            .put_file(
+                &cast,
+                &store.layout.session_file(host_id, &relative(&cast)?),
+            )
+            .await?;
+    }
+    bytes += store
+        .put_file(
+            &job.events,
+            &store.layout.session_file(host_id, &relative(&job.events)?),
+        )
+        .await?;
+    let built = sshlog_format::index::build_session(
+        log_dir,
+        &job.events,
+        has_cast.then_some(cast.as_path()),
+        true,
+    )
+    .map_err(|e| FleetError::Local(format!("{}: {e}", job.events.display())))?;
+    let day = sshlog_format::index::day_of_session(&job.events, &built.entry);
+    let key = store.layout.index_entry(host_id, day, built.entry.id);
+    let object = IndexObject {
+        entry: built.entry,
+        grams: built.grams,
+    };
+    let body = serde_json::to_vec(&object).map_err(|e| FleetError::Local(e.to_string()))?;
+    bytes += body.len() as u64;
+    store.put_bytes(&key, body).await?;
+    Ok(bytes)
+}
