@@ -21,6 +21,7 @@ pub const TRIGGERS: &[&str] = &[
     "config_error",
     "session_killed",
     "recording_gap",
+    "store_error",
 ];
 
 /// The event types one event reacts to.

@@ -36,5 +36,7 @@ pub use answer::{
 };
 pub use request::{Request, RequestError};
 pub use session::SessionInfo;
-pub use stats::{ActionReport, ActionReports, ActionStats, KernelTotals, RecordingStats, Stats};
+pub use stats::{
+    ActionReport, ActionReports, ActionStats, KernelTotals, RecordingStats, Stats, StoreStats,
+};
 pub use stream::{FollowItem, WatchItem};

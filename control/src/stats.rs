@@ -27,6 +27,25 @@ pub struct Stats {
     /// The parts of the action configuration that were not loaded, as
     /// `file:line:col: message` (everything else was).
     pub config_errors: Vec<String>,
+    /// Uploads to the fleet store, when one is configured.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreStats>,
+}
+
+/// The uploader's counters (flat on the wire, each named `store_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// `s3://bucket/prefix at endpoint`.
+    pub store: String,
+    pub store_host_id: String,
+    /// Sessions (and their bytes) sealed here and not yet acknowledged by the store.
+    pub store_backlog_sessions: u64,
+    pub store_backlog_bytes: u64,
+    pub store_uploaded_sessions: u64,
+    pub store_uploaded_bytes: u64,
+    pub store_failures: u64,
+    /// Why uploads fail, while they do.
+    pub store_error: Option<String>,
 }
 
 /// Actions by `event/action` label, in configuration order.

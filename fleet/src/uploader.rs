@@ -86,9 +86,12 @@ impl Uploader {
 
     /// A session was queued: look at the spool now.
     pub fn nudge(&self) {
-        if let Some(tx) = &self.nudge {
-            let _ = tx.send(());
-        }
+        self.nudger().nudge();
+    }
+
+    /// A handle that nudges from another thread (the finisher).
+    pub fn nudger(&self) -> Nudger {
+        Nudger(self.nudge.clone())
     }
 
     pub fn status(&self) -> UploadStatus {
@@ -98,6 +101,18 @@ impl Uploader {
     /// Changes to report since the last call.
     pub fn take_notices(&self) -> Vec<Notice> {
         std::mem::take(&mut lock(&self.shared).notices)
+    }
+}
+
+/// Tells the uploader that the spool has a new job.
+#[derive(Clone)]
+pub struct Nudger(Option<mpsc::Sender<()>>);
+
+impl Nudger {
+    pub fn nudge(&self) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(());
+        }
     }
 }
 

@@ -112,6 +112,8 @@ pub struct Shared {
     pub capture_boosts: u64,
     /// The parts of the action configuration not loaded (`file:line:col: message`).
     pub config_errors: Vec<String>,
+    /// The fleet store, when one is configured.
+    pub store: Option<crate::store::Store>,
 }
 
 impl Shared {
@@ -127,6 +129,7 @@ impl Shared {
             capture_boosts: self.capture_boosts,
             actions: self.sink.actions.reports(),
             config_errors: self.config_errors.clone(),
+            store: self.store.as_ref().map(crate::store::Store::stats),
         }
     }
 }
@@ -266,7 +269,12 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         max_frame_age: Duration::from_secs_f64(settings.frame_seconds.clamp(0.05, 60.0)),
         ..FrameOptions::default()
     };
+    let store = settings
+        .store
+        .as_ref()
+        .map(|st| crate::store::Store::start(st, &settings.log_dir));
     let mut tracker = Tracker::new(Options {
+        after_finish: store.as_ref().map(crate::store::Store::after_finish),
         log_dir: settings.log_dir.clone(),
         frame,
         capture_input: settings.capture_input,
@@ -308,6 +316,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         capture_scheduling: capture.status(),
         capture_boosts: 0,
         config_errors,
+        store,
     }));
     if took_over {
         let backlog = capture.drain_now(&shared);
@@ -349,8 +358,14 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
                 s.capture_boosts = capture.boosts();
                 let conns = s.tracker.conn_pids();
                 let counters = loader::conn_counters(&ebpf, &conns);
-                let Shared { tracker, sink, .. } = &mut *s;
+                let Shared { tracker, sink, store, .. } = &mut *s;
                 tracker.tick(&counters, sink);
+                for ev in store.as_mut().map(|st| st.take_events()).unwrap_or_default() {
+                    sink.emit(
+                        &Record::new(chrono::Utc::now(), None, ev),
+                        &SessionContext::default(),
+                    );
+                }
                 let now: HashSet<u32> = tracker.conn_pids().into_iter().collect();
                 let gone: Vec<u32> = known.difference(&now).copied().collect();
                 loader::forget_conns(&mut ebpf, &gone);

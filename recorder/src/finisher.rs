@@ -1,5 +1,6 @@
 //! Finishes recordings off the capture path: fsync, seal (chained, so one thread
-//! does them in order) and add to the search index (`<log_dir>/index/`). What it
+//! does them in order), add to the search index (`<log_dir>/index/`) and, with
+//! a fleet store, queue for upload. What it
 //! misses (a crash) is sealed at the next start and indexed by `sshlog index`.
 
 use crate::recording::Closed;
@@ -16,15 +17,21 @@ enum Job {
     Index(PathBuf, PathBuf),
 }
 
+/// Called with a recording's sidecar once it is sealed and indexed (the
+/// fleet store's spool).
+pub type AfterFinish = std::sync::Arc<dyn Fn(&Path) + Send + Sync>;
+
 pub struct Finisher {
     tx: Option<mpsc::SyncSender<Job>>,
     handle: Option<JoinHandle<()>>,
+    after: Option<AfterFinish>,
 }
 
 impl Finisher {
-    pub fn start(log_dir: &Path) -> Finisher {
+    pub fn start(log_dir: &Path, after: Option<AfterFinish>) -> Finisher {
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         let dir = log_dir.to_path_buf();
+        let after_here = after.clone();
         let handle = std::thread::Builder::new()
             .name("sshlog-finisher".into())
             .spawn(move || {
@@ -52,12 +59,16 @@ impl Finisher {
                             events.display()
                         );
                     }
+                    if let Some(after) = &after_here {
+                        after(&events);
+                    }
                 }
             })
             .ok();
         Finisher {
             tx: Some(tx),
             handle,
+            after,
         }
     }
 
@@ -75,11 +86,15 @@ impl Finisher {
             },
             None => closed,
         };
+        let events = job.paths.events.clone();
         match job.complete(&state.chain_head()) {
             Ok(seal) => {
                 let _ = state.set_chain_head(&seal);
             }
             Err(e) => tracing::warn!("cannot seal: {e:#}"),
+        }
+        if let Some(after) = &self.after {
+            after(&events);
         }
     }
 

@@ -19,6 +19,7 @@ pub mod recording;
 pub mod settings;
 pub mod sshd_log;
 pub mod state;
+pub mod store;
 pub mod tracker;
 pub mod user_program;
 pub mod web_console;

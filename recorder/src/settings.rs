@@ -49,6 +49,8 @@ pub struct Settings {
     /// (the next sshlogd takes over the ring buffer); `sshlogd --unload`
     /// removes the kernel half.
     pub handover: bool,
+    /// Upload sealed recordings to this S3-compatible store (docs/fleet.md).
+    pub store: Option<sshlog_fleet::StoreSettings>,
 }
 
 /// Outbound SSH connections made from this host.
@@ -96,6 +98,7 @@ impl Default for Settings {
             plugins_dir: sshlog_actions::DEFAULT_PLUGINS_DIR.into(),
             bpf_dir: crate::handover::DEFAULT_BPF_DIR.into(),
             handover: true,
+            store: None,
         }
     }
 }

@@ -185,6 +185,15 @@ pub enum SessionEvent {
         error: String,
         resolved: bool,
     },
+    /// Uploads to the fleet store fail (`resolved: false`; recordings wait in
+    /// the local spool, `backlog_sessions` of them) or work again
+    /// (`resolved: true`).
+    StoreError {
+        store: String,
+        error: String,
+        backlog_sessions: u64,
+        resolved: bool,
+    },
     /// A login attempt on the web console (`sshlog web`).
     WebLogin {
         user: String,
@@ -244,6 +253,7 @@ pub const KNOWN_TYPES: &[&str] = &[
     "config_error",
     "session_killed",
     "recording_gap",
+    "store_error",
 ];
 
 /// One process of an outbound connection's ancestry.
@@ -275,6 +285,7 @@ impl SessionEvent {
             SessionEvent::WebLogin { .. } => "web_login",
             SessionEvent::Seal { .. } => "seal",
             SessionEvent::StorageError { .. } => "storage_error",
+            SessionEvent::StoreError { .. } => "store_error",
             SessionEvent::ConfigError { .. } => "config_error",
             SessionEvent::SessionKilled { .. } => "session_killed",
             SessionEvent::RecordingGap { .. } => "recording_gap",

@@ -215,6 +215,25 @@ fn describe(record: &Record) -> String {
                 )
             }
         }
+        SessionEvent::StoreError {
+            store,
+            error,
+            backlog_sessions,
+            resolved,
+        } => {
+            if *resolved {
+                format!(
+                    "uploads to {} work again ({backlog_sessions} session(s) waiting)",
+                    clean(store)
+                )
+            } else {
+                format!(
+                    "uploads to {} fail, recordings kept in the spool ({backlog_sessions} session(s) waiting): {}",
+                    clean(store),
+                    clean(error)
+                )
+            }
+        }
         SessionEvent::RecordingGap { from, to, cause } => format!(
             "output from {} to {} not recorded ({}, {:.1}s)",
             from.format("%H:%M:%S%.3f"),

@@ -105,6 +105,8 @@ pub struct Options {
     pub allow_kill: bool,
     /// Process names whose outbound SSH connections are not logged.
     pub outbound_ignore: Vec<String>,
+    /// Called with each sealed recording's sidecar (the fleet store's spool).
+    pub after_finish: Option<crate::finisher::AfterFinish>,
 }
 
 pub struct Tracker {
@@ -135,7 +137,7 @@ pub struct PendingStart {
 impl Tracker {
     pub fn new(opts: Options) -> Self {
         let state = StateDir::new(opts.log_dir.join("state"));
-        let finisher = crate::finisher::Finisher::start(&opts.log_dir);
+        let finisher = crate::finisher::Finisher::start(&opts.log_dir, opts.after_finish.clone());
         Tracker {
             conns: HashMap::new(),
             clock: Clock::now(),

@@ -36,6 +36,7 @@ fn tracker(dir: &std::path::Path) -> Tracker {
         allow_injection: false,
         allow_kill: false,
         outbound_ignore: Vec::new(),
+        after_finish: None,
     })
 }
 
