@@ -183,7 +183,12 @@ fn run(
                 Err(e) => {
                     s.status.failures += 1;
                     let error = e.to_string();
-                    if s.status.failing.as_deref() != Some(error.as_str()) {
+                    let same = s
+                        .status
+                        .failing
+                        .as_deref()
+                        .is_some_and(|f| same_failure(f, &error));
+                    if !same {
                         tracing::warn!(
                             "upload failed, retrying (backlog {} session(s)): {error}",
                             s.status.backlog_sessions
@@ -211,6 +216,18 @@ fn run(
         // Nudges that came meanwhile are answered by this one look.
         while rx.try_recv().is_ok() {}
     }
+}
+
+/// Whether two errors are the same failure (object_store's messages carry
+/// the request's duration, which differs every time).
+fn same_failure(a: &str, b: &str) -> bool {
+    let key = |e: &str| {
+        e.split(": Error performing")
+            .next()
+            .unwrap_or(e)
+            .to_string()
+    };
+    key(a) == key(b)
 }
 
 /// `hosts/<host>/host.json`: who this host is.
@@ -294,4 +311,17 @@ pub async fn upload_session(
     bytes += body.len() as u64;
     store.put_bytes(&key, body).await?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_failure_with_another_duration_is_one_episode() {
+        let a = "s3://b put k: Forbidden for path k: Error performing PUT http://x in 1.7ms - 403";
+        let b = "s3://b put k: Forbidden for path k: Error performing PUT http://x in 2.1ms - 403";
+        assert!(same_failure(a, b));
+        assert!(!same_failure(a, "s3://b put k: connection refused"));
+    }
 }

@@ -354,6 +354,10 @@ pub struct PlayArgs {
     /// stdin or stdout is not a terminal.
     #[arg(long)]
     pub no_keys: bool,
+
+    /// Fetch the session (by id) from the fleet store (see `sshlog search --store`).
+    #[arg(long, value_name = "URL", env = "SSHLOG_STORE")]
+    pub store: Option<String>,
 }
 
 /// `sshlog-play`: the same as `sshlog play`.

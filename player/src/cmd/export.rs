@@ -69,11 +69,23 @@ pub struct ExportArgs {
     /// Write to FILE instead of stdout (`-` is stdout).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Fetch the session (by id) from the fleet store (see `sshlog search --store`).
+    #[arg(long, value_name = "URL", env = "SSHLOG_STORE")]
+    pub store: Option<String>,
 }
 
 /// `sshlog export`; `stdout` receives the export unless `-o FILE`.
 pub fn run(args: &ExportArgs, log_dir: &Path, stdout: &mut dyn Write) -> Result<()> {
-    let path = locate::resolve(&args.file, log_dir)?;
+    let store = args
+        .store
+        .as_deref()
+        .map(crate::search::store::StoreSource::open)
+        .transpose()?;
+    let path = match &store {
+        Some(st) => st.fetch(&args.file)?,
+        None => locate::resolve(&args.file, log_dir)?,
+    };
     let shown = path.display().to_string();
     let file = File::open(&path).map_err(|e| anyhow!("cannot open {shown}: {}", io_message(&e)))?;
     let meta = file

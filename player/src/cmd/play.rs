@@ -122,7 +122,15 @@ pub fn run(args: &PlayArgs, log_dir: &Path, out: &mut dyn Write) -> Result<Playe
             bail!("--to ({t:?}) is before --from ({f:?})");
         }
     }
-    let path = locate::resolve(&args.file, log_dir)?;
+    let store = args
+        .store
+        .as_deref()
+        .map(crate::search::store::StoreSource::open)
+        .transpose()?;
+    let path = match &store {
+        Some(st) => st.fetch(&args.file)?,
+        None => locate::resolve(&args.file, log_dir)?,
+    };
     if crate::interactive::wanted(args) {
         return crate::interactive::run(args, &path);
     }
@@ -301,6 +309,7 @@ mod tests {
             from: None,
             to: None,
             no_keys: false,
+            store: None,
         };
         let mut h = Header::new(CastVersion::V2, 80, 24);
         h.idle_time_limit = Some(1.5);

@@ -15,6 +15,7 @@ pub mod output;
 pub mod print;
 pub mod query;
 pub mod source;
+pub mod store;
 pub mod when;
 
 use anyhow::{Context, Result};
@@ -130,6 +131,17 @@ pub struct SearchArgs {
     /// Ignore the index: read every sidecar.
     #[arg(long)]
     pub no_index: bool,
+
+    /// Search the fleet store instead of LOG_DIR:
+    /// s3://BUCKET[/PREFIX]?endpoint=URL&region=R&credentials_file=FILE
+    /// (credentials also from SSHLOG_STORE_ACCESS_KEY_ID and
+    /// SSHLOG_STORE_SECRET_ACCESS_KEY). Without --since, the last month.
+    #[arg(long, value_name = "URL", env = "SSHLOG_STORE")]
+    pub store: Option<String>,
+
+    /// Only sessions recorded on this host (its store host id; with --store).
+    #[arg(long, value_name = "HOST_ID", requires = "store")]
+    pub host: Option<String>,
 }
 
 /// `1352` or `ssh_1352` (with any suffix the agent's files had).
@@ -224,7 +236,15 @@ pub fn run(
     let q = args.query()?;
     let from = q.since.map(|t| t.date_naive());
     let to = q.until.map(|t| t.date_naive());
-    let got = source::collect(log_dir, from, to, !args.no_index, q.output.is_some())?;
+    let store = args
+        .store
+        .as_deref()
+        .map(store::StoreSource::open)
+        .transpose()?;
+    let got = match &store {
+        Some(st) => st.collect(args.host.as_deref(), from, to)?,
+        None => source::collect(log_dir, from, to, !args.no_index, q.output.is_some())?,
+    };
     notes(err, &got)?;
     let mut errors = got.errors.len();
     for e in &got.errors {
@@ -254,6 +274,8 @@ pub fn run(
                         entry: &s.entry,
                         commands,
                         output: Vec::new(),
+                        host: s.host.as_deref(),
+                        cast: store.as_ref().and_then(|st| st.cast_location(s)),
                     },
                     out,
                     &mut printed,
@@ -274,9 +296,15 @@ pub fn run(
             'batches: for batch in todo.chunks(batch_len) {
                 let results: Vec<Result<Vec<OutputHit>>> = batch
                     .par_iter()
-                    .map(|(s, _)| match s.entry.cast_path(log_dir) {
-                        Some(p) => m.search_cast(&p, args.max_hits),
-                        None => Ok(Vec::new()),
+                    .map(|(s, _)| {
+                        let cast = match &store {
+                            Some(st) => st.cast(s)?,
+                            None => s.entry.cast_path(log_dir),
+                        };
+                        match cast {
+                            Some(p) => m.search_cast(&p, args.max_hits),
+                            None => Ok(Vec::new()),
+                        }
                     })
                     .collect();
                 for ((s, commands), hits) in batch.iter().zip(results) {
@@ -290,6 +318,8 @@ pub fn run(
                                 entry: &s.entry,
                                 commands: commands.clone(),
                                 output,
+                                host: s.host.as_deref(),
+                                cast: store.as_ref().and_then(|st| st.cast_location(s)),
                             },
                             out,
                             &mut printed,

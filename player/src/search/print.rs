@@ -25,6 +25,20 @@ pub struct Match<'a> {
     pub commands: Vec<usize>,
     /// Output hits.
     pub output: Vec<OutputHit>,
+    /// The host, in a fleet store search.
+    pub host: Option<&'a str>,
+    /// Where the cast is, when not under the log directory (the store).
+    pub cast: Option<String>,
+}
+
+impl Match<'_> {
+    fn cast(&self, log_dir: &Path) -> Option<String> {
+        self.cast.clone().or_else(|| {
+            self.entry
+                .cast_path(log_dir)
+                .map(|p| p.display().to_string())
+        })
+    }
 }
 
 /// `+M:SS.d` or `+H:MM:SS.d` (rounded down to tenths, so that playing
@@ -51,10 +65,10 @@ fn or_dash(s: Option<&str>) -> String {
 /// Print one session as text.
 pub fn text(out: &mut dyn Write, m: &Match, log_dir: &Path, style: Style) -> io::Result<()> {
     let e = m.entry;
-    let cast = e
-        .cast_path(log_dir)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "(no cast)".into());
+    let cast = m.cast(log_dir).unwrap_or_else(|| "(no cast)".into());
+    if let Some(host) = m.host {
+        write!(out, "{}  ", style.bold(&escape_controls(host)))?;
+    }
     writeln!(
         out,
         "{}  {}  {}  {}  {}  {}",
@@ -129,6 +143,7 @@ pub fn json_line(out: &mut dyn Write, m: &Match, log_dir: &Path) -> io::Result<(
         .map(|h| json!({"offset": offset(h.t_us), "time": seconds(h.t_us), "text": h.context}))
         .collect();
     let v = json!({
+        "host": m.host,
         "id": e.id,
         "start": rfc3339(e.start),
         "end": rfc3339(e.end),
@@ -137,7 +152,7 @@ pub fn json_line(out: &mut dyn Write, m: &Match, log_dir: &Path) -> io::Result<(
         "tty": e.tty,
         "sshd_pid": e.sshd_pid,
         "segment": e.segment,
-        "cast": e.cast_path(log_dir),
+        "cast": m.cast(log_dir),
         "events": e.events,
         "commands": commands,
         "output": output,

@@ -17,6 +17,8 @@ pub struct Session {
     pub entry: IndexEntry,
     /// Its output filter.
     pub grams: Option<GramEntry>,
+    /// The host it was recorded on (a fleet store search).
+    pub host: Option<String>,
 }
 
 /// The result of [`collect`].
@@ -85,7 +87,11 @@ pub fn collect(
             match fresh {
                 Some(entry) => {
                     let grams = filters.remove(&entry.id);
-                    out.sessions.push(Session { entry, grams });
+                    out.sessions.push(Session {
+                        entry,
+                        grams,
+                        host: None,
+                    });
                 }
                 None => {
                     out.unindexed_sessions += 1;
@@ -102,6 +108,7 @@ pub fn collect(
                 .map(|b| Session {
                     entry: b.entry,
                     grams: None,
+                    host: None,
                 })
                 .map_err(|e| {
                     format!(

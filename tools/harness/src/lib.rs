@@ -26,6 +26,7 @@
 mod bpf;
 mod client;
 mod config;
+mod garage;
 mod namespace;
 mod procfs;
 mod recorded;
@@ -42,6 +43,7 @@ mod util;
 
 pub use bpf::{TestBpfDir, TEST_BPF_ROOT};
 pub use client::{ScpCommand, SshCommand, SshSession, DEFAULT_CLIENT_TIMEOUT};
+pub use garage::{Garage, GARAGE_REGION};
 pub use recorded::{sessions_of, RecordedSession};
 pub use roots::debian_root;
 pub use skip::{missing_requirements, require_root_or_skip};

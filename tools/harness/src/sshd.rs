@@ -466,13 +466,13 @@ fn ensure_privsep_dir() -> Result<()> {
 }
 
 /// A port that was free on 127.0.0.1 a moment ago.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
     Ok(l.local_addr().context("local_addr")?.port())
 }
 
 /// Whether `/proc/net/tcp` shows a LISTEN socket on 127.0.0.1:`port`.
-fn is_listening(port: u16) -> bool {
+pub(crate) fn is_listening(port: u16) -> bool {
     let Ok(text) = fs::read_to_string("/proc/net/tcp") else {
         return false;
     };

@@ -1,0 +1,316 @@
+//! The fleet store end to end, against a real Garage on 127.0.0.1: sessions
+//! recorded by sshlogd are uploaded (cast, sidecar, index entry) under the
+//! host's id, found by `sshlog search --store` (with the host column) and
+//! played back from the store byte for byte; the store stopped during
+//! sessions then started again loses nothing and duplicates nothing, also
+//! across a kill -9 of sshlogd; wrong credentials give one clear error and
+//! keep everything in the spool.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use sshlog_harness::{random_suffix, require_root_or_skip, Garage, Sshd, TestUser};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const UPLOAD_WAIT: Duration = Duration::from_secs(90);
+
+/// sshlogd's `stats` as JSON.
+fn stats(rec: &Recorder) -> Value {
+    rec.request(r#"{"cmd":"stats"}"#).expect("stats")["stats"].clone()
+}
+
+/// Waits (bounded) until `f(stats)` holds.
+fn wait_stats(rec: &Recorder, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + UPLOAD_WAIT;
+    loop {
+        let s = stats(rec);
+        if f(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {s}\n{}",
+            rec.daemon_logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every object key under `prefix` in the store.
+fn keys(garage: &Garage, prefix: &str) -> Vec<String> {
+    let url = garage.store_url(prefix).expect("url");
+    let settings = sshlog_fleet::StoreSettings::from_url(&url).expect("settings");
+    let creds = sshlog_fleet::Credentials::load(&settings).expect("creds");
+    let store = sshlog_fleet::FleetStore::connect(&settings, &creds).expect("store");
+    let rt = sshlog_fleet::fleet::runtime().expect("runtime");
+    let root = store.layout.hosts();
+    let mut k: Vec<String> = rt
+        .block_on(store.list(&root))
+        .expect("list")
+        .into_iter()
+        .map(|m| m.location.to_string())
+        .collect();
+    k.sort();
+    k
+}
+
+fn search_store(url: &str, args: &[&str]) -> Vec<Value> {
+    let out = std::process::Command::new(SSHLOG)
+        .args(["--json", "search", "--store", url])
+        .args(args)
+        .output()
+        .expect("sshlog search");
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+fn run_session(sshd: &Sshd, user: &TestUser, word: &str) -> Vec<u8> {
+    let out = sshd
+        .ssh(user)
+        .run(&format!("echo {word}; seq 1 2000"))
+        .expect("ssh");
+    assert_eq!(out.code(), Some(0));
+    out.stdout
+}
+
+#[test]
+fn sessions_are_uploaded_searched_and_played_from_the_store() {
+    if !require_root_or_skip("fleet_upload") {
+        return;
+    }
+    let garage = Garage::start().expect("garage");
+    let host = format!("web-{}", random_suffix(4));
+    let rec = Recorder::start_with(&garage.settings_yaml("fleet", &host).expect("yaml"));
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let word = format!("fleet-{}", random_suffix(8));
+    let client = run_session(&sshd, &user, &word);
+    let local = rec
+        .wait_closed(user.name(), 1, WAIT)
+        .expect("recorded")
+        .remove(0);
+    let s = wait_stats(&rec, "uploaded", |s| {
+        s["store_uploaded_sessions"].as_u64() >= Some(1) && s["store_backlog_sessions"] == 0
+    });
+    assert_eq!(s["store_host_id"], host.as_str());
+    assert_eq!(s["store_error"], Value::Null);
+    let id = local.id();
+    let keys = keys(&garage, "fleet");
+    for want in [
+        format!("fleet/hosts/{host}/host.json"),
+        format!("{id}.cast.zst"),
+        format!("{id}.events.jsonl"),
+        format!("fleet/hosts/{host}/index/"),
+    ] {
+        assert!(
+            keys.iter().any(|k| k.contains(&want)),
+            "{want} not in {keys:?}"
+        );
+    }
+    assert!(
+        !rec.log_dir()
+            .join("spool")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some()),
+        "the spool is empty once the store acknowledged"
+    );
+
+    // Found by search in the store, with its host.
+    let url = garage.store_url("fleet").expect("url");
+    let found = search_store(&url, &["--user", user.name()]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["host"], host.as_str());
+    assert_eq!(found[0]["id"], id.as_str());
+    assert!(
+        found[0]["cast"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("s3://sshlog/")),
+        "{found:?}"
+    );
+    let by_output = search_store(&url, &["--output", &word, "--host", &host]);
+    assert_eq!(by_output.len(), 1, "{by_output:?}");
+    assert!(search_store(&url, &["--host", "no-such-host"]).is_empty());
+
+    // Played from the store: the bytes the client saw.
+    let played = std::process::Command::new(SSHLOG)
+        .args(["play", "--no-keys", "--speed", "1000", "--store", &url, &id])
+        .output()
+        .expect("sshlog play");
+    assert!(
+        played.status.success(),
+        "{}",
+        String::from_utf8_lossy(&played.stderr)
+    );
+    assert!(
+        played.stdout == client,
+        "played {} bytes, client got {}",
+        played.stdout.len(),
+        client.len()
+    );
+    let exported = std::process::Command::new(SSHLOG)
+        .args(["export", "--format", "txt", "--store", &url, &id])
+        .output()
+        .expect("sshlog export");
+    assert!(String::from_utf8_lossy(&exported.stdout).contains(&word));
+}
+
+#[test]
+fn store_down_for_a_while_then_back_loses_and_duplicates_nothing() {
+    if !require_root_or_skip("fleet_outage") {
+        return;
+    }
+    let mut garage = Garage::start().expect("garage");
+    let host = format!("db-{}", random_suffix(4));
+    let mut rec = Recorder::start_with(&garage.settings_yaml("fleet", &host).expect("yaml"));
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    garage.stop_node(0);
+    run_session(&sshd, &user, "while-down-1");
+    run_session(&sshd, &user, "while-down-2");
+    let ids: Vec<String> = rec
+        .wait_closed(user.name(), 2, WAIT)
+        .expect("recorded")
+        .iter()
+        .map(|s| s.id())
+        .collect();
+    let s = wait_stats(&rec, "backlog reported", |s| {
+        s["store_backlog_sessions"] == 2 && s["store_error"].is_string()
+    });
+    assert_eq!(s["store_uploaded_sessions"], 0);
+    let deadline = Instant::now() + WAIT;
+    while !rec.event_log().contains("store_error") {
+        assert!(
+            Instant::now() < deadline,
+            "no store_error event: {}",
+            rec.event_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    garage.start_node(0).expect("garage again");
+    wait_stats(&rec, "backlog drained", |s| {
+        s["store_backlog_sessions"] == 0 && s["store_uploaded_sessions"].as_u64() >= Some(2)
+    });
+    let deadline = Instant::now() + WAIT;
+    while !rec.event_log().contains("work again") {
+        assert!(
+            Instant::now() < deadline,
+            "no recovery event: {}",
+            rec.event_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let warnings = rec.daemon_logs().matches("upload failed").count();
+    assert!(
+        (1..=3).contains(&warnings),
+        "one warning per failing episode, not one per retry ({warnings}): {}",
+        rec.daemon_logs()
+    );
+
+    // Down again, and sshlogd killed: the spool survives the kill.
+    garage.stop_node(0);
+    run_session(&sshd, &user, "while-down-3");
+    let mut ids = ids;
+    ids.extend(
+        rec.wait_closed(user.name(), 3, WAIT)
+            .expect("recorded")
+            .iter()
+            .map(|s| s.id())
+            .filter(|id| !ids.contains(id))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(ids.len(), 3);
+    wait_stats(&rec, "queued", |s| s["store_backlog_sessions"] == 1);
+    rec.kill9();
+    rec.spawn().expect("restart sshlogd");
+    garage.start_node(0).expect("garage again");
+    wait_stats(&rec, "backlog drained after the restart", |s| {
+        s["store_backlog_sessions"] == 0 && s["store_uploaded_sessions"].as_u64() >= Some(1)
+    });
+    let keys = keys(&garage, "fleet");
+    for id in &ids {
+        for suffix in [".cast.zst", ".events.jsonl", ".json"] {
+            let n = keys
+                .iter()
+                .filter(|k| k.ends_with(&format!("{id}{suffix}")))
+                .count();
+            assert_eq!(n, 1, "{id}{suffix} once: {keys:?}");
+        }
+    }
+}
+
+#[test]
+fn wrong_credentials_are_one_clear_error_and_nothing_leaves_the_spool() {
+    if !require_root_or_skip("fleet_bad_credentials") {
+        return;
+    }
+    let garage = Garage::start().expect("garage");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let creds = dir.path().join("creds");
+    std::fs::write(
+        &creds,
+        format!(
+            "access_key_id = {}\nsecret_access_key = wrong\n",
+            garage.key_id
+        ),
+    )
+    .expect("creds");
+    std::fs::set_permissions(&creds, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let yaml = garage
+        .settings_yaml("fleet", "bad-key")
+        .expect("yaml")
+        .replace(
+            &garage
+                .credentials_file()
+                .expect("file")
+                .display()
+                .to_string(),
+            &creds.display().to_string(),
+        );
+    let rec = Recorder::start_with(&yaml);
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    run_session(&sshd, &user, "bad-credentials");
+    rec.wait_closed(user.name(), 1, WAIT).expect("recorded");
+    let s = wait_stats(&rec, "failing", |s| s["store_error"].is_string());
+    let error = s["store_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("s3://sshlog/fleet"),
+        "names the store: {error}"
+    );
+    assert!(
+        error.contains("403")
+            || error.to_lowercase().contains("forbidden")
+            || error.contains("signature"),
+        "says it was refused: {error}"
+    );
+    assert_eq!(s["store_backlog_sessions"], 1);
+    assert!(keys(&garage, "fleet")
+        .iter()
+        .all(|k| !k.contains(".cast.zst")));
+    assert!(
+        Path::new(&rec.log_dir().join("spool"))
+            .read_dir()
+            .expect("spool")
+            .count()
+            >= 1,
+        "the session waits in the spool"
+    );
+    // Retried with backoff, reported once.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        rec.daemon_logs().matches("upload failed").count(),
+        1,
+        "{}",
+        rec.daemon_logs()
+    );
+}
