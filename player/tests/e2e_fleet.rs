@@ -314,3 +314,56 @@ fn wrong_credentials_are_one_clear_error_and_nothing_leaves_the_spool() {
         rec.daemon_logs()
     );
 }
+
+#[test]
+fn a_three_node_cluster_losing_a_node_during_uploads_loses_nothing() {
+    if !require_root_or_skip("fleet_three_nodes") {
+        return;
+    }
+    let mut garage = Garage::cluster(3).expect("three-node garage");
+    let host = format!("app-{}", random_suffix(4));
+    let rec = Recorder::start_with(&garage.settings_yaml("fleet", &host).expect("yaml"));
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let mut clients = vec![run_session(&sshd, &user, "three-1")];
+    wait_stats(&rec, "first upload", |s| {
+        s["store_uploaded_sessions"].as_u64() >= Some(1)
+    });
+    // One of the three nodes dies (replication factor 3: writes need two).
+    garage.kill_node(2);
+    clients.push(run_session(&sshd, &user, "three-2"));
+    clients.push(run_session(&sshd, &user, "three-3"));
+    let sessions = rec.wait_closed(user.name(), 3, WAIT).expect("recorded");
+    wait_stats(&rec, "all uploaded", |s| {
+        s["store_uploaded_sessions"].as_u64() >= Some(3) && s["store_backlog_sessions"] == 0
+    });
+    let url = garage.store_url("fleet").expect("url");
+    let found = search_store(&url, &["--user", user.name()]);
+    assert_eq!(found.len(), 3, "{found:?}");
+    // Each one plays from the two nodes left, byte for byte.
+    for s in &sessions {
+        let played = std::process::Command::new(SSHLOG)
+            .args([
+                "play",
+                "--no-keys",
+                "--speed",
+                "1000",
+                "--store",
+                &url,
+                &s.id(),
+            ])
+            .output()
+            .expect("sshlog play");
+        assert!(
+            played.status.success(),
+            "{}",
+            String::from_utf8_lossy(&played.stderr)
+        );
+        assert!(
+            clients.iter().any(|c| *c == played.stdout),
+            "session {} played {} bytes that no client saw",
+            s.id(),
+            played.stdout.len()
+        );
+    }
+}
