@@ -36,6 +36,15 @@ pub struct StoreSettings {
     /// This host's name in the store; default: /etc/machine-id.
     #[serde(default)]
     pub host_id: Option<String>,
+    /// Live sessions are uploaded as they are every this many seconds (0:
+    /// only when finished), so a host that dies mid-session leaves all but
+    /// the last seconds of it in the store.
+    #[serde(default = "default_live_upload_seconds")]
+    pub live_upload_seconds: u64,
+}
+
+fn default_live_upload_seconds() -> u64 {
+    30
 }
 
 fn default_region() -> String {
@@ -63,6 +72,7 @@ impl StoreSettings {
             credentials_file: None,
             ca_file: None,
             host_id: None,
+            live_upload_seconds: default_live_upload_seconds(),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair

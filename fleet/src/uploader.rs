@@ -5,6 +5,7 @@
 //! only when everything was acknowledged. Failures are reported once per
 //! episode (and again when the store works again), never silently.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -61,7 +62,14 @@ pub struct Uploader {
 }
 
 impl Uploader {
-    pub fn start(store: FleetStore, host_id: String, log_dir: PathBuf) -> Uploader {
+    /// Starts the thread; `live` is how often live sessions are uploaded
+    /// (`None`: only finished ones).
+    pub fn start(
+        store: FleetStore,
+        host_id: String,
+        log_dir: PathBuf,
+        live: Option<Duration>,
+    ) -> Uploader {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Mutex::new(Shared {
             status: UploadStatus {
@@ -74,7 +82,7 @@ impl Uploader {
         let s = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("sshlog-uploader".into())
-            .spawn(move || run(store, host_id, log_dir, rx, s));
+            .spawn(move || run(store, host_id, log_dir, live, rx, s));
         if let Err(e) = spawned {
             tracing::error!("cannot start the uploader thread: {e}; sessions stay in the spool");
         }
@@ -124,6 +132,7 @@ fn run(
     store: FleetStore,
     host_id: String,
     log_dir: PathBuf,
+    live: Option<Duration>,
     rx: mpsc::Receiver<()>,
     shared: Arc<Mutex<Shared>>,
 ) {
@@ -140,6 +149,8 @@ fn run(
     let spool = Spool::new(&log_dir);
     let mut backoff = Duration::from_secs(1);
     let mut announced = false;
+    let mut live_sent: HashMap<PathBuf, (u64, u64)> = HashMap::new();
+    let mut next_live = std::time::Instant::now();
     loop {
         let backlog = spool.backlog();
         {
@@ -209,6 +220,18 @@ fn run(
                 }
             }
         }
+        if let Some(every) = live.filter(|_| std::time::Instant::now() >= next_live) {
+            next_live = std::time::Instant::now() + every;
+            if lock(&shared).status.failing.is_none() {
+                // Best effort: a failure here is retried at the next interval
+                // (finished sessions go through the spool).
+                if let Err(e) = rt.block_on(upload_live(&store, &host_id, &log_dir, &mut live_sent))
+                {
+                    tracing::debug!("live upload: {e}");
+                }
+            }
+            wait = wait.min(every);
+        }
         match rx.recv_timeout(wait) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -247,6 +270,52 @@ async fn announce(store: &FleetStore, host_id: &str) -> Result<(), FleetError> {
             info.to_string().into_bytes(),
         )
         .await
+}
+
+/// Uploads the live sessions (`<log_dir>/state/*.json`, written by sshlogd
+/// for each open recording) whose files grew since the last time: cast,
+/// sidecar and a provisional index entry (`closed: false`), which the
+/// finished session's replaces.
+async fn upload_live(
+    store: &FleetStore,
+    host_id: &str,
+    log_dir: &Path,
+    sent: &mut HashMap<PathBuf, (u64, u64)>,
+) -> Result<(), FleetError> {
+    #[derive(serde::Deserialize)]
+    struct Live {
+        events_path: PathBuf,
+    }
+    let Ok(dir) = std::fs::read_dir(log_dir.join("state")) else {
+        return Ok(());
+    };
+    let mut seen = Vec::new();
+    for e in dir.flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        let Some(live) = std::fs::read(&p)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Live>(&b).ok())
+        else {
+            continue;
+        };
+        let job = Job {
+            events: live.events_path,
+            queued: Utc::now(),
+        };
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let sizes = (size(&job.events), size(&job.cast()));
+        seen.push(job.events.clone());
+        if sizes.0 == 0 || sent.get(&job.events) == Some(&sizes) {
+            continue;
+        }
+        upload_session(store, host_id, log_dir, &job).await?;
+        sent.insert(job.events.clone(), sizes);
+    }
+    sent.retain(|k, _| seen.contains(k));
+    Ok(())
 }
 
 /// What a session's index object holds.

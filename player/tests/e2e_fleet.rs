@@ -367,3 +367,68 @@ fn a_three_node_cluster_losing_a_node_during_uploads_loses_nothing() {
         );
     }
 }
+
+#[test]
+fn a_live_session_is_in_the_store_before_it_ends() {
+    if !require_root_or_skip("fleet_live") {
+        return;
+    }
+    let garage = Garage::start().expect("garage");
+    let host = format!("live-{}", random_suffix(4));
+    let yaml = format!(
+        "{}  live_upload_seconds: 1\n",
+        garage.settings_yaml("fleet", &host).expect("yaml")
+    );
+    let rec = Recorder::start_with(&yaml);
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let word = format!("live-{}", random_suffix(8));
+    let mut session = sshd
+        .ssh(&user)
+        .timeout(Duration::from_secs(60))
+        .spawn(None)
+        .expect("ssh");
+    session.send_line(&format!("echo {word}")).expect("type");
+    session
+        .wait_for_stdout(format!("\r{word}\r\n").as_bytes(), Duration::from_secs(10))
+        .expect("echo");
+    let url = garage.store_url("fleet").expect("url");
+    // While the session is still open, the store has what it showed so far.
+    let deadline = Instant::now() + UPLOAD_WAIT;
+    loop {
+        let id = rec.sessions_of(user.name()).first().map(|s| s.id());
+        let text = id.map(|id| {
+            std::process::Command::new(SSHLOG)
+                .args(["export", "--format", "txt", "--store", &url, &id])
+                .output()
+                .expect("sshlog export")
+        });
+        if text.is_some_and(|o| String::from_utf8_lossy(&o.stdout).contains(&word)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "live session never in the store: {}",
+            rec.daemon_logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        rec.sessions_of(user.name())[0]
+            .of_type("connection_close")
+            .next()
+            .is_none(),
+        "the session is still open"
+    );
+    session.send_line("exit").expect("exit");
+    session.wait_timeout(Duration::from_secs(20)).expect("ends");
+    rec.wait_closed(user.name(), 1, WAIT).expect("closed");
+    wait_stats(&rec, "final upload", |s| {
+        s["store_backlog_sessions"] == 0 && s["store_uploaded_sessions"].as_u64() >= Some(1)
+    });
+    assert_eq!(
+        search_store(&url, &["--user", user.name()]).len(),
+        1,
+        "one entry: the final one replaced the live one"
+    );
+}

@@ -39,7 +39,13 @@ impl Store {
                 tracing::info!("uploading sealed recordings to {name} as host {host}");
                 Store {
                     name,
-                    uploader: Some(Uploader::start(store, host, log_dir.to_path_buf())),
+                    uploader: Some(Uploader::start(
+                        store,
+                        host,
+                        log_dir.to_path_buf(),
+                        (settings.live_upload_seconds > 0)
+                            .then(|| std::time::Duration::from_secs(settings.live_upload_seconds)),
+                    )),
                     config_error: None,
                     config_reported: false,
                     spool,
