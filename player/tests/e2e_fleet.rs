@@ -360,7 +360,7 @@ fn a_three_node_cluster_losing_a_node_during_uploads_loses_nothing() {
             String::from_utf8_lossy(&played.stderr)
         );
         assert!(
-            clients.iter().any(|c| *c == played.stdout),
+            clients.contains(&played.stdout),
             "session {} played {} bytes that no client saw",
             s.id(),
             played.stdout.len()
