@@ -8,7 +8,6 @@
 //! overwrites the recording it reads).
 
 use crate::control::io_message;
-use crate::locate;
 use crate::render::Transcript;
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, ValueEnum};
@@ -77,15 +76,8 @@ pub struct ExportArgs {
 
 /// `sshlog export`; `stdout` receives the export unless `-o FILE`.
 pub fn run(args: &ExportArgs, log_dir: &Path, stdout: &mut dyn Write) -> Result<()> {
-    let store = args
-        .store
-        .as_deref()
-        .map(crate::search::store::StoreSource::open)
-        .transpose()?;
-    let path = match &store {
-        Some(st) => st.fetch(&args.file)?,
-        None => locate::resolve(&args.file, log_dir)?,
-    };
+    let (_store, path) =
+        crate::search::store::StoreSource::locate(args.store.as_deref(), &args.file, log_dir)?;
     let shown = path.display().to_string();
     let file = File::open(&path).map_err(|e| anyhow!("cannot open {shown}: {}", io_message(&e)))?;
     let meta = file

@@ -7,7 +7,6 @@
 
 use crate::cli::PlayArgs;
 use crate::control::io_message;
-use crate::locate;
 use anyhow::{anyhow, bail, Result};
 use sshlog_format::cast::{is_zstd, open_cast_reader, CastReader, DynBufRead, Event, Header};
 use sshlog_format::framed::{open_cast_at, SeekedCastReader};
@@ -122,15 +121,8 @@ pub fn run(args: &PlayArgs, log_dir: &Path, out: &mut dyn Write) -> Result<Playe
             bail!("--to ({t:?}) is before --from ({f:?})");
         }
     }
-    let store = args
-        .store
-        .as_deref()
-        .map(crate::search::store::StoreSource::open)
-        .transpose()?;
-    let path = match &store {
-        Some(st) => st.fetch(&args.file)?,
-        None => locate::resolve(&args.file, log_dir)?,
-    };
+    let (_store, path) =
+        crate::search::store::StoreSource::locate(args.store.as_deref(), &args.file, log_dir)?;
     if crate::interactive::wanted(args) {
         return crate::interactive::run(args, &path);
     }

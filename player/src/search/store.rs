@@ -81,6 +81,24 @@ impl StoreSource {
         Ok(cast)
     }
 
+    /// The recording play and export name by `file`: fetched from the store
+    /// when `store` is given (the source is returned too: its scratch
+    /// directory holds the file), else found under `log_dir`.
+    pub fn locate(
+        store: Option<&str>,
+        file: &str,
+        log_dir: &std::path::Path,
+    ) -> Result<(Option<StoreSource>, PathBuf)> {
+        match store {
+            Some(url) => {
+                let st = StoreSource::open(url)?;
+                let path = st.fetch(file)?;
+                Ok((Some(st), path))
+            }
+            None => Ok((None, crate::locate::resolve(file, log_dir)?)),
+        }
+    }
+
     /// Fetches the session `id` (from whichever host recorded it) and returns
     /// its local cast (in the scratch directory, alive as long as `self`).
     pub fn fetch(&self, id: &str) -> Result<PathBuf> {
