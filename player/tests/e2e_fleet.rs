@@ -183,9 +183,16 @@ fn store_down_for_a_while_then_back_loses_and_duplicates_nothing() {
         .map(|s| s.id())
         .collect();
     let s = wait_stats(&rec, "backlog reported", |s| {
-        s["store_backlog_sessions"] == 2 && s["store_error"].is_string()
+        // (At least: every sshlogd records every session on the machine,
+        // those of tests running beside this one too.)
+        s["store_backlog_sessions"].as_u64() >= Some(2) && s["store_error"].is_string()
     });
-    assert_eq!(s["store_uploaded_sessions"], 0);
+    assert!(
+        s["store_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("s3://sshlog/fleet")),
+        "{s}"
+    );
     let deadline = Instant::now() + WAIT;
     while !rec.event_log().contains("store_error") {
         assert!(
@@ -228,7 +235,9 @@ fn store_down_for_a_while_then_back_loses_and_duplicates_nothing() {
             .collect::<Vec<_>>(),
     );
     assert_eq!(ids.len(), 3);
-    wait_stats(&rec, "queued", |s| s["store_backlog_sessions"] == 1);
+    wait_stats(&rec, "queued", |s| {
+        s["store_backlog_sessions"].as_u64() >= Some(1)
+    });
     rec.kill9();
     rec.spawn().expect("restart sshlogd");
     garage.start_node(0).expect("garage again");
@@ -293,7 +302,7 @@ fn wrong_credentials_are_one_clear_error_and_nothing_leaves_the_spool() {
             || error.contains("signature"),
         "says it was refused: {error}"
     );
-    assert_eq!(s["store_backlog_sessions"], 1);
+    assert!(s["store_backlog_sessions"].as_u64() >= Some(1), "{s}");
     assert!(keys(&garage, "fleet")
         .iter()
         .all(|k| !k.contains(".cast.zst")));
