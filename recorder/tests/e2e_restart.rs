@@ -377,3 +377,44 @@ fn a_second_sshlogd_on_the_same_kernel_half_is_refused() {
     );
     assert!(rec.bpf.path().exists());
 }
+
+#[test]
+fn kill_9_under_continuous_output_keeps_every_byte_or_marks_the_gap() {
+    if !require_root_or_skip("kill_9_continuous") {
+        return;
+    }
+    let mut rec = Recorder::start();
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let tag = random_suffix(6);
+    let cmd = sshd.ssh(&user).timeout(Duration::from_secs(120));
+    let script = printing_loop(&tag, 6);
+    let client = std::thread::scope(|s| {
+        let printing = s.spawn(move || cmd.run(&script).expect("ssh"));
+        wait_recorded(&rec, user.name(), &format!("{tag}-5\r"));
+        rec.kill9();
+        std::thread::sleep(Duration::from_millis(800));
+        rec.spawn();
+        printing.join().expect("thread")
+    });
+    assert_eq!(client.code(), Some(0));
+    rec.wait_closed(user.name(), 1, WAIT);
+    let sessions = rec.sessions_of(user.name());
+    let segs = segments(&sessions);
+    assert_eq!(segs.len(), 2);
+    let (a, b) = (segs[0].output(), segs[1].output());
+    eprintln!(
+        "segments of [{}, {}] bytes, client {} bytes",
+        a.len(),
+        b.len(),
+        client.stdout.len()
+    );
+    assert!(client.stdout.starts_with(&a), "first segment is a prefix");
+    assert!(client.stdout.ends_with(&b), "second segment is a suffix");
+    let missing = client.stdout.len() - a.len() - b.len();
+    let gap = recording_gap(segs[1]);
+    assert!(gap.0 <= gap.1, "{gap:?}");
+    // Only what the killed sshlogd had read and not written can be missing:
+    // less than one frame's worth (frames are written every second).
+    assert!(missing < 64 * 1024, "{missing} bytes missing");
+}
