@@ -445,9 +445,10 @@ fn without_the_daemon_login_works_and_live_data_is_503() {
     // Recordings are read from disk and still served.
     let r = c.get(&s.web.url(&format!("/api/recordings/{}", s.id)));
     assert_eq!(r.status, 200);
-    assert!(
-        s.web.logs().contains("cannot report the web login"),
-        "{}",
-        s.web.logs()
-    );
+    // The login is reported to sshlogd off the request path: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !s.web.logs().contains("cannot report the web login") {
+        assert!(std::time::Instant::now() < deadline, "{}", s.web.logs());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
