@@ -83,20 +83,37 @@ fn printing_loop(tag: &str, seconds: u32) -> String {
     )
 }
 
+/// Runs a session that prints numbered lines for `seconds`; once the
+/// recording holds line 5, `meanwhile` does its restarts. Returns the user
+/// and what the client received.
+fn print_while(
+    rec: &mut Recorder,
+    seconds: u32,
+    meanwhile: impl FnOnce(&mut Recorder),
+) -> (TestUser, sshlog_harness::Output) {
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    let tag = random_suffix(6);
+    let cmd = sshd.ssh(&user).timeout(Duration::from_secs(120));
+    let script = printing_loop(&tag, seconds);
+    let client = std::thread::scope(|s| {
+        let printing = s.spawn(move || cmd.run(&script).expect("ssh"));
+        wait_recorded(rec, user.name(), &format!("{tag}-5\r"));
+        meanwhile(rec);
+        printing.join().expect("thread")
+    });
+    assert_eq!(client.code(), Some(0));
+    rec.wait_closed(user.name(), 1, WAIT);
+    (user, client)
+}
+
 #[test]
 fn sigterm_restarts_under_continuous_output_lose_no_byte() {
     if !require_root_or_skip("sigterm_restarts_lose_no_byte") {
         return;
     }
     let mut rec = Recorder::start();
-    let sshd = Sshd::start().expect("sshd");
-    let user = TestUser::create().expect("user");
-    let tag = random_suffix(6);
-    let cmd = sshd.ssh(&user).timeout(Duration::from_secs(120));
-    let script = printing_loop(&tag, 9);
-    let client = std::thread::scope(|s| {
-        let printing = s.spawn(move || cmd.run(&script).expect("ssh"));
-        wait_recorded(&rec, user.name(), &format!("{tag}-5\r"));
+    let (user, client) = print_while(&mut rec, 9, |rec| {
         for _ in 0..2 {
             rec.stop();
             // Output goes on while no sshlogd runs.
@@ -104,10 +121,7 @@ fn sigterm_restarts_under_continuous_output_lose_no_byte() {
             rec.spawn();
             std::thread::sleep(Duration::from_millis(800));
         }
-        printing.join().expect("thread")
     });
-    assert_eq!(client.code(), Some(0));
-    rec.wait_closed(user.name(), 1, WAIT);
     let sessions = rec.sessions_of(user.name());
     let segs = segments(&sessions);
     assert_eq!(segs.len(), 3, "one segment per sshlogd");
@@ -384,21 +398,11 @@ fn kill_9_under_continuous_output_keeps_every_byte_or_marks_the_gap() {
         return;
     }
     let mut rec = Recorder::start();
-    let sshd = Sshd::start().expect("sshd");
-    let user = TestUser::create().expect("user");
-    let tag = random_suffix(6);
-    let cmd = sshd.ssh(&user).timeout(Duration::from_secs(120));
-    let script = printing_loop(&tag, 6);
-    let client = std::thread::scope(|s| {
-        let printing = s.spawn(move || cmd.run(&script).expect("ssh"));
-        wait_recorded(&rec, user.name(), &format!("{tag}-5\r"));
+    let (user, client) = print_while(&mut rec, 6, |rec| {
         rec.kill9();
         std::thread::sleep(Duration::from_millis(800));
         rec.spawn();
-        printing.join().expect("thread")
     });
-    assert_eq!(client.code(), Some(0));
-    rec.wait_closed(user.name(), 1, WAIT);
     let sessions = rec.sessions_of(user.name());
     let segs = segments(&sessions);
     assert_eq!(segs.len(), 2);
