@@ -6,15 +6,16 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use std::collections::HashMap;
+
 use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as Key;
 use sshlog_format::index::{GramEntry, IndexEntry};
 use sshlog_format::layout::{CAST_SUFFIX, EVENTS_SUFFIX};
 
-use crate::uploader::IndexObject;
+use crate::catalog::{self, Day, CONCURRENT_GETS};
+use crate::keys::{IndexItem, Layout};
 use crate::{FleetError, FleetStore};
-
-/// Index objects fetched at once.
-const CONCURRENT_GETS: usize = 32;
 
 /// One session of the fleet, as its index entry tells.
 #[derive(Debug, Clone)]
@@ -38,45 +39,89 @@ impl FleetStore {
     }
 
     /// The index entries of `hosts` for `days` (UTC days of the session
-    /// directories).
+    /// directories), with their output filters when `grams`. Per host: one
+    /// LIST of its index, one GET per day catalog, and the loose entries of
+    /// days not compacted yet; all at once, [`CONCURRENT_GETS`] at a time.
     pub async fn entries(
         &self,
         hosts: &[String],
         days: RangeInclusive<NaiveDate>,
+        grams: bool,
     ) -> Result<Vec<FleetEntry>, FleetError> {
-        let mut keys = Vec::new();
-        for host in hosts {
-            let index = self.layout.index_day(host, *days.start());
-            let Some(parent) = index.parts().count().checked_sub(1) else {
-                continue;
-            };
-            let parent: object_store::path::Path = index.parts().take(parent).collect();
-            for day_dir in self.dirs(&parent).await? {
-                let in_range = day_dir
-                    .filename()
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                    .is_some_and(|d| days.contains(&d));
-                if in_range {
-                    for meta in self.list(&day_dir).await? {
-                        keys.push((host.clone(), meta.location));
-                    }
-                }
-            }
-        }
-        futures::stream::iter(keys)
-            .map(|(host, key)| async move {
-                let bytes = self.get(&key).await?;
-                let o: IndexObject = serde_json::from_slice(&bytes)
-                    .map_err(|e| FleetError::Store(format!("{} {key}: {e}", self.name)))?;
-                Ok::<_, FleetError>(FleetEntry {
-                    host,
-                    entry: o.entry,
-                    grams: o.grams,
-                })
+        // Catalogs and loose day directories in range.
+        let listed: Vec<(String, Vec<Key>, Vec<Key>)> = futures::stream::iter(hosts)
+            .map(|host| async move {
+                let (dirs, objects) = self.children(&self.layout.index_dir(host)).await?;
+                Ok::<_, FleetError>((
+                    host.clone(),
+                    dirs,
+                    objects.into_iter().map(|o| o.location).collect(),
+                ))
             })
             .buffer_unordered(CONCURRENT_GETS)
             .try_collect()
-            .await
+            .await?;
+        let in_range = |k: &Key| Layout::index_item(k).filter(|i| days.contains(&i.day()));
+        let mut catalogs = Vec::new();
+        let mut loose_dirs = Vec::new();
+        for (host, dirs, objects) in listed {
+            for o in &objects {
+                if let Some(IndexItem::Catalog(day)) = in_range(o) {
+                    catalogs.push((host.clone(), day));
+                }
+            }
+            for d in dirs {
+                if let Some(IndexItem::LooseDay(day)) = in_range(&d) {
+                    loose_dirs.push(((host.clone(), day), d));
+                }
+            }
+        }
+        let loose_keys: Vec<Vec<((String, NaiveDate), Key)>> = futures::stream::iter(loose_dirs)
+            .map(|(tag, dir)| async move {
+                let objects = self.list(&dir).await?;
+                Ok::<_, FleetError>(
+                    objects
+                        .into_iter()
+                        .map(|o| (tag.clone(), o.location))
+                        .collect(),
+                )
+            })
+            .buffer_unordered(CONCURRENT_GETS)
+            .try_collect()
+            .await?;
+        let (loose, gone) =
+            catalog::read_loose(self, loose_keys.into_iter().flatten().collect()).await?;
+        // A loose entry gone meanwhile is in its day's catalog now.
+        catalogs.extend(gone);
+        catalogs.sort();
+        catalogs.dedup();
+        let read: Vec<((String, NaiveDate), Day)> = futures::stream::iter(catalogs)
+            .map(|(host, day)| async move {
+                let mut d = Day::default();
+                catalog::read_day(self, &host, day, grams, &mut d).await?;
+                Ok::<_, FleetError>(((host, day), d))
+            })
+            .buffer_unordered(CONCURRENT_GETS)
+            .try_collect()
+            .await?;
+        let mut by_day: HashMap<(String, NaiveDate), Day> = read.into_iter().collect();
+        for (tag, o) in loose {
+            by_day
+                .entry(tag)
+                .or_default()
+                .add(o.entry, o.grams.filter(|_| grams));
+        }
+        let mut out = Vec::new();
+        for ((host, _), day) in by_day {
+            let (entries, filters) = day.into_sorted();
+            let mut filters: HashMap<_, _> = filters.into_iter().map(|g| (g.id, g)).collect();
+            out.extend(entries.into_iter().map(|entry| FleetEntry {
+                host: host.clone(),
+                grams: filters.remove(&entry.id),
+                entry,
+            }));
+        }
+        Ok(out)
     }
 
     /// Downloads a session's cast (if any) and sidecar under `dir`, keeping

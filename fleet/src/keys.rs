@@ -6,15 +6,41 @@
 //! <prefix>/hosts/<host>/host.json                                  who the host is
 //! <prefix>/hosts/<host>/sessions/YYYY/MM/DD/<id>.cast.zst          as on the host
 //! <prefix>/hosts/<host>/sessions/YYYY/MM/DD/<id>.events.jsonl      (with its seal)
-//! <prefix>/hosts/<host>/index/YYYY-MM-DD/<id>.json                 the session's index entry
+//! <prefix>/hosts/<host>/index/YYYY-MM-DD/<id>.json                 a session's index entry (loose)
+//! <prefix>/hosts/<host>/index/YYYY-MM-DD.jsonl.zst                 a day's entries, compacted
+//! <prefix>/hosts/<host>/index/YYYY-MM-DD.grams.zst                 their output filters
 //! ```
 //!
 //! A session's index entry is written last: an entry always names objects
-//! that are there.
+//! that are there. The host folds the loose entries of past days into one
+//! catalog per day ([`crate::catalog`]), so a search reads one object per
+//! host and day.
 
 use chrono::NaiveDate;
 use object_store::path::Path as Key;
 use uuid::Uuid;
+
+const CATALOG_SUFFIX: &str = ".jsonl.zst";
+const GRAMS_SUFFIX: &str = ".grams.zst";
+
+/// A key right under a host's `index/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexItem {
+    /// `YYYY-MM-DD/`: loose entries.
+    LooseDay(NaiveDate),
+    /// `YYYY-MM-DD.jsonl.zst`.
+    Catalog(NaiveDate),
+    /// `YYYY-MM-DD.grams.zst`.
+    Grams(NaiveDate),
+}
+
+impl IndexItem {
+    pub fn day(self) -> NaiveDate {
+        match self {
+            IndexItem::LooseDay(d) | IndexItem::Catalog(d) | IndexItem::Grams(d) => d,
+        }
+    }
+}
 
 /// Keys under one store prefix.
 #[derive(Debug, Clone)]
@@ -52,9 +78,43 @@ impl Layout {
         self.join(&format!("hosts/{host}/{relative}"))
     }
 
-    /// The index entries of one host and day.
+    /// The index directory of one host: loose day directories and catalogs.
+    pub fn index_dir(&self, host: &str) -> Key {
+        self.join(&format!("hosts/{host}/index"))
+    }
+
+    /// The loose index entries of one host and day.
     pub fn index_day(&self, host: &str, day: NaiveDate) -> Key {
         self.join(&format!("hosts/{host}/index/{}", day.format("%Y-%m-%d")))
+    }
+
+    /// The compacted entries of one host and day.
+    pub fn catalog(&self, host: &str, day: NaiveDate) -> Key {
+        self.join(&format!(
+            "hosts/{host}/index/{}{CATALOG_SUFFIX}",
+            day.format("%Y-%m-%d")
+        ))
+    }
+
+    /// The output filters of [`Layout::catalog`].
+    pub fn catalog_grams(&self, host: &str, day: NaiveDate) -> Key {
+        self.join(&format!(
+            "hosts/{host}/index/{}{GRAMS_SUFFIX}",
+            day.format("%Y-%m-%d")
+        ))
+    }
+
+    /// What a key right under [`Layout::index_dir`] is.
+    pub fn index_item(key: &Key) -> Option<IndexItem> {
+        let name = key.filename()?;
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+        if let Some(d) = name.strip_suffix(CATALOG_SUFFIX) {
+            day(d).map(IndexItem::Catalog)
+        } else if let Some(d) = name.strip_suffix(GRAMS_SUFFIX) {
+            day(d).map(IndexItem::Grams)
+        } else {
+            day(name).map(IndexItem::LooseDay)
+        }
     }
 
     pub fn index_entry(&self, host: &str, day: NaiveDate, id: Uuid) -> Key {
@@ -93,5 +153,13 @@ mod tests {
         );
         assert_eq!(l.host_of(&cast).as_deref(), Some("web-1"));
         assert_eq!(Layout::new("").host_info("h").as_ref(), "hosts/h/host.json");
+        let cat = l.catalog("web-1", day);
+        assert_eq!(cat.as_ref(), "fleet/hosts/web-1/index/2026-12-06.jsonl.zst");
+        assert_eq!(Layout::index_item(&cat), Some(IndexItem::Catalog(day)));
+        let grams = l.catalog_grams("web-1", day);
+        assert_eq!(Layout::index_item(&grams), Some(IndexItem::Grams(day)));
+        let loose = l.index_day("web-1", day);
+        assert_eq!(Layout::index_item(&loose), Some(IndexItem::LooseDay(day)));
+        assert_eq!(Layout::index_item(&l.host_info("web-1")), None);
     }
 }

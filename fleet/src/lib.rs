@@ -8,6 +8,7 @@
 //! | [`store`] | the S3 client: checksummed uploads, gets, range gets, lists |
 //! | [`spool`] | sessions waiting for the store, on local disk until acknowledged |
 //! | [`uploader`] | empties the spool: in order, with backoff, never on the capture path |
+//! | [`catalog`] | a host's day of index entries in one object (compaction) |
 //! | [`fleet`] | reading back: hosts, index entries, session files |
 //!
 //! The guarantees (docs/fleet.md): nothing leaves the spool before the store
@@ -15,6 +16,7 @@
 //! upload interrupted anywhere (store down, kill -9) is done again whole,
 //! and a PUT replaces, so there are no duplicates or partial objects.
 
+pub mod catalog;
 pub mod config;
 pub mod fleet;
 pub mod keys;

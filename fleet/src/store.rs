@@ -150,6 +150,23 @@ impl FleetStore {
         r.bytes().await.map_err(|e| self.err("get", key, e))
     }
 
+    /// `key`'s bytes, or `None` when there is no such object.
+    pub async fn get_if_any(&self, key: &Key) -> Result<Option<Bytes>, FleetError> {
+        match self.s3.get(key).await {
+            Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.err("get", key, e))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("get", key, e)),
+        }
+    }
+
+    /// Deletes `key` (no error when it is already gone).
+    pub async fn delete(&self, key: &Key) -> Result<(), FleetError> {
+        match self.s3.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err("delete", key, e)),
+        }
+    }
+
     /// Bytes `range` of `key` (a range request).
     pub async fn get_range(
         &self,
@@ -164,12 +181,17 @@ impl FleetStore {
 
     /// The "directories" right under `prefix`.
     pub async fn dirs(&self, prefix: &Key) -> Result<Vec<Key>, FleetError> {
+        Ok(self.children(prefix).await?.0)
+    }
+
+    /// What is right under `prefix`: its "directories" and its objects.
+    pub async fn children(&self, prefix: &Key) -> Result<(Vec<Key>, Vec<ObjectMeta>), FleetError> {
         let r = self
             .s3
             .list_with_delimiter(Some(prefix))
             .await
             .map_err(|e| self.err("list", prefix, e))?;
-        Ok(r.common_prefixes)
+        Ok((r.common_prefixes, r.objects))
     }
 
     /// Every object under `prefix`.

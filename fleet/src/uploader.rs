@@ -21,6 +21,9 @@ use crate::{FleetError, FleetStore};
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How often the spool is looked at when nothing nudges the uploader.
 const IDLE_LOOK: Duration = Duration::from_secs(5);
+/// How often past days' loose index entries are folded into catalogs
+/// ([`crate::catalog`]); the first time when the spool is first empty.
+const COMPACT_EVERY: Duration = Duration::from_secs(3600);
 
 /// What the uploader is doing (`sshlog stats`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -151,6 +154,7 @@ fn run(
     let mut announced = false;
     let mut live_sent: HashMap<PathBuf, (u64, u64)> = HashMap::new();
     let mut next_live = std::time::Instant::now();
+    let mut next_compact = std::time::Instant::now();
     loop {
         let backlog = spool.backlog();
         {
@@ -218,6 +222,21 @@ fn run(
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     break;
                 }
+            }
+        }
+        let idle = spool.backlog().sessions == 0 && lock(&shared).status.failing.is_none();
+        if idle && std::time::Instant::now() >= next_compact {
+            next_compact = std::time::Instant::now() + COMPACT_EVERY;
+            let today = Utc::now().date_naive();
+            match rt.block_on(crate::catalog::compact(&store, &host_id, today)) {
+                Ok(c) if c.days > 0 => tracing::info!(
+                    "folded {} index entries of {} day(s) into catalogs",
+                    c.entries,
+                    c.days
+                ),
+                Ok(_) => {}
+                // Nothing is lost: loose entries stay readable until the next try.
+                Err(e) => tracing::warn!("index compaction failed, retried in an hour: {e}"),
             }
         }
         if let Some(every) = live.filter(|_| std::time::Instant::now() >= next_live) {

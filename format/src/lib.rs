@@ -1,12 +1,14 @@
 //! sshlog on-disk formats: asciicast v1/v2/v3 casts ([`cast`]), zstd-framed
 //! `.cast.zst` files with a seek index ([`framed`]), the `.events.jsonl`
 //! sidecar ([`sidecar`]), the directory layout ([`layout`]) and the
-//! recordings index ([`index`]).
+//! recordings index ([`index`]); [`generate`] writes synthetic sessions for
+//! benchmarks and tests.
 //! See `docs/formats.md` for the specification.
 
 pub mod cast;
 pub mod error;
 pub mod framed;
+pub mod generate;
 pub mod index;
 pub mod layout;
 pub mod seal;

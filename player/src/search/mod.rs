@@ -242,7 +242,7 @@ pub fn run(
         .map(store::StoreSource::open)
         .transpose()?;
     let got = match &store {
-        Some(st) => st.collect(args.host.as_deref(), from, to)?,
+        Some(st) => st.collect(args.host.as_deref(), from, to, q.output.is_some())?,
         None => source::collect(log_dir, from, to, !args.no_index, q.output.is_some())?,
     };
     notes(err, &got)?;

@@ -33,12 +33,14 @@ impl StoreSource {
     }
 
     /// The sessions of `host` (all hosts without it) started on the UTC days
-    /// `[from, to]` (the last month without `from`).
+    /// `[from, to]` (the last month without `from`), with their output
+    /// filters when `grams`.
     pub fn collect(
         &self,
         host: Option<&str>,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
+        grams: bool,
     ) -> Result<Collected> {
         let today = chrono::Utc::now().date_naive();
         let to = to.unwrap_or(today);
@@ -49,7 +51,7 @@ impl StoreSource {
         };
         let entries = self
             .rt
-            .block_on(self.store.entries(&hosts, from..=to))
+            .block_on(self.store.entries(&hosts, from..=to, grams))
             .with_context(|| format!("cannot read the index in {}", self.store.name))?;
         let mut sessions: Vec<Session> = entries
             .into_iter()
@@ -109,7 +111,7 @@ impl StoreSource {
             .map(|t| t.date_naive())
             .ok_or_else(|| anyhow::anyhow!("{id} is not a session id (UUIDv7)"))?;
         let one = chrono::Duration::days(1);
-        let found = self.collect(None, Some(day - one), Some(day + one))?;
+        let found = self.collect(None, Some(day - one), Some(day + one), false)?;
         let s = found
             .sessions
             .iter()
