@@ -40,11 +40,7 @@ fn wait_stats(rec: &Recorder, what: &str, f: impl Fn(&Value) -> bool) -> Value {
 
 /// Every object key under `prefix` in the store.
 fn keys(garage: &Garage, prefix: &str) -> Vec<String> {
-    let url = garage.store_url(prefix).expect("url");
-    let settings = sshlog_fleet::StoreSettings::from_url(&url).expect("settings");
-    let creds = sshlog_fleet::Credentials::load(&settings).expect("creds");
-    let store = sshlog_fleet::FleetStore::connect(&settings, &creds).expect("store");
-    let rt = sshlog_fleet::fleet::runtime().expect("runtime");
+    let (store, rt) = connect(&garage.store_url(prefix).expect("url"));
     let root = store.layout.hosts();
     let mut k: Vec<String> = rt
         .block_on(store.list(&root))
@@ -440,4 +436,170 @@ fn a_live_session_is_in_the_store_before_it_ends() {
         1,
         "one entry: the final one replaced the live one"
     );
+}
+
+/// A client of the store at `url`, and a runtime to drive it.
+fn connect(url: &str) -> (sshlog_fleet::FleetStore, tokio::runtime::Runtime) {
+    let settings = sshlog_fleet::StoreSettings::from_url(url).expect("settings");
+    let creds = sshlog_fleet::Credentials::load(&settings).expect("creds");
+    let store = sshlog_fleet::FleetStore::connect(&settings, &creds).expect("store");
+    (store, sshlog_fleet::fleet::runtime().expect("runtime"))
+}
+
+#[test]
+fn a_simulated_fleet_is_searched_across_hosts_and_compacted() {
+    use sshlog_fleet::{catalog, spool::Job, uploader::upload_session};
+    use sshlog_format::generate::{session, Corpus, NEEDLE};
+    if !require_root_or_skip("fleet_simulated") {
+        return;
+    }
+    const HOSTS: usize = 10;
+    const SESSIONS: u64 = 50;
+    let garage = Garage::start().expect("garage");
+    let url = garage.store_url("sim").expect("url");
+    let (store, rt) = connect(&url);
+    let today = chrono::Utc::now().date_naive();
+    let first_day = today - chrono::Duration::days(5);
+    let corpus = |seed| Corpus {
+        start: first_day.and_time(chrono::NaiveTime::MIN).and_utc(),
+        days: 3,
+        sessions: SESSIONS,
+        bytes_per_session: 6000,
+        seed,
+    };
+    // Each host records its sessions and uploads them as sshlogd does.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut made = Vec::new();
+    for h in 0..HOSTS {
+        let host = format!("sim-{h:02}");
+        let log_dir = dir.path().join(&host);
+        for n in 0..SESSIONS {
+            let g = session(&log_dir, n, &corpus(h as u64 + 1)).expect("generate");
+            let job = Job {
+                events: g.events.clone(),
+                queued: chrono::Utc::now(),
+            };
+            rt.block_on(upload_session(&store, &host, &log_dir, &job))
+                .expect("upload");
+            made.push((host.clone(), g));
+        }
+    }
+    // Even hosts fold their past days into catalogs; odd ones have not yet.
+    for h in (0..HOSTS).step_by(2) {
+        let host = format!("sim-{h:02}");
+        let c = rt
+            .block_on(catalog::compact(&store, &host, today))
+            .expect("compact");
+        assert_eq!((c.days, c.entries), (3, SESSIONS), "{host}");
+        let again = rt
+            .block_on(catalog::compact(&store, &host, today))
+            .expect("compact again");
+        assert_eq!(again.entries, 0, "nothing left to fold");
+    }
+    let keys = keys(&garage, "sim");
+    let loose = |host: &str| {
+        keys.iter()
+            .filter(|k| k.contains(&format!("/{host}/index/")) && k.ends_with(".json"))
+            .count()
+    };
+    assert_eq!(loose("sim-00"), 0, "compacted: no loose entries left");
+    assert_eq!(loose("sim-01"), SESSIONS as usize);
+    let catalogs = keys.iter().filter(|k| k.ends_with(".jsonl.zst")).count();
+    assert_eq!(catalogs, 3 * HOSTS / 2, "{keys:?}");
+    // A compacted host uploads one of its sessions again (as after a
+    // restart): an entry now both loose and in its catalog, found once.
+    let (again_host, again) = &made[0];
+    let log_dir = dir.path().join(again_host);
+    let job = Job {
+        events: again.events.clone(),
+        queued: chrono::Utc::now(),
+    };
+    rt.block_on(upload_session(&store, again_host, &log_dir, &job))
+        .expect("upload again");
+
+    let since = first_day.format("%Y-%m-%d").to_string();
+    let all = search_store(&url, &["--since", &since]);
+    assert_eq!(all.len(), HOSTS * SESSIONS as usize, "every session once");
+    let mut ids: Vec<&str> = all.iter().filter_map(|v| v["id"].as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "no duplicates");
+    for h in 0..HOSTS {
+        let host = format!("sim-{h:02}");
+        let n = all.iter().filter(|v| v["host"] == host.as_str()).count();
+        assert_eq!(n, SESSIONS as usize, "{host}");
+    }
+    let one = search_store(&url, &["--since", &since, "--host", "sim-03"]);
+    assert_eq!(one.len(), SESSIONS as usize);
+    let ids_of = |f: &dyn Fn(&sshlog_format::generate::Generated) -> bool| {
+        let mut v: Vec<String> = made
+            .iter()
+            .filter(|(_, g)| f(g))
+            .map(|(_, g)| g.id.to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let found_ids = |found: &[Value]| {
+        let mut v: Vec<String> = found
+            .iter()
+            .filter_map(|f| f["id"].as_str().map(String::from))
+            .collect();
+        v.sort();
+        v
+    };
+    let alice = search_store(&url, &["--since", &since, "--user", "alice"]);
+    assert_eq!(found_ids(&alice), ids_of(&|g| g.alice));
+    let nmap = search_store(&url, &["--since", &since, "--cmd", "nmap"]);
+    assert_eq!(found_ids(&nmap), ids_of(&|g| g.nmap));
+    // Output search: filters read from catalogs and loose entries alike.
+    let needle = search_store(&url, &["--since", &since, "--output", NEEDLE]);
+    let want = ids_of(&|g| g.needle);
+    assert!(!want.is_empty(), "the corpus has needles");
+    assert_eq!(found_ids(&needle), want);
+    // A day range: only the first day's sessions.
+    let first = search_store(
+        &url,
+        &["--since", &since, "--until", &format!("{since}T23:59:59Z")],
+    );
+    let first_want = made
+        .iter()
+        .filter(|(_, g)| {
+            g.events
+                .to_string_lossy()
+                .contains(&first_day.format("%Y/%m/%d").to_string())
+        })
+        .count();
+    assert_eq!(first.len(), first_want);
+
+    // Played from a compacted host: the cast's bytes, as on the host.
+    let local_txt = std::process::Command::new(SSHLOG)
+        .args(["--log-dir"])
+        .arg(&log_dir)
+        .args(["export", "--format", "txt", &again.id.to_string()])
+        .output()
+        .expect("export local");
+    assert!(
+        local_txt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local_txt.stderr)
+    );
+    let store_txt = std::process::Command::new(SSHLOG)
+        .args([
+            "export",
+            "--format",
+            "txt",
+            "--store",
+            &url,
+            &again.id.to_string(),
+        ])
+        .output()
+        .expect("export from the store");
+    assert!(
+        store_txt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&store_txt.stderr)
+    );
+    assert!(!local_txt.stdout.is_empty());
+    assert_eq!(store_txt.stdout, local_txt.stdout);
 }
