@@ -200,7 +200,7 @@ fn main() -> Result<()> {
             "one host, last 31 days",
             vec![
                 "--host".into(),
-                host_name(1),
+                host_name(0),
                 "--since".into(),
                 "31d".into(),
             ],
