@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as Key;
+use object_store::ObjectMeta;
 use sshlog_format::index::{GramEntry, IndexEntry};
 use sshlog_format::layout::{CAST_SUFFIX, EVENTS_SUFFIX};
 
@@ -95,13 +96,18 @@ impl FleetStore {
         catalogs.extend(gone);
         catalogs.sort();
         catalogs.dedup();
+        // Decoding is CPU work: each catalog on a worker thread of its own.
         let read: Vec<((String, NaiveDate), Day)> = futures::stream::iter(catalogs)
-            .map(|(host, day)| async move {
-                let mut d = Day::default();
-                catalog::read_day(self, &host, day, grams, &mut d).await?;
-                Ok::<_, FleetError>(((host, day), d))
+            .map(|(host, day)| {
+                let store = self.clone();
+                tokio::spawn(async move {
+                    let mut d = Day::default();
+                    catalog::read_day(&store, &host, day, grams, &mut d).await?;
+                    Ok::<_, FleetError>(((host, day), d))
+                })
             })
             .buffer_unordered(CONCURRENT_GETS)
+            .map(|joined| joined.map_err(|e| FleetError::Local(format!("index reader: {e}")))?)
             .try_collect()
             .await?;
         let mut by_day: HashMap<(String, NaiveDate), Day> = read.into_iter().collect();
@@ -158,9 +164,62 @@ impl FleetStore {
     }
 }
 
-/// A runtime for callers that are not async (the CLI).
+impl FleetStore {
+    /// Every recording file of `host` in the store (casts and sidecars).
+    pub async fn session_files(&self, host: &str) -> Result<Vec<ObjectMeta>, FleetError> {
+        self.list(&self.layout.sessions_dir(host)).await
+    }
+
+    /// Downloads `files` of `host` under `dir` as a log directory
+    /// (`dir/sessions/YYYY/MM/DD/…`), [`CONCURRENT_GETS`] at a time;
+    /// `done(bytes)` after each file.
+    pub async fn download(
+        &self,
+        host: &str,
+        files: &[ObjectMeta],
+        dir: &Path,
+        done: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), FleetError> {
+        let root = self.layout.host_dir(host);
+        futures::stream::iter(files)
+            .map(|meta| {
+                let root = &root;
+                async move {
+                    let rel: Vec<String> = meta
+                        .location
+                        .prefix_match(root)
+                        .map(|parts| parts.map(|p| p.as_ref().to_string()).collect())
+                        .unwrap_or_default();
+                    if rel.is_empty() || rel.iter().any(|p| p == "..") {
+                        return Err(FleetError::Store(format!(
+                            "unexpected key {}",
+                            meta.location
+                        )));
+                    }
+                    let path = rel.iter().fold(dir.to_path_buf(), |p, c| p.join(c));
+                    let bytes = self.get(&meta.location).await?;
+                    if let Some(parent) = path.parent() {
+                        tokio::fs::create_dir_all(parent)
+                            .await
+                            .map_err(|e| FleetError::Local(format!("{}: {e}", parent.display())))?;
+                    }
+                    tokio::fs::write(&path, &bytes)
+                        .await
+                        .map_err(|e| FleetError::Local(format!("{}: {e}", path.display())))?;
+                    done(bytes.len() as u64);
+                    Ok(())
+                }
+            })
+            .buffer_unordered(CONCURRENT_GETS)
+            .try_collect()
+            .await
+    }
+}
+
+/// A runtime for callers that are not async (the CLI), with a worker per
+/// core (catalogs are decoded in parallel).
 pub fn runtime() -> Result<tokio::runtime::Runtime, FleetError> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| FleetError::Local(format!("cannot start a runtime: {e}")))

@@ -68,6 +68,11 @@ impl Layout {
         self.join("hosts")
     }
 
+    /// Everything of one host.
+    pub fn host_dir(&self, host: &str) -> Key {
+        self.join(&format!("hosts/{host}"))
+    }
+
     pub fn host_info(&self, host: &str) -> Key {
         self.join(&format!("hosts/{host}/host.json"))
     }
@@ -76,6 +81,11 @@ impl Layout {
     /// (`sessions/YYYY/MM/DD/<id>.cast.zst`).
     pub fn session_file(&self, host: &str, relative: &str) -> Key {
         self.join(&format!("hosts/{host}/{relative}"))
+    }
+
+    /// Every recording of one host (`sessions/YYYY/MM/DD/…`).
+    pub fn sessions_dir(&self, host: &str) -> Key {
+        self.join(&format!("hosts/{host}/sessions"))
     }
 
     /// The index directory of one host: loose day directories and catalogs.

@@ -21,8 +21,9 @@ use crate::{FleetError, FleetStore};
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How often the spool is looked at when nothing nudges the uploader.
 const IDLE_LOOK: Duration = Duration::from_secs(5);
-/// How often past days' loose index entries are folded into catalogs
-/// ([`crate::catalog`]); the first time when the spool is first empty.
+/// How often loose index entries are folded into their days' catalogs
+/// ([`crate::catalog`]), today's included; the first time when the spool is
+/// first empty. Readers find at most this much of a host's index loose.
 const COMPACT_EVERY: Duration = Duration::from_secs(3600);
 
 /// What the uploader is doing (`sshlog stats`).
@@ -227,8 +228,8 @@ fn run(
         let idle = spool.backlog().sessions == 0 && lock(&shared).status.failing.is_none();
         if idle && std::time::Instant::now() >= next_compact {
             next_compact = std::time::Instant::now() + COMPACT_EVERY;
-            let today = Utc::now().date_naive();
-            match rt.block_on(crate::catalog::compact(&store, &host_id, today)) {
+            let tomorrow = Utc::now().date_naive() + chrono::Duration::days(1);
+            match rt.block_on(crate::catalog::compact(&store, &host_id, tomorrow)) {
                 Ok(c) if c.days > 0 => tracing::info!(
                     "folded {} index entries of {} day(s) into catalogs",
                     c.entries,

@@ -6,8 +6,9 @@
 //! Index entries are built by the format library from real generated
 //! sessions (cast and sidecar, as sshlogd writes them), then replicated
 //! with new ids, times and hosts: each host has `SESSIONS_PER_HOST` sessions
-//! spread over the last `DAYS` days; past days are compacted into day
-//! catalogs as the hosts' uploaders do, today's entries are loose. Searches
+//! spread over the last `DAYS` days, in day catalogs as the hosts'
+//! uploaders leave them (they compact every hour); the last hour's entries
+//! are loose. Searches
 //! read only the index (no cast is needed), so no casts are uploaded. Four
 //! fleet sizes are measured to show how the cost grows: hosts/10 and hosts,
 //! times sessions/10 and sessions. Prints a Markdown section.
@@ -17,7 +18,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use sshlog_fleet::catalog::put_day;
 use sshlog_fleet::uploader::IndexObject;
@@ -49,19 +50,20 @@ fn templates(dir: &Path) -> Result<Vec<Template>> {
         .collect()
 }
 
-/// Session `n` of `host`, made from a template.
+/// Session `n` of `host`, made from a template; the sessions of a host
+/// are spread evenly over the `days` days before `now`.
 fn synth(
     t: &[Template],
     host: usize,
     n: u64,
     per_host: u64,
-    first: NaiveDate,
+    now: DateTime<Utc>,
     days: u32,
 ) -> Template {
     let mut rng = Rng((host as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (n + 1) | 1);
     let (mut e, mut g) = t[rng.below(t.len() as u64) as usize].clone();
     let span = i64::from(days) * 86_400_000;
-    let start = first.and_time(chrono::NaiveTime::MIN).and_utc()
+    let start = now - Duration::milliseconds(span)
         + Duration::milliseconds(n as i64 * span / per_host as i64 + rng.below(1000) as i64);
     let length = e.end - e.start;
     e.id = id_at(start, &mut rng);
@@ -96,21 +98,32 @@ async fn populate(
     per_host: u64,
     days: u32,
 ) -> Result<(u64, u64)> {
-    let today = Utc::now().date_naive();
-    let first = today - Duration::days(i64::from(days) - 1);
+    let now = Utc::now();
+    let hour_ago = now - Duration::hours(1);
     let mut work = Vec::new();
     for h in 0..hosts {
-        let mut by_day: std::collections::BTreeMap<NaiveDate, Vec<Template>> = Default::default();
+        let mut by_day: std::collections::BTreeMap<(NaiveDate, bool), Vec<Template>> =
+            Default::default();
         for n in 0..per_host {
-            let s = synth(t, h, n, per_host, first, days);
-            by_day.entry(s.0.start.date_naive()).or_default().push(s);
+            let s = synth(t, h, n, per_host, now, days);
+            if s.0.start <= now {
+                let loose = s.0.start > hour_ago;
+                by_day
+                    .entry((s.0.start.date_naive(), loose))
+                    .or_default()
+                    .push(s);
+            }
         }
-        work.extend(by_day.into_iter().map(move |(day, s)| (h, day, s)));
+        work.extend(
+            by_day
+                .into_iter()
+                .map(move |((day, loose), s)| (h, day, loose, s)),
+        );
     }
     let sizes: Vec<(u64, u64)> = futures::stream::iter(work)
-        .map(|(h, day, sessions)| async move {
+        .map(|(h, day, loose, sessions)| async move {
             let host = host_name(h);
-            if day < today {
+            if !loose {
                 let (entries, grams): (Vec<_>, Vec<_>) = sessions.into_iter().unzip();
                 let grams: Vec<GramEntry> = grams.into_iter().flatten().collect();
                 put_day(store, &host, day, &entries, &grams).await?;

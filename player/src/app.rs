@@ -69,6 +69,12 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             crate::cmd::config_check::run(&a.dir, &a.plugins_dir, &mut out)
         }
         Command::Verify(a) => {
+            if let Some(url) = &a.store {
+                if crate::cmd::verify::run_store(url, a.host.as_deref(), a.quiet, &mut out)? {
+                    return Ok(());
+                }
+                anyhow::bail!("recordings in the fleet store were modified or removed");
+            }
             let dir = a.dir.as_deref().unwrap_or(&cli.log_dir);
             if crate::cmd::verify::run(dir, &mut out)? {
                 Ok(())

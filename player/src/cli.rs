@@ -184,8 +184,11 @@ pub enum Command {
             before it. verify recomputes them and lists recordings that were MODIFIED, \
             seals that are MISSING from the chain (a recording was removed) and \
             UNSEALED recordings (still open, or cut off by a crash). Exit status 1 if \
-            anything was modified or removed.",
-        after_help = "EXAMPLES:\n  sshlog verify\n  sshlog verify /backup/sshlog"
+            anything was modified or removed. With --store, each host's chain in the \
+            fleet store is checked: its recordings are downloaded into a temporary \
+            directory, one host at a time, and every line names the host.",
+        after_help = "EXAMPLES:\n  sshlog verify\n  sshlog verify /backup/sshlog\n  \
+            sshlog verify --store 's3://recordings/fleet?endpoint=https://s3.example.org' --host web-1"
     )]
     Verify(VerifyArgs),
 
@@ -242,8 +245,20 @@ pub struct ConfigCheckArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The log directory to check (default: --log-dir).
-    #[arg(value_name = "DIR")]
+    #[arg(value_name = "DIR", conflicts_with = "store")]
     pub dir: Option<PathBuf>,
+
+    /// Check the recordings in the fleet store instead (see `sshlog search --store`).
+    #[arg(long, value_name = "URL", env = "SSHLOG_STORE")]
+    pub store: Option<String>,
+
+    /// With --store: only this host (default: every host in the store).
+    #[arg(long, value_name = "HOST_ID", requires = "store")]
+    pub host: Option<String>,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Arguments of `sshlog follow` and `sshlog attach`.

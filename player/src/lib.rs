@@ -11,8 +11,8 @@
 //!   emulation and transcripts), [`search`] (`sshlog search` over the index),
 //!   [`web`] (the web console);
 //! - [`control`]: the client of sshlogd's control socket; [`locate`]: session
-//!   id → files; [`table`], [`style`], [`timefmt`]: output formatting and time
-//!   syntax.
+//!   id → files; [`table`], [`style`], [`timefmt`], [`progress`]: output
+//!   formatting, time syntax and progress bars.
 
 pub mod app;
 pub mod cli;
@@ -20,6 +20,7 @@ pub mod cmd;
 pub mod control;
 pub mod interactive;
 pub mod locate;
+pub mod progress;
 pub mod render;
 pub mod search;
 pub mod seekable;

@@ -603,3 +603,78 @@ fn a_simulated_fleet_is_searched_across_hosts_and_compacted() {
     assert!(!local_txt.stdout.is_empty());
     assert_eq!(store_txt.stdout, local_txt.stdout);
 }
+
+/// `sshlog verify --store URL ARGS`: (exit code, stdout).
+fn verify_store(url: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(SSHLOG)
+        .args(["verify", "--quiet", "--store", url])
+        .args(args)
+        .output()
+        .expect("sshlog verify");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn the_chain_in_the_store_is_verified_and_tampering_is_named() {
+    if !require_root_or_skip("fleet_verify") {
+        return;
+    }
+    let garage = Garage::start().expect("garage");
+    let host = format!("audit-{}", random_suffix(4));
+    let rec = Recorder::start_with(&garage.settings_yaml("fleet", &host).expect("yaml"));
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    for i in 0..3 {
+        run_session(&sshd, &user, &format!("verify-{i}"));
+    }
+    let mut ours = rec.wait_closed(user.name(), 3, WAIT).expect("recorded");
+    ours.sort_by_key(|s| s.events.clone());
+    wait_stats(&rec, "uploaded", |s| {
+        s["store_uploaded_sessions"].as_u64() >= Some(3) && s["store_backlog_sessions"] == 0
+    });
+    let url = garage.store_url("fleet").expect("url");
+    let (code, out) = verify_store(&url, &["--host", &host]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("{host}  ")), "{out}");
+    assert!(out.contains(" 0 modified, 0 missing"), "{out}");
+    let intact: u64 = out
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(intact >= 3, "{out}");
+
+    // The first cast edited in the store, the second recording removed.
+    let (store, rt) = connect(&url);
+    let rel = |p: &Path| {
+        p.strip_prefix(rec.log_dir())
+            .expect("in the log dir")
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut cast = std::fs::read(&ours[0].cast).expect("cast");
+    let at = cast.len() / 2;
+    cast[at] ^= 0x55;
+    rt.block_on(store.put_bytes(&store.layout.session_file(&host, &rel(&ours[0].cast)), cast))
+        .expect("tamper");
+    for f in [&ours[1].cast, &ours[1].events] {
+        rt.block_on(store.delete(&store.layout.session_file(&host, &rel(f))))
+            .expect("delete");
+    }
+    let (code, out) = verify_store(&url, &["--host", &host]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("{host}  MODIFIED  {}  cast changed", ours[0].id())),
+        "{out}"
+    );
+    assert!(out.contains(&format!("{host}  MISSING ")), "{out}");
+    assert!(out.contains("modified or removed"), "{out}");
+    // A host the store does not know is an error, not a clean report.
+    let (code, out) = verify_store(&url, &["--host", "no-such-host"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("no recordings of host no-such-host"), "{out}");
+}

@@ -10,7 +10,6 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use sshlog_format::index::{
     build_session, day_from_path, index_dir, read_day, read_day_grams, write_day, GramEntry,
@@ -18,7 +17,7 @@ use sshlog_format::index::{
 };
 use sshlog_format::layout::{session_id_from_path, session_id_time, EVENTS_SUFFIX, SESSIONS_DIR};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -141,7 +140,7 @@ pub fn run(args: &IndexArgs, log_dir: &Path, out: &mut dyn Write) -> Result<()> 
 
     // Build the rest, in parallel.
     let total: u64 = todo.iter().map(|f| f.cast_size + f.events_size).sum();
-    let bar = progress(total, args.quiet);
+    let bar = crate::progress::bytes("indexing", total, args.quiet);
     let built: Vec<(NaiveDate, Result<Item, String>)> = todo
         .par_iter()
         .map(|f| {
@@ -264,18 +263,4 @@ fn indexed_days(root: &Path) -> Result<Vec<NaiveDate>> {
         }
     }
     Ok(days)
-}
-
-/// A byte progress bar on stderr, only when stderr is a terminal.
-fn progress(total: u64, quiet: bool) -> ProgressBar {
-    if quiet || total == 0 || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "indexing {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
 }
