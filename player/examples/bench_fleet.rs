@@ -70,7 +70,7 @@ fn synth(
     e.start = start;
     e.end = start + length;
     // Every 20th session is alice's, 3 % run nmap (as in the templates).
-    if n % 20 == 0 {
+    if n.is_multiple_of(20) {
         e.user = Some("alice".into());
     } else if e.user.as_deref() == Some("alice") {
         e.user = Some("bob".into());
