@@ -59,11 +59,23 @@ pub fn encode<T: Serialize>(items: &[T]) -> Result<Vec<u8>, FleetError> {
 
 /// The items of an [`encode`]d object; `what` names it in errors.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &Key) -> Result<Vec<T>, FleetError> {
+    decode_lines(bytes, what, None)
+}
+
+/// [`decode`], parsing only the lines that hold `contains` (a prefilter
+/// that spares parsing entries a query cannot match).
+fn decode_lines<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: &Key,
+    contains: Option<&[u8]>,
+) -> Result<Vec<T>, FleetError> {
     let bad = |e: String| FleetError::Store(format!("{what}: {e}"));
     let lines = zstd::stream::decode_all(bytes).map_err(|e| bad(e.to_string()))?;
+    let finder = contains.map(memchr::memmem::Finder::new);
     lines
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
+        .filter(|l| finder.as_ref().is_none_or(|f| f.find(l).is_some()))
         .map(|l| serde_json::from_slice(l).map_err(|e| bad(e.to_string())))
         .collect()
 }
@@ -118,12 +130,14 @@ pub async fn put_day(
 }
 
 /// Reads the catalog of `host`'s `day` into `into` (nothing when there is
-/// none); the filters only with `grams`.
+/// none); the filters only with `grams`; only the entries whose JSON holds
+/// `contains` when it is given.
 pub async fn read_day(
     store: &FleetStore,
     host: &str,
     day: NaiveDate,
     grams: bool,
+    contains: Option<&[u8]>,
     into: &mut Day,
 ) -> Result<(), FleetError> {
     let key = store.layout.catalog(host, day);
@@ -139,7 +153,7 @@ pub async fn read_day(
             }
         }
     }
-    for e in decode::<IndexEntry>(&bytes, &key)? {
+    for e in decode_lines::<IndexEntry>(&bytes, &key, contains)? {
         let g = filters.remove(&e.id);
         into.add(e, g);
     }
@@ -199,7 +213,7 @@ pub async fn compact(
             .collect();
         let (loose, _) = read_loose(store, keys).await?;
         let mut merged = Day::default();
-        read_day(store, host, day, true, &mut merged).await?;
+        read_day(store, host, day, true, None, &mut merged).await?;
         for (_, o) in &loose {
             merged.add(o.entry.clone(), o.grams.clone());
         }

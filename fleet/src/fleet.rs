@@ -18,6 +18,18 @@ use crate::catalog::{self, Day, CONCURRENT_GETS};
 use crate::keys::{IndexItem, Layout};
 use crate::{FleetError, FleetStore};
 
+/// What a search reads from the index.
+#[derive(Debug, Clone)]
+pub struct IndexQuery {
+    /// UTC days of the session directories.
+    pub days: RangeInclusive<NaiveDate>,
+    /// Read the output filters too.
+    pub grams: bool,
+    /// A prefilter: only entries whose JSON holds these bytes (e.g.
+    /// `"user":"alice"`); the caller still checks what it gets.
+    pub contains: Option<Vec<u8>>,
+}
+
 /// One session of the fleet, as its index entry tells.
 #[derive(Debug, Clone)]
 pub struct FleetEntry {
@@ -39,16 +51,15 @@ impl FleetStore {
         Ok(hosts)
     }
 
-    /// The index entries of `hosts` for `days` (UTC days of the session
-    /// directories), with their output filters when `grams`. Per host: one
+    /// The index entries of `hosts` that `q` asks for. Per host: one
     /// LIST of its index, one GET per day catalog, and the loose entries of
     /// days not compacted yet; all at once, [`CONCURRENT_GETS`] at a time.
     pub async fn entries(
         &self,
         hosts: &[String],
-        days: RangeInclusive<NaiveDate>,
-        grams: bool,
+        q: &IndexQuery,
     ) -> Result<Vec<FleetEntry>, FleetError> {
+        let (days, grams) = (&q.days, q.grams);
         // Catalogs and loose day directories in range.
         let listed: Vec<(String, Vec<Key>, Vec<Key>)> = futures::stream::iter(hosts)
             .map(|host| async move {
@@ -100,9 +111,11 @@ impl FleetStore {
         let read: Vec<((String, NaiveDate), Day)> = futures::stream::iter(catalogs)
             .map(|(host, day)| {
                 let store = self.clone();
+                let contains = q.contains.clone();
                 tokio::spawn(async move {
                     let mut d = Day::default();
-                    catalog::read_day(&store, &host, day, grams, &mut d).await?;
+                    catalog::read_day(&store, &host, day, grams, contains.as_deref(), &mut d)
+                        .await?;
                     Ok::<_, FleetError>(((host, day), d))
                 })
             })

@@ -5,6 +5,7 @@
 //! ```text
 //! <prefix>/hosts/<host>/host.json                                  who the host is
 //! <prefix>/hosts/<host>/sessions/YYYY/MM/DD/<id>.cast.zst          as on the host
+//! <prefix>/hosts/<host>/sessions/YYYY/MM/DD/<id>.cast.zst.frames   the cast's frame index
 //! <prefix>/hosts/<host>/sessions/YYYY/MM/DD/<id>.events.jsonl      (with its seal)
 //! <prefix>/hosts/<host>/index/YYYY-MM-DD/<id>.json                 a session's index entry (loose)
 //! <prefix>/hosts/<host>/index/YYYY-MM-DD.jsonl.zst                 a day's entries, compacted
@@ -21,6 +22,7 @@ use object_store::path::Path as Key;
 use uuid::Uuid;
 
 const CATALOG_SUFFIX: &str = ".jsonl.zst";
+const FRAMES_SUFFIX: &str = ".frames";
 const GRAMS_SUFFIX: &str = ".grams.zst";
 
 /// A key right under a host's `index/`.
@@ -86,6 +88,12 @@ impl Layout {
     /// Every recording of one host (`sessions/YYYY/MM/DD/…`).
     pub fn sessions_dir(&self, host: &str) -> Key {
         self.join(&format!("hosts/{host}/sessions"))
+    }
+
+    /// The frame index kept beside a cast (`relative` as for
+    /// [`Layout::session_file`]).
+    pub fn cast_frames(&self, host: &str, cast_relative: &str) -> Key {
+        self.session_file(host, &format!("{cast_relative}{FRAMES_SUFFIX}"))
     }
 
     /// The index directory of one host: loose day directories and catalogs.

@@ -10,6 +10,7 @@
 //! | [`uploader`] | empties the spool: in order, with backoff, never on the capture path |
 //! | [`catalog`] | a host's day of index entries in one object (compaction) |
 //! | [`fleet`] | reading back: hosts, index entries, session files |
+//! | [`remote`] | an object read like a file, by range requests (play, seek) |
 //!
 //! The guarantees (docs/fleet.md): nothing leaves the spool before the store
 //! acknowledged every object of the session with a verified checksum; an
@@ -20,6 +21,7 @@ pub mod catalog;
 pub mod config;
 pub mod fleet;
 pub mod keys;
+pub mod remote;
 pub mod spool;
 pub mod store;
 pub mod uploader;

@@ -345,8 +345,8 @@ pub struct IndexObject {
     pub grams: Option<sshlog_format::index::GramEntry>,
 }
 
-/// Uploads one session: cast, sidecar, then its index entry. Returns the
-/// bytes sent.
+/// Uploads one session: cast (and its frame index), sidecar, then its
+/// index entry. Returns the bytes sent.
 pub async fn upload_session(
     store: &FleetStore,
     host_id: &str,
@@ -370,12 +370,25 @@ pub async fn upload_session(
     let mut bytes = 0;
     let has_cast = cast.exists();
     if has_cast {
+        let rel = relative(&cast)?;
         bytes += store
-            .put_file(
-                &cast,
-                &store.layout.session_file(host_id, &relative(&cast)?),
-            )
+            .put_file(&cast, &store.layout.session_file(host_id, &rel))
             .await?;
+        // Its frame index apart, so players seek in one request. A cast
+        // whose index cannot be read is still uploaded (players then scan).
+        let frames = std::fs::File::open(&cast)
+            .map_err(sshlog_format::FormatError::from)
+            .and_then(sshlog_format::read_frame_index);
+        match frames {
+            Ok(frames) => {
+                let list = sshlog_format::framed::encode_frame_list(&frames);
+                bytes += list.len() as u64;
+                store
+                    .put_bytes(&store.layout.cast_frames(host_id, &rel), list)
+                    .await?;
+            }
+            Err(e) => tracing::warn!("{}: no frame index uploaded: {e}", cast.display()),
+        }
     }
     bytes += store
         .put_file(

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use sshlog_format::cast::{CastReader, CastVersion, Event, Header};
 use sshlog_format::framed::{
-    open_cast_at, read_frame_index, FrameInfo, FrameOptions, FrameState, FramedCastWriter,
-    FLAG_ALT_SCREEN, FLAG_HEADER, FLAG_STATE, INDEX_FRAME_LEN,
+    decode_frame_list, encode_frame_list, open_cast_at, open_cast_at_frames, read_frame_index,
+    FrameInfo, FrameOptions, FrameState, FramedCastWriter, FLAG_ALT_SCREEN, FLAG_HEADER,
+    FLAG_STATE, INDEX_FRAME_LEN,
 };
 use sshlog_format::{read_cast_file, FormatError};
 
@@ -97,6 +98,26 @@ fn seek_starts_at_the_right_frame() {
         let (_, it) = open_cast_at(Cursor::new(bytes.clone()), 99_000_000).unwrap();
         assert_eq!(it.count(), 0);
     }
+}
+
+#[test]
+fn a_frame_list_kept_apart_seeks_like_the_index_in_the_file() {
+    let (bytes, _) = sample(CastVersion::V2);
+    let frames = read_frame_index(Cursor::new(&bytes)).unwrap();
+    let list = encode_frame_list(&frames);
+    assert_eq!(decode_frame_list(&list).unwrap(), frames);
+    for t in [0, 2_345_678, 9_900_000] {
+        let (_, a) = open_cast_at(Cursor::new(bytes.clone()), t).unwrap();
+        let (_, b) = open_cast_at_frames(Cursor::new(bytes.clone()), &frames, t).unwrap();
+        let a = a.collect::<Result<Vec<_>, _>>().unwrap();
+        let b = b.collect::<Result<Vec<_>, _>>().unwrap();
+        assert_eq!(a, b, "t={t}");
+    }
+    // A damaged list is an error, not a wrong index.
+    assert!(decode_frame_list(&list[..list.len() - 1]).is_err());
+    let mut bad = list.clone();
+    bad[8] ^= 0xFF; // the record tag
+    assert!(decode_frame_list(&bad).is_err());
 }
 
 #[test]

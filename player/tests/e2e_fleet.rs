@@ -241,14 +241,19 @@ fn store_down_for_a_while_then_back_loses_and_duplicates_nothing() {
         s["store_backlog_sessions"] == 0 && s["store_uploaded_sessions"].as_u64() >= Some(1)
     });
     let keys = keys(&garage, "fleet");
+    // Index entries are loose or already folded into the day's catalog:
+    // the search tells each session once.
+    let found = search_store(&garage.store_url("fleet").expect("url"), &["--host", &host]);
     for id in &ids {
-        for suffix in [".cast.zst", ".events.jsonl", ".json"] {
+        for suffix in [".cast.zst", ".cast.zst.frames", ".events.jsonl"] {
             let n = keys
                 .iter()
                 .filter(|k| k.ends_with(&format!("{id}{suffix}")))
                 .count();
             assert_eq!(n, 1, "{id}{suffix} once: {keys:?}");
         }
+        let n = found.iter().filter(|f| f["id"] == id.as_str()).count();
+        assert_eq!(n, 1, "{id} found once: {found:?}");
     }
 }
 
@@ -677,4 +682,91 @@ fn the_chain_in_the_store_is_verified_and_tampering_is_named() {
     let (code, out) = verify_store(&url, &["--host", "no-such-host"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("no recordings of host no-such-host"), "{out}");
+}
+
+#[test]
+fn play_from_the_store_seeks_with_range_requests() {
+    use sshlog_fleet::{remote::RemoteObject, spool::Job, uploader::upload_session};
+    use sshlog_format::generate::{session, Corpus};
+    if !require_root_or_skip("fleet_range") {
+        return;
+    }
+    let garage = Garage::start().expect("garage");
+    let url = garage.store_url("range").expect("url");
+    let (store, rt) = connect(&url);
+    let dir = tempfile::tempdir().expect("tmp");
+    let corpus = Corpus {
+        start: chrono::Utc::now() - chrono::Duration::hours(1),
+        days: 0,
+        sessions: 1,
+        bytes_per_session: 12 << 20,
+        seed: 3,
+    };
+    let g = session(dir.path(), 0, &corpus).expect("generate");
+    let job = Job {
+        events: g.events.clone(),
+        queued: chrono::Utc::now(),
+    };
+    rt.block_on(upload_session(&store, "big-1", dir.path(), &job))
+        .expect("upload");
+    let cast = g.events.with_file_name(format!("{}.cast.zst", g.id));
+    let frames =
+        sshlog_format::read_frame_index(std::fs::File::open(&cast).expect("cast")).expect("index");
+    let end = frames.iter().map(|f| f.last_time_us).max().unwrap_or(0);
+    let from_us = end / 10 * 9;
+
+    // The library: the frame index uploaded beside the cast, then the last
+    // tenth by range requests, not the whole object.
+    let rel = cast
+        .strip_prefix(dir.path())
+        .expect("rel")
+        .to_string_lossy();
+    let list = rt
+        .block_on(store.get(&store.layout.cast_frames("big-1", &rel)))
+        .expect("frame list uploaded");
+    let listed = sshlog_format::framed::decode_frame_list(&list).expect("frame list");
+    assert_eq!(listed, frames);
+    let key = store.layout.session_file("big-1", &rel);
+    let rt = std::sync::Arc::new(rt);
+    let mut obj = RemoteObject::open(store.clone(), key, rt.clone()).expect("open");
+    let size = obj.size();
+    let (_, events) =
+        sshlog_format::framed::open_cast_at_frames(&mut obj, &listed, from_us).expect("seek");
+    let remote_events: Vec<_> = events.map(|e| e.expect("event")).collect();
+    let fetched = obj.fetched();
+    assert!(
+        size > 8 * sshlog_fleet::remote::BLOCK,
+        "a cast of {size} bytes is too small to tell"
+    );
+    assert!(
+        fetched.bytes < size / 2,
+        "fetched {fetched:?} of {size} bytes to play the last tenth"
+    );
+    let (_, local) =
+        sshlog_format::open_cast_at(std::fs::File::open(&cast).expect("cast"), from_us)
+            .expect("seek local");
+    let local_events: Vec<_> = local.map(|e| e.expect("event")).collect();
+    assert!(!local_events.is_empty());
+    assert_eq!(remote_events, local_events);
+
+    // The same through `sshlog play --from`: the bytes a local play gives.
+    let from = format!("{}", from_us / 1_000_000);
+    let play = |store: bool| {
+        let mut c = std::process::Command::new(SSHLOG);
+        c.args(["--log-dir"]).arg(dir.path());
+        c.args(["play", "--no-keys", "--speed", "1000000", "--from", &from]);
+        if store {
+            c.args(["--store", &url]);
+        }
+        let out = c.arg(g.id.to_string()).output().expect("play");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let remote = play(true);
+    assert!(!remote.is_empty());
+    assert!(remote == play(false), "played from the store differs");
 }

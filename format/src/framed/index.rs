@@ -158,6 +158,40 @@ impl FrameInfo {
     }
 }
 
+/// A frame index as a file of its own: per frame, its data offset (u64 LE)
+/// then its index record's payload. The fleet store keeps one beside each
+/// cast, so a player reads it in one request instead of visiting every
+/// frame.
+pub fn encode_frame_list(frames: &[FrameInfo]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frames.len() * (8 + INDEX_PAYLOAD_LEN));
+    for f in frames {
+        out.extend_from_slice(&f.offset.to_le_bytes());
+        out.extend_from_slice(&f.to_skippable_frame()[8..]);
+    }
+    out
+}
+
+/// The frames of an [`encode_frame_list`] file.
+pub fn decode_frame_list(bytes: &[u8]) -> Result<Vec<FrameInfo>> {
+    const LEN: usize = 8 + INDEX_PAYLOAD_LEN;
+    if !bytes.len().is_multiple_of(LEN) {
+        return Err(FormatError::Framing(format!(
+            "a frame list of {} bytes is not a multiple of {LEN}",
+            bytes.len()
+        )));
+    }
+    bytes
+        .chunks_exact(LEN)
+        .enumerate()
+        .map(|(i, c)| {
+            let mut off = [0u8; 8];
+            off.copy_from_slice(&c[..8]);
+            FrameInfo::from_payload(&c[8..], u64::from_le_bytes(off))
+                .ok_or_else(|| FormatError::Framing(format!("frame list record {i} is not valid")))
+        })
+        .collect()
+}
+
 /// Read the frame index of a `.cast.zst` by seeking from record to record,
 /// never decompressing. A truncated trailing frame (or record) is ignored.
 /// Fails with [`FormatError::Framing`] when a data frame has no index record

@@ -7,8 +7,9 @@ mod state;
 mod writer;
 
 pub use index::{
-    read_frame_index, FrameInfo, FrameState, FLAG_ALT_SCREEN, FLAG_HEADER, FLAG_STATE,
-    INDEX_FRAME_LEN, INDEX_PAYLOAD_LEN, INDEX_RECORD_VERSION, INDEX_TAG, SKIPPABLE_MAGIC,
+    decode_frame_list, encode_frame_list, read_frame_index, FrameInfo, FrameState, FLAG_ALT_SCREEN,
+    FLAG_HEADER, FLAG_STATE, INDEX_FRAME_LEN, INDEX_PAYLOAD_LEN, INDEX_RECORD_VERSION, INDEX_TAG,
+    SKIPPABLE_MAGIC,
 };
-pub use seek::{open_cast_at, SeekedCastReader};
+pub use seek::{open_cast_at, open_cast_at_frames, SeekedCastReader};
 pub use writer::{FrameOptions, FramedCastWriter};

@@ -25,6 +25,17 @@ pub fn open_cast_at<R: Read + Seek>(
         Err(FormatError::Framing(_)) => return from_offset(r, 0),
         Err(e) => return Err(e),
     };
+    open_cast_at_frames(r, &frames, time_us)
+}
+
+/// [`open_cast_at`] with the frame index already known (read once, or
+/// kept beside the cast: see [`super::index::encode_frame_list`]), so
+/// nothing before the frame is read.
+pub fn open_cast_at_frames<R: Read + Seek>(
+    mut r: R,
+    frames: &[FrameInfo],
+    time_us: u64,
+) -> Result<(Header, SeekedCastReader<R>)> {
     let Some(first) = frames.first() else {
         return Err(FormatError::Empty);
     };

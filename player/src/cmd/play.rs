@@ -9,7 +9,7 @@ use crate::cli::PlayArgs;
 use crate::control::io_message;
 use anyhow::{anyhow, bail, Result};
 use sshlog_format::cast::{is_zstd, open_cast_reader, CastReader, DynBufRead, Event, Header};
-use sshlog_format::framed::{open_cast_at, SeekedCastReader};
+use sshlog_format::framed::{open_cast_at, open_cast_at_frames, SeekedCastReader};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -49,10 +49,14 @@ fn as_micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// Bytes a framed cast is read from (a file, or an object in the store).
+pub trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
 /// The event stream of an opened recording.
 pub enum Source {
     /// A `.cast.zst`, entered through its frame index.
-    Framed(SeekedCastReader<File>),
+    Framed(SeekedCastReader<Box<dyn ReadSeek>>),
     /// A plain `.cast` (or a stream without an index).
     Plain(CastReader<DynBufRead>),
 }
@@ -95,7 +99,8 @@ pub fn open(path: &Path, from_us: u64) -> Result<(Header, Source)> {
         .map_err(|e| anyhow!("cannot read {shown}: {}", io_message(&e)))?;
     let bad = |e: sshlog_format::FormatError| anyhow!("cannot play {shown}: {e}");
     if is_zstd(&magic) {
-        let (header, r) = open_cast_at(file, from_us).map_err(bad)?;
+        let (header, r) =
+            open_cast_at(Box::new(file) as Box<dyn ReadSeek>, from_us).map_err(bad)?;
         Ok((header, Source::Framed(r)))
     } else {
         let r = open_cast_reader(file).map_err(bad)?;
@@ -121,21 +126,39 @@ pub fn run(args: &PlayArgs, log_dir: &Path, out: &mut dyn Write) -> Result<Playe
             bail!("--to ({t:?}) is before --from ({f:?})");
         }
     }
-    let (_store, path) =
-        crate::search::store::StoreSource::locate(args.store.as_deref(), &args.file, log_dir)?;
-    if crate::interactive::wanted(args) {
-        return crate::interactive::run(args, &path);
-    }
     let from_us = args.from.map_or(0, as_micros);
-    let (header, mut source) = open(&path, from_us)?;
+    let interactive = crate::interactive::wanted(args);
+    let (header, mut source, shown) = match &args.store {
+        // From the store: the frame index, then the frames played, by range
+        // requests; nothing is downloaded whole.
+        Some(url) => {
+            let (obj, frames) = crate::search::store::StoreSource::open(url)?.remote(&args.file)?;
+            let shown = format!("{} in the store", args.file);
+            if interactive {
+                let rec = crate::seekable::SeekableCast::open_remote(obj, frames)?;
+                return crate::interactive::play(args, &rec, &shown);
+            }
+            let (header, r) =
+                open_cast_at_frames(Box::new(obj) as Box<dyn ReadSeek>, &frames, from_us)
+                    .map_err(|e| anyhow!("cannot play {shown}: {e}"))?;
+            (header, Source::Framed(r), shown)
+        }
+        None => {
+            let path = crate::locate::resolve(&args.file, log_dir)?;
+            if interactive {
+                return crate::interactive::run(args, &path);
+            }
+            let (header, source) = open(&path, from_us)?;
+            (header, source, path.display().to_string())
+        }
+    };
     let timing = Timing::new(args, &header);
     let mut sleep = |d: Duration| std::thread::sleep(d);
     let played = play(&mut source, &timing, out, &mut sleep)
-        .map_err(|e| anyhow!("cannot play {}: {e:#}", path.display()))?;
+        .map_err(|e| anyhow!("cannot play {shown}: {e:#}"))?;
     if played.truncated {
         eprintln!(
-            "sshlog: note: {} ends in an incomplete event (still being recorded, or cut short)",
-            path.display()
+            "sshlog: note: {shown} ends in an incomplete event (still being recorded, or cut short)"
         );
     }
     Ok(played)

@@ -50,18 +50,23 @@ pub fn wanted(args: &PlayArgs) -> bool {
 /// Plays `path` interactively.
 pub fn run(args: &PlayArgs, path: &Path) -> Result<Played> {
     let rec = SeekableCast::open(path)?;
+    play(args, &rec, &path.display().to_string())
+}
+
+/// Plays an opened recording interactively; `shown` names it in errors.
+pub fn play(args: &PlayArgs, rec: &SeekableCast, shown: &str) -> Result<Played> {
     let timing = Timing::new(args, rec.header());
     let stop = stop_flag()?;
     let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
     let guard = term::TerminalGuard::enter()?;
     let mut out = io::stdout().lock();
-    let result = Player::new(&rec, timing).and_then(|mut p| {
+    let result = Player::new(rec, timing).and_then(|mut p| {
         p.run(&mut out, View::new(cols, rows), &stop)
             .map(|()| p.played)
     });
     drop(out);
     drop(guard);
-    result.map_err(|e| anyhow!("cannot play {}: {e:#}", path.display()))
+    result.map_err(|e| anyhow!("cannot play {shown}: {e:#}"))
 }
 
 /// A flag set by SIGTERM, SIGHUP and SIGINT (Ctrl+C itself is a key in

@@ -242,7 +242,13 @@ pub fn run(
         .map(store::StoreSource::open)
         .transpose()?;
     let got = match &store {
-        Some(st) => st.collect(args.host.as_deref(), from, to, q.output.is_some())?,
+        Some(st) => st.collect(
+            args.host.as_deref(),
+            from,
+            to,
+            q.output.is_some(),
+            q.user.as_deref(),
+        )?,
         None => source::collect(log_dir, from, to, !args.no_index, q.output.is_some())?,
     };
     notes(err, &got)?;

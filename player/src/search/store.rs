@@ -5,8 +5,10 @@
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use sshlog_fleet::fleet::{runtime, FleetEntry};
+use sshlog_fleet::fleet::{runtime, FleetEntry, IndexQuery};
+use sshlog_fleet::remote::RemoteObject;
 use sshlog_fleet::{Credentials, FleetStore, StoreSettings};
+use sshlog_format::framed::{decode_frame_list, read_frame_index, FrameInfo};
 use std::path::PathBuf;
 
 use super::source::{Collected, Session};
@@ -14,7 +16,7 @@ use super::source::{Collected, Session};
 /// The store and a scratch directory for the casts `--output` reads.
 pub struct StoreSource {
     store: FleetStore,
-    rt: tokio::runtime::Runtime,
+    rt: std::sync::Arc<tokio::runtime::Runtime>,
     scratch: tempfile::TempDir,
 }
 
@@ -27,20 +29,22 @@ impl StoreSource {
         let creds = Credentials::load(&settings)?;
         Ok(StoreSource {
             store: FleetStore::connect(&settings, &creds)?,
-            rt: runtime()?,
+            rt: std::sync::Arc::new(runtime()?),
             scratch: tempfile::Builder::new().prefix("sshlog-store-").tempdir()?,
         })
     }
 
     /// The sessions of `host` (all hosts without it) started on the UTC days
     /// `[from, to]` (the last month without `from`), with their output
-    /// filters when `grams`.
+    /// filters when `grams`; only `user`'s when it is given (entries of
+    /// other users are not even parsed).
     pub fn collect(
         &self,
         host: Option<&str>,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         grams: bool,
+        user: Option<&str>,
     ) -> Result<Collected> {
         let today = chrono::Utc::now().date_naive();
         let to = to.unwrap_or(today);
@@ -51,7 +55,14 @@ impl StoreSource {
         };
         let entries = self
             .rt
-            .block_on(self.store.entries(&hosts, from..=to, grams))
+            .block_on(self.store.entries(
+                &hosts,
+                &IndexQuery {
+                    days: from..=to,
+                    grams,
+                    contains: user.map(user_bytes),
+                },
+            ))
             .with_context(|| format!("cannot read the index in {}", self.store.name))?;
         let mut sessions: Vec<Session> = entries
             .into_iter()
@@ -101,9 +112,40 @@ impl StoreSource {
         }
     }
 
+    /// The cast of session `id` (from whichever host recorded it), opened
+    /// in the store for range requests, and its frame index (kept beside
+    /// it; read from the cast itself for uploads that have none).
+    pub fn remote(&self, id: &str) -> Result<(RemoteObject, Vec<FrameInfo>)> {
+        let s = self.find(id)?;
+        let rel = s
+            .entry
+            .cast
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("session {id} has no terminal output (no cast)"))?;
+        let host = s.host.as_deref().unwrap_or_default();
+        let key = self.store.layout.session_file(host, rel);
+        let mut obj = RemoteObject::open(self.store.clone(), key, self.rt.clone())?;
+        let list_key = self.store.layout.cast_frames(host, rel);
+        let frames = match self.rt.block_on(self.store.get_if_any(&list_key))? {
+            Some(list) => decode_frame_list(&list)
+                .with_context(|| format!("{list_key} in {}", self.store.name))?,
+            None => read_frame_index(&mut obj)
+                .with_context(|| format!("cannot read the frame index of {}", obj.key()))?,
+        };
+        anyhow::ensure!(!frames.is_empty(), "{} holds no frames", obj.key());
+        Ok((obj, frames))
+    }
+
     /// Fetches the session `id` (from whichever host recorded it) and returns
     /// its local cast (in the scratch directory, alive as long as `self`).
     pub fn fetch(&self, id: &str) -> Result<PathBuf> {
+        let s = self.find(id)?;
+        self.cast(&s)?
+            .ok_or_else(|| anyhow::anyhow!("session {id} has no terminal output (no cast)"))
+    }
+
+    /// The index entry of session `id`, on whichever host recorded it.
+    fn find(&self, id: &str) -> Result<Session> {
         let uuid = uuid::Uuid::parse_str(id).map_err(|_| {
             anyhow::anyhow!("with --store, name the session by its id (a UUID), not `{id}`")
         })?;
@@ -111,14 +153,12 @@ impl StoreSource {
             .map(|t| t.date_naive())
             .ok_or_else(|| anyhow::anyhow!("{id} is not a session id (UUIDv7)"))?;
         let one = chrono::Duration::days(1);
-        let found = self.collect(None, Some(day - one), Some(day + one), false)?;
-        let s = found
+        let found = self.collect(None, Some(day - one), Some(day + one), false, None)?;
+        found
             .sessions
-            .iter()
+            .into_iter()
             .find(|s| s.entry.id == uuid)
-            .ok_or_else(|| anyhow::anyhow!("no session {id} in {}", self.store.name))?;
-        self.cast(s)?
-            .ok_or_else(|| anyhow::anyhow!("session {id} has no terminal output (no cast)"))
+            .ok_or_else(|| anyhow::anyhow!("no session {id} in {}", self.store.name))
     }
 
     /// Where a session's cast is in the store, for the results.
@@ -132,4 +172,11 @@ impl StoreSource {
                 .session_file(s.host.as_deref().unwrap_or_default(), rel)
         ))
     }
+}
+
+/// `"user":"NAME"` as an index entry's JSON spells it.
+fn user_bytes(user: &str) -> Vec<u8> {
+    let mut b = br#""user":"#.to_vec();
+    b.extend(serde_json::to_vec(user).unwrap_or_default());
+    b
 }

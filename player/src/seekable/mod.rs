@@ -61,6 +61,7 @@ mod tests;
 
 use anyhow::{anyhow, bail, Context, Result};
 pub use playhead::Playhead;
+use sshlog_fleet::remote::RemoteObject;
 use sshlog_format::cast::{is_zstd, open_cast_reader, CastReader, Event, Header};
 use sshlog_format::framed::{read_frame_index, FrameInfo, FrameState, FLAG_HEADER};
 use sshlog_format::FormatError;
@@ -72,6 +73,25 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::rc::Rc;
 use sync::*;
+
+/// Where a framed cast's bytes are read from: a local file, or an object in
+/// the fleet store (by range requests).
+pub trait ReadAt {
+    /// Fills `buf` with the bytes at `offset`.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+}
+
+impl ReadAt for File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for RemoteObject {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        RemoteObject::read_exact_at(self, buf, offset)
+    }
+}
 
 /// The events of one frame (shared with the decode cache).
 pub type Events = Rc<Vec<Event>>;
@@ -96,7 +116,7 @@ pub struct ReadStats {
 enum Body {
     /// A `.cast.zst` with a frame index.
     Framed {
-        file: File,
+        file: Box<dyn ReadAt>,
         frames: Vec<FrameInfo>,
         /// One decompression context for all frames (creating one per
         /// frame costs more than decompressing a 64 KiB frame).
@@ -162,7 +182,7 @@ impl SeekableCast {
         if is_zstd(&magic[..n]) {
             match read_frame_index(&file) {
                 Ok(frames) if !frames.is_empty() => {
-                    return Self::framed(file, frames)
+                    return Self::framed(Box::new(file), frames)
                         .map_err(|e| anyhow!("cannot play {shown}: {e:#}"));
                 }
                 Ok(_) => bail!("cannot play {shown}: {}", FormatError::Empty),
@@ -187,13 +207,20 @@ impl SeekableCast {
         })
     }
 
-    fn framed(file: File, frames: Vec<FrameInfo>) -> Result<SeekableCast> {
+    /// Opens a `.cast.zst` in the fleet store, with its frame index: each
+    /// frame is read when it is needed, by a range request.
+    pub fn open_remote(obj: RemoteObject, frames: Vec<FrameInfo>) -> Result<SeekableCast> {
+        let shown = obj.key().to_string();
+        Self::framed(Box::new(obj), frames).map_err(|e| anyhow!("cannot play {shown}: {e:#}"))
+    }
+
+    fn framed(file: Box<dyn ReadAt>, frames: Vec<FrameInfo>) -> Result<SeekableCast> {
         let first = &frames[0];
         if first.flags & FLAG_HEADER == 0 {
             bail!("the first frame does not hold the header");
         }
         let zstd = RefCell::new(zstd::bulk::Decompressor::new()?);
-        let text = decompress(&file, first, &zstd)?;
+        let text = decompress(file.as_ref(), first, &zstd)?;
         let reader = CastReader::new(Cursor::new(text)).context("frame 0")?;
         let rec = SeekableCast {
             header: reader.header().clone(),
@@ -253,7 +280,7 @@ impl SeekableCast {
     /// The decompressed lines of frame `j`.
     fn frame_text(
         &self,
-        file: &File,
+        file: &dyn ReadAt,
         frames: &[FrameInfo],
         zstd: &RefCell<zstd::bulk::Decompressor<'static>>,
         j: usize,
@@ -299,7 +326,7 @@ impl SeekableCast {
                 if let Some(e) = self.cache.borrow().get(&j) {
                     return Ok(Rc::clone(e));
                 }
-                let text = self.frame_text(file, frames, zstd, j)?;
+                let text = self.frame_text(file.as_ref(), frames, zstd, j)?;
                 self.parse_frame(frames, j, text)
             }
         }
@@ -314,7 +341,7 @@ impl SeekableCast {
                 if let Some(e) = self.cache.borrow().get(&j) {
                     return Ok(Some(Rc::clone(e)));
                 }
-                let text = self.frame_text(file, frames, zstd, j)?;
+                let text = self.frame_text(file.as_ref(), frames, zstd, j)?;
                 if needles
                     .iter()
                     .any(|n| memchr::memmem::find(&text, n).is_some())
@@ -510,7 +537,7 @@ impl SeekableCast {
         let s = match &self.body {
             Body::Memory { .. } => Summary::default(),
             Body::Framed { file, frames, zstd } => {
-                let text = self.frame_text(file, frames, zstd, j)?;
+                let text = self.frame_text(file.as_ref(), frames, zstd, j)?;
                 match summarise(&text) {
                     Some(s) => s,
                     // Not sshlog's compact JSON: parse it.

@@ -66,7 +66,7 @@ pub(super) const MAX_FRAME_BUFFER: u64 = 256 << 20;
 
 /// Reads and decompresses one frame.
 pub(super) fn decompress(
-    file: &File,
+    file: &dyn ReadAt,
     f: &FrameInfo,
     zstd: &RefCell<zstd::bulk::Decompressor<'static>>,
 ) -> Result<Vec<u8>> {
