@@ -61,11 +61,11 @@ impl FleetStore {
     ) -> Result<Vec<FleetEntry>, FleetError> {
         let (days, grams) = (&q.days, q.grams);
         // Catalogs and loose day directories in range.
-        let listed: Vec<(String, Vec<Key>, Vec<Key>)> = futures::stream::iter(hosts)
+        let listed: Vec<(String, Vec<Key>, Vec<Key>)> = futures::stream::iter(hosts.to_vec())
             .map(|host| async move {
-                let (dirs, objects) = self.children(&self.layout.index_dir(host)).await?;
+                let (dirs, objects) = self.children(&self.layout.index_dir(&host)).await?;
                 Ok::<_, FleetError>((
-                    host.clone(),
+                    host,
                     dirs,
                     objects.into_iter().map(|o| o.location).collect(),
                 ))

@@ -7,6 +7,7 @@
 //! keep everything in the spool.
 
 mod common;
+mod web_support;
 
 use common::*;
 use serde_json::Value;
@@ -577,6 +578,8 @@ fn a_simulated_fleet_is_searched_across_hosts_and_compacted() {
         .count();
     assert_eq!(first.len(), first_want);
 
+    check_fleet_web_view(&url, &since, &made, HOSTS, SESSIONS as usize);
+
     // Played from a compacted host: the cast's bytes, as on the host.
     let local_txt = std::process::Command::new(SSHLOG)
         .args(["--log-dir"])
@@ -769,4 +772,112 @@ fn play_from_the_store_seeks_with_range_requests() {
     let remote = play(true);
     assert!(!remote.is_empty());
     assert!(remote == play(false), "played from the store differs");
+}
+
+/// The web console's fleet view over the simulated fleet: hosts, a search
+/// across hosts, a recording played from the store; bad hosts refused.
+fn check_fleet_web_view(
+    url: &str,
+    since: &str,
+    made: &[(String, sshlog_format::generate::Generated)],
+    hosts: usize,
+    per_host: usize,
+) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = web_support::settings(dir.path());
+    let mut yaml = std::fs::read_to_string(&config).expect("settings");
+    yaml.push_str(&format!("store: '{url}'\n"));
+    std::fs::write(&config, yaml).expect("settings");
+    let web = web_support::Web::start(
+        &config,
+        &dir.path().join("no.sock"),
+        &dir.path().join("log"),
+    );
+    let mut c = web_support::Client::new();
+    let r = c.login(&web, web_support::USER, web_support::PASSWORD);
+    assert_eq!(r.status, 303, "login: {}", r.body);
+
+    let r = c.get(&web.url("/api/fleet/hosts"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed = r.json()["hosts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(listed.len(), hosts, "{listed:?}");
+    assert!(listed
+        .iter()
+        .all(|h| h["hostname"].is_null() || h["hostname"].is_string()));
+
+    let r = c.get(&web.url(&format!(
+        "/api/fleet/search?user=alice&since={since}&limit=500"
+    )));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut got: Vec<String> = r.json()["sessions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s["session_id"].as_str().map(String::from))
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = made
+        .iter()
+        .filter(|(_, g)| g.alice)
+        .map(|(_, g)| g.id.to_string())
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let r = c.get(&web.url(&format!(
+        "/api/fleet/search?host=sim-03&since={since}&limit=500"
+    )));
+    let one = r.json()["sessions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(one.len(), per_host);
+    assert!(one.iter().all(|s| s["host"] == "sim-03"));
+
+    // A recording from the store, as asciicast v2 text: the output of the cast.
+    let (host, g) = &made[1];
+    let r = c.get(&web.url(&format!("/api/fleet/recordings/{host}/{}/cast", g.id)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut served = Vec::new();
+    for line in r.body.lines().skip(1) {
+        let v: Value = serde_json::from_str(line).expect("event line");
+        if v[1] == "o" {
+            served.extend_from_slice(v[2].as_str().unwrap_or_default().as_bytes());
+        }
+    }
+    let cast = g.events.with_file_name(format!("{}.cast.zst", g.id));
+    let (_, events) = sshlog_format::read_cast_file(&cast).expect("local cast");
+    let mut local = Vec::new();
+    for e in events {
+        if let sshlog_format::Event::Output { data, .. } = e {
+            local.extend(data);
+        }
+    }
+    assert!(!local.is_empty());
+    assert!(
+        served == local,
+        "served {} bytes, the cast holds {}",
+        served.len(),
+        local.len()
+    );
+
+    let r = c.get(&web.url(&format!("/fleet/{host}/{}", g.id)));
+    assert_eq!(r.status, 200);
+    assert!(r
+        .body
+        .contains(&format!("/api/fleet/recordings/{host}/{}/cast", g.id)));
+    for bad in ["..", "a%2Fb", "no%20such"] {
+        let r = c.get(&web.url(&format!("/api/fleet/recordings/{bad}/{}/cast", g.id)));
+        assert!(
+            r.status == 400 || r.status == 404,
+            "{bad}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    let r = c.get(&web.url(&format!(
+        "/api/fleet/recordings/sim-00/{}/cast",
+        uuid::Uuid::now_v7()
+    )));
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = c.get(&web.url("/fleet"));
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("id=\"hosts\""), "{}", r.body);
 }

@@ -55,6 +55,9 @@ pub struct RawConfig {
     pub session_ttl_minutes: Option<u64>,
     #[serde(default)]
     pub secure_cookies: Option<bool>,
+    /// The fleet store to serve the fleet view from (a `--store` URL).
+    #[serde(default)]
+    pub store: Option<String>,
 }
 
 /// Checked settings.
@@ -65,6 +68,8 @@ pub struct WebConfig {
     pub password_hash: String,
     pub session_ttl: Duration,
     pub secure_cookies: bool,
+    /// The fleet store URL (`store:`, else `SSHLOG_STORE`), if any.
+    pub store: Option<String>,
 }
 
 impl WebConfig {
@@ -132,6 +137,10 @@ pub fn check(
         // Plain HTTP is only acceptable on loopback: elsewhere cookies are
         // Secure unless explicitly turned off.
         secure_cookies: raw.secure_cookies.unwrap_or(!listen.ip().is_loopback()),
+        store: raw
+            .store
+            .or_else(|| std::env::var("SSHLOG_STORE").ok())
+            .filter(|s| !s.trim().is_empty()),
     })
 }
 

@@ -8,7 +8,8 @@
 //! - [`login`]: the login form, logging in and out;
 //! - [`daemon`]: the asynchronous client of sshlogd's control socket;
 //! - [`api`], [`live`]: the JSON API, SSE events and the live WebSocket;
-//! - [`recordings`], [`search`]: reading the log directory;
+//! - [`recordings`], [`search`]: reading the log directory; [`fleet`]: the
+//!   fleet view, read from the fleet store;
 //! - [`pages`], [`assets`]: HTML and the embedded static files;
 //! - [`server`]: routes and serving; [`text`]: UTF-8 chunks, HTML escaping.
 //!
@@ -19,6 +20,7 @@ pub mod assets;
 pub mod auth;
 pub mod config;
 pub mod daemon;
+pub mod fleet;
 pub mod live;
 pub mod login;
 pub mod pages;
@@ -82,7 +84,16 @@ fn serve(socket: &Path, log_dir: &Path, args: &WebArgs) -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
+    let fleet = match &config.store {
+        Some(url) => {
+            let settings = sshlog_fleet::StoreSettings::from_url(url)?;
+            let creds = sshlog_fleet::Credentials::load(&settings)?;
+            Some(sshlog_fleet::FleetStore::connect(&settings, &creds)?)
+        }
+        None => None,
+    };
     let state = Arc::new(server::AppState {
+        fleet,
         sessions: auth::Sessions::new(config.session_ttl),
         config,
         log_dir: log_dir.to_path_buf(),

@@ -20,6 +20,7 @@ pub fn layout(title: &str, page: &str, login: Option<&Login>, body: &str) -> Str
 <a href="/" data-nav="sessions">Live sessions</a>
 <a href="/events" data-nav="events">Events</a>
 <a href="/search" data-nav="search">Search</a>
+<a href="/fleet" data-nav="fleet">Fleet</a>
 <span class="spacer"></span>
 <span class="who">{user}</span>
 <form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">Log out</button></form>

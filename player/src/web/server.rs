@@ -12,7 +12,7 @@ use super::auth::Sessions;
 use super::config::WebConfig;
 use super::daemon::Daemon;
 use super::ratelimit::Limiter;
-use super::{api, assets, live, login, pages, security};
+use super::{api, assets, fleet, live, login, pages, security};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -21,6 +21,8 @@ pub struct AppState {
     pub daemon: Daemon,
     pub sessions: Sessions,
     pub limiter: Limiter,
+    /// The fleet store, when one is configured (the fleet view).
+    pub fleet: Option<sshlog_fleet::FleetStore>,
 }
 
 /// The state as handlers get it.
@@ -36,6 +38,11 @@ pub fn router(state: Shared) -> Router {
         .route("/search", get(pages::search))
         .route("/sessions/{id}", get(pages::recording))
         .route("/live/{id}", get(pages::live))
+        .route("/fleet", get(fleet::page))
+        .route("/fleet/{host}/{id}", get(fleet::recording_page))
+        .route("/api/fleet/hosts", get(fleet::hosts))
+        .route("/api/fleet/search", get(fleet::search))
+        .route("/api/fleet/recordings/{host}/{id}/cast", get(fleet::cast))
         .route("/api/sessions", get(api::sessions))
         .route("/api/events/stream", get(api::events_stream))
         .route("/api/search", get(api::search))

@@ -280,6 +280,55 @@
     });
   }
 
+  // ---- /fleet : hosts and a search across them (from the fleet store) ---
+
+  function fleetPage() {
+    const hosts = document.getElementById('hosts');
+    const form = document.getElementById('fleet-form');
+    if (!hosts || !form) return;
+    const results = document.getElementById('results');
+    const keys = ['host', 'user', 'cmd', 'since', 'until'];
+    const params = new URLSearchParams(location.search);
+    for (const k of keys) if (params.has(k)) form[k].value = params.get(k);
+    api('/api/fleet/hosts').then((r) => {
+      hosts.replaceChildren(...r.hosts.map((h) => el('tr', { dataset: { host: h.host } },
+        el('td', {}, el('a', { href: `/fleet?host=${encodeURIComponent(h.host)}` }, h.host)),
+        el('td', {}, h.hostname || ''), el('td', {}, h.sshlog_version || ''),
+        el('td', {}, h.updated ? fmtDate(h.updated) : ''))));
+      if (!r.hosts.length) hosts.append(el('tr', {}, el('td', { colspan: 4 }, 'No host has uploaded yet.')));
+    }).catch((e) => setStatus(`Cannot list the hosts: ${e.message}`, true));
+    const q = new URLSearchParams();
+    for (const k of keys) if (params.get(k)) q.set(k, params.get(k));
+    setStatus('Searching…');
+    api('/api/fleet/search?' + q).then((r) => {
+      setStatus(`${r.sessions.length} session${r.sessions.length === 1 ? '' : 's'} found` +
+        ` (${r.scanned} looked at${r.truncated ? ', more not shown' : ''}; last 7 days unless “since”).`);
+      results.replaceChildren(...r.sessions.map((s) => {
+        const link = (t, label) => el('a', {
+          href: `/fleet/${encodeURIComponent(s.host)}/${s.session_id}${t !== undefined ? '?t=' + t : ''}`,
+        }, label);
+        return el('article', { class: 'hit', dataset: { sessionId: s.session_id, host: s.host } },
+          el('h2', {}, s.has_cast ? link(undefined, `${s.host} · ${s.user || '?'} · ${fmtDate(s.started)}`)
+            : `${s.host} · ${s.user || '?'} · ${fmtDate(s.started)}`,
+          el('small', {}, ` ${s.client || ''} ${s.tty || ''} ${s.ended ? '' : '(live)'}`)),
+          s.commands.length ? el('ul', { class: 'cmds' }, s.commands.map((c) =>
+            el('li', {}, s.has_cast ? link(c.offset, fmtOffset(c.offset)) : fmtOffset(c.offset), ' ',
+              el('code', {}, c.argv)))) : '');
+      }));
+    }).catch((e) => setStatus(`Search failed: ${e.message}`, true));
+  }
+
+  function fleetRecordingPage() {
+    const box = document.getElementById('player');
+    const startAt = parseFloat(new URLSearchParams(location.search).get('t') || '');
+    const player = AsciinemaPlayer.create(box.dataset.cast, box, {
+      preload: true, fit: 'width', idleTimeLimit: 5,
+      startAt: startAt > 0 ? startAt : undefined,
+      poster: startAt > 0 ? `npt:${startAt}` : undefined,
+    });
+    window.sshlogPlayer = player;
+  }
+
   // ---- /live/{id} ---------------------------------------------------------
 
   function livePage() {
@@ -302,6 +351,8 @@
     search: searchPage,
     recording: recordingPage,
     live: livePage,
+    fleet: fleetPage,
+    'fleet-recording': fleetRecordingPage,
   };
   if (pages[page]) pages[page]();
 })();
