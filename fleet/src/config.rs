@@ -41,6 +41,10 @@ pub struct StoreSettings {
     /// the last seconds of it in the store.
     #[serde(default = "default_live_upload_seconds")]
     pub live_upload_seconds: u64,
+    /// Event records go to the store too, one object per host and hour
+    /// (`hosts/<host>/events/…`), so `sshlog events --store` spans hosts.
+    #[serde(default)]
+    pub events: bool,
 }
 
 fn default_live_upload_seconds() -> u64 {
@@ -73,6 +77,7 @@ impl StoreSettings {
             ca_file: None,
             host_id: None,
             live_upload_seconds: default_live_upload_seconds(),
+            events: false,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair

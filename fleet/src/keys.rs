@@ -7,6 +7,7 @@
 //! <prefix>/hosts/<host>/sessions/YYYY/MM/DD/<id>.cast.zst          as on the host
 //! <prefix>/hosts/<host>/sessions/YYYY/MM/DD/<id>.cast.zst.frames   the cast's frame index
 //! <prefix>/hosts/<host>/sessions/YYYY/MM/DD/<id>.events.jsonl      (with its seal)
+//! <prefix>/hosts/<host>/events/YYYY-MM-DD/HH.jsonl.zst              event records of an hour (optional)
 //! <prefix>/hosts/<host>/index/YYYY-MM-DD/<id>.json                 a session's index entry (loose)
 //! <prefix>/hosts/<host>/index/YYYY-MM-DD.jsonl.zst                 a day's entries, compacted
 //! <prefix>/hosts/<host>/index/YYYY-MM-DD.grams.zst                 their output filters
@@ -17,12 +18,13 @@
 //! catalog per day ([`crate::catalog`]), so a search reads one object per
 //! host and day.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use object_store::path::Path as Key;
 use uuid::Uuid;
 
 const CATALOG_SUFFIX: &str = ".jsonl.zst";
 const FRAMES_SUFFIX: &str = ".frames";
+const EVENTS_SUFFIX: &str = ".jsonl.zst";
 const GRAMS_SUFFIX: &str = ".grams.zst";
 
 /// A key right under a host's `index/`.
@@ -94,6 +96,31 @@ impl Layout {
     /// [`Layout::session_file`]).
     pub fn cast_frames(&self, host: &str, cast_relative: &str) -> Key {
         self.session_file(host, &format!("{cast_relative}{FRAMES_SUFFIX}"))
+    }
+
+    /// The event files of one host and day.
+    pub fn events_day(&self, host: &str, day: NaiveDate) -> Key {
+        self.join(&format!("hosts/{host}/events/{}", day.format("%Y-%m-%d")))
+    }
+
+    /// The event records of one host and hour (`hour`: its start, UTC).
+    pub fn events_hour(&self, host: &str, hour: DateTime<Utc>) -> Key {
+        self.join(&format!(
+            "hosts/{host}/events/{}/{}{EVENTS_SUFFIX}",
+            hour.format("%Y-%m-%d"),
+            hour.format("%H")
+        ))
+    }
+
+    /// The hour of an [`Layout::events_hour`] key.
+    pub fn event_hour(key: &Key) -> Option<DateTime<Utc>> {
+        let all: Vec<String> = key.parts().map(|p| p.as_ref().to_string()).collect();
+        let (name, day) = (all.last()?, all.get(all.len().checked_sub(2)?)?);
+        let hour: u32 = name.strip_suffix(EVENTS_SUFFIX)?.parse().ok()?;
+        NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(hour, 0, 0)
+            .map(|t| t.and_utc())
     }
 
     /// The index directory of one host: loose day directories and catalogs.
@@ -179,5 +206,13 @@ mod tests {
         let loose = l.index_day("web-1", day);
         assert_eq!(Layout::index_item(&loose), Some(IndexItem::LooseDay(day)));
         assert_eq!(Layout::index_item(&l.host_info("web-1")), None);
+        let hour = day.and_hms_opt(13, 0, 0).unwrap().and_utc();
+        let ev = l.events_hour("web-1", hour);
+        assert_eq!(
+            ev.as_ref(),
+            "fleet/hosts/web-1/events/2026-12-06/13.jsonl.zst"
+        );
+        assert_eq!(Layout::event_hour(&ev), Some(hour));
+        assert_eq!(Layout::event_hour(&cat), None);
     }
 }

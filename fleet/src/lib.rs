@@ -9,6 +9,7 @@
 //! | [`spool`] | sessions waiting for the store, on local disk until acknowledged |
 //! | [`uploader`] | empties the spool: in order, with backoff, never on the capture path |
 //! | [`catalog`] | a host's day of index entries in one object (compaction) |
+//! | [`events`] | event records per host and hour (optional) |
 //! | [`fleet`] | reading back: hosts, index entries, session files |
 //! | [`remote`] | an object read like a file, by range requests (play, seek) |
 //!
@@ -19,6 +20,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod events;
 pub mod fleet;
 pub mod keys;
 pub mod remote;

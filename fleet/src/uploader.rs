@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::events::EventSpool;
 use crate::spool::{Job, Spool};
 use crate::{FleetError, FleetStore};
 
@@ -21,6 +22,8 @@ use crate::{FleetError, FleetStore};
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How often the spool is looked at when nothing nudges the uploader.
 const IDLE_LOOK: Duration = Duration::from_secs(5);
+/// How often grown event hour files are sent ([`crate::events`]).
+const EVENTS_EVERY: Duration = Duration::from_secs(10);
 /// How often loose index entries are folded into their days' catalogs
 /// ([`crate::catalog`]), today's included; the first time when the spool is
 /// first empty. Readers find at most this much of a host's index loose.
@@ -67,12 +70,14 @@ pub struct Uploader {
 
 impl Uploader {
     /// Starts the thread; `live` is how often live sessions are uploaded
-    /// (`None`: only finished ones).
+    /// (`None`: only finished ones); with `events`, the hour files of
+    /// [`crate::events`] are sent too.
     pub fn start(
         store: FleetStore,
         host_id: String,
         log_dir: PathBuf,
         live: Option<Duration>,
+        events: bool,
     ) -> Uploader {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Mutex::new(Shared {
@@ -86,7 +91,7 @@ impl Uploader {
         let s = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("sshlog-uploader".into())
-            .spawn(move || run(store, host_id, log_dir, live, rx, s));
+            .spawn(move || run(store, host_id, log_dir, live, events, rx, s));
         if let Err(e) = spawned {
             tracing::error!("cannot start the uploader thread: {e}; sessions stay in the spool");
         }
@@ -137,6 +142,7 @@ fn run(
     host_id: String,
     log_dir: PathBuf,
     live: Option<Duration>,
+    events: bool,
     rx: mpsc::Receiver<()>,
     shared: Arc<Mutex<Shared>>,
 ) {
@@ -156,6 +162,9 @@ fn run(
     let mut live_sent: HashMap<PathBuf, (u64, u64)> = HashMap::new();
     let mut next_live = std::time::Instant::now();
     let mut next_compact = std::time::Instant::now();
+    let event_spool = events.then(|| EventSpool::new(&log_dir));
+    let mut events_sent = HashMap::new();
+    let mut next_events = std::time::Instant::now();
     loop {
         let backlog = spool.backlog();
         {
@@ -239,6 +248,17 @@ fn run(
                 // Nothing is lost: loose entries stay readable until the next try.
                 Err(e) => tracing::warn!("index compaction failed, retried in an hour: {e}"),
             }
+        }
+        if let Some(ev) = &event_spool {
+            if idle && std::time::Instant::now() >= next_events {
+                next_events = std::time::Instant::now() + EVENTS_EVERY;
+                // A failure is retried at the next interval; the lines stay
+                // in their hour files until the store holds them.
+                if let Err(e) = rt.block_on(ev.upload(&store, &host_id, &mut events_sent)) {
+                    tracing::warn!("event upload failed, retried in {EVENTS_EVERY:?}: {e}");
+                }
+            }
+            wait = wait.min(EVENTS_EVERY);
         }
         if let Some(every) = live.filter(|_| std::time::Instant::now() >= next_live) {
             next_live = std::time::Instant::now() + every;

@@ -43,6 +43,13 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
         }
         Command::Play(a) => play::run(a, &cli.log_dir, &mut out).map(drop),
         Command::Export(a) => crate::cmd::export::run(a, &cli.log_dir, &mut out),
+        Command::Events(a) => {
+            if crate::cmd::events::run(a, &mut out)? {
+                Ok(())
+            } else {
+                anyhow::bail!("no events matched")
+            }
+        }
         Command::Search(a) => crate::search::run(
             a,
             &cli.log_dir,

@@ -67,7 +67,7 @@ pub struct SshlogCli {
     pub log_dir: PathBuf,
 
     /// JSON instead of text, for the commands that have it (sessions,
-    /// stats, watch, search).
+    /// stats, watch, search, events).
     #[arg(long, global = true, display_order = 102)]
     pub json: bool,
 
@@ -86,6 +86,7 @@ impl SshlogCli {
             Command::Stats(a) => a.json = true,
             Command::Watch(a) => a.json = true,
             Command::Search(a) => a.json = true,
+            Command::Events(a) => a.json = true,
             _ => {}
         }
     }
@@ -139,6 +140,10 @@ pub enum Command {
     /// Find recorded sessions by user, client, time, command, exit code or output.
     #[command(long_about = crate::search::LONG_ABOUT, after_help = crate::search::AFTER_HELP)]
     Search(crate::search::SearchArgs),
+
+    /// Print the events hosts sent to the fleet store, across hosts.
+    #[command(long_about = crate::cmd::events::LONG_ABOUT, after_help = crate::cmd::events::AFTER_HELP)]
+    Events(crate::cmd::events::EventsArgs),
 
     /// Build or refresh the index of recordings used by `sshlog search`.
     #[command(long_about = crate::cmd::index::LONG_ABOUT, after_help = crate::cmd::index::AFTER_HELP)]

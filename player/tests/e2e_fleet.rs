@@ -881,3 +881,84 @@ fn check_fleet_web_view(
     assert_eq!(r.status, 200);
     assert!(r.body.contains("id=\"hosts\""), "{}", r.body);
 }
+
+#[test]
+fn event_records_reach_the_store_per_host_and_hour() {
+    if !require_root_or_skip("fleet_events") {
+        return;
+    }
+    let garage = Garage::start().expect("garage");
+    let host = format!("ev-{}", random_suffix(4));
+    let yaml = garage.settings_yaml("fleet", &host).expect("yaml") + "  events: true\n";
+    let rec = Recorder::start_with(&yaml);
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    run_session(&sshd, &user, "events-to-the-store");
+    let local = rec
+        .wait_closed(user.name(), 1, WAIT)
+        .expect("recorded")
+        .remove(0);
+    let url = garage.store_url("fleet").expect("url");
+    let events = |args: &[&str]| -> Vec<Value> {
+        let out = std::process::Command::new(SSHLOG)
+            .args(["--json", "events", "--store", &url, "--host", &host])
+            .args(args)
+            .output()
+            .expect("sshlog events");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    // Sent within the uploader's interval (10 s) once the spool is empty.
+    let deadline = Instant::now() + UPLOAD_WAIT;
+    let ours = loop {
+        let found: Vec<Value> = events(&["--since", "1h"])
+            .into_iter()
+            .filter(|e| e["session_id"] == local.id().as_str())
+            .collect();
+        if found.iter().any(|e| e["type"] == "connection_close") {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{found:?}\n{}",
+            rec.daemon_logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(ours.iter().all(|e| e["host"] == host.as_str()));
+    let types: Vec<&str> = ours.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(types.contains(&"connection_established"), "{types:?}");
+    assert!(types.contains(&"command_start"), "{types:?}");
+    // The same lines as the session's sidecar holds (the seal aside).
+    let sidecar: Vec<&Value> = local
+        .records
+        .iter()
+        .filter(|r| r["type"] != "seal")
+        .collect();
+    assert_eq!(ours.len(), sidecar.len(), "{ours:?}\n{sidecar:?}");
+    // --type filters; text output names the host.
+    let closes = events(&["--since", "1h", "--type", "connection_close"]);
+    assert!(closes.iter().all(|e| e["type"] == "connection_close"));
+    let text = std::process::Command::new(SSHLOG)
+        .args(["events", "--store", &url, "--host", &host, "--since", "1h"])
+        .output()
+        .expect("sshlog events");
+    assert!(String::from_utf8_lossy(&text.stdout)
+        .lines()
+        .all(|l| l.starts_with(&format!("{host}  "))));
+    let keys = keys(&garage, "fleet");
+    let hour = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        keys.iter()
+            .any(|k| k.contains(&format!("{host}/events/{hour}/")) && k.ends_with(".jsonl.zst")),
+        "{keys:?}"
+    );
+    // The current hour stays in the local spool until the hour is over.
+    assert!(rec
+        .log_dir()
+        .join("spool/events")
+        .read_dir()
+        .is_ok_and(|mut d| d.next().is_some()));
+}

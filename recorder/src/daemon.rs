@@ -31,6 +31,8 @@ pub struct DaemonSink {
     tx: broadcast::Sender<Broadcast>,
     pub actions: ActionEngine,
     pub log_errors: u64,
+    /// Hour files for the fleet store (`store.events: true`).
+    pub event_spool: Option<sshlog_fleet::events::EventSpool>,
 }
 
 fn action_context(ctx: &SessionContext) -> EventContext {
@@ -53,6 +55,12 @@ impl Sink for DaemonSink {
         if let Err(e) = self.event_log.write_line(&line) {
             self.log_errors += 1;
             warn!("event log write failed: {e}");
+        }
+        if let Some(spool) = &self.event_spool {
+            if let Err(e) = spool.append(rec) {
+                self.log_errors += 1;
+                warn!("event spool write failed (this line will not reach the store): {e}");
+            }
         }
         self.actions.dispatch(rec, &action_context(ctx));
         let _ = self.tx.send(Arc::new((rec.clone(), line)));
@@ -262,6 +270,11 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         tx: tx.clone(),
         actions,
         log_errors: 0,
+        event_spool: settings
+            .store
+            .as_ref()
+            .filter(|st| st.events)
+            .map(|_| sshlog_fleet::events::EventSpool::new(&settings.log_dir)),
     };
     let config_errors = report_config_errors(&config_errors, &mut sink);
     let frame = FrameOptions {

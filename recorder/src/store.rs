@@ -45,6 +45,7 @@ impl Store {
                         log_dir.to_path_buf(),
                         (settings.live_upload_seconds > 0)
                             .then(|| std::time::Duration::from_secs(settings.live_upload_seconds)),
+                        settings.events,
                     )),
                     config_error: None,
                     config_reported: false,

@@ -6,6 +6,7 @@
 
 pub mod attach;
 pub mod config_check;
+pub mod events;
 pub mod export;
 pub mod follow;
 pub mod index;
