@@ -26,8 +26,9 @@ const IDLE_LOOK: Duration = Duration::from_secs(5);
 const EVENTS_EVERY: Duration = Duration::from_secs(10);
 /// How often loose index entries are folded into their days' catalogs
 /// ([`crate::catalog`]), today's included; the first time when the spool is
-/// first empty. Readers find at most this much of a host's index loose.
-const COMPACT_EVERY: Duration = Duration::from_secs(3600);
+/// first empty. Readers find at most this much of a host's index loose (a
+/// GET each); a compaction costs a few requests per day touched.
+pub const COMPACT_EVERY: Duration = Duration::from_secs(600);
 
 /// What the uploader is doing (`sshlog stats`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -246,7 +247,9 @@ fn run(
                 ),
                 Ok(_) => {}
                 // Nothing is lost: loose entries stay readable until the next try.
-                Err(e) => tracing::warn!("index compaction failed, retried in an hour: {e}"),
+                Err(e) => {
+                    tracing::warn!("index compaction failed, retried in {COMPACT_EVERY:?}: {e}")
+                }
             }
         }
         if let Some(ev) = &event_spool {

@@ -7,8 +7,8 @@
 //! sessions (cast and sidecar, as sshlogd writes them), then replicated
 //! with new ids, times and hosts: each host has `SESSIONS_PER_HOST` sessions
 //! spread over the last `DAYS` days, in day catalogs as the hosts'
-//! uploaders leave them (they compact every hour); the last hour's entries
-//! are loose. Searches
+//! uploaders leave them; the entries of the last compaction interval
+//! (`COMPACT_EVERY`, 10 minutes) are loose, as just before a compaction. Searches
 //! read only the index (no cast is needed), so no casts are uploaded. Four
 //! fleet sizes are measured to show how the cost grows: hosts/10 and hosts,
 //! times sessions/10 and sessions. Prints a Markdown section.
@@ -99,7 +99,7 @@ async fn populate(
     days: u32,
 ) -> Result<(u64, u64)> {
     let now = Utc::now();
-    let hour_ago = now - Duration::hours(1);
+    let last_compaction = now - Duration::from_std(sshlog_fleet::uploader::COMPACT_EVERY)?;
     let mut work = Vec::new();
     for h in 0..hosts {
         let mut by_day: std::collections::BTreeMap<(NaiveDate, bool), Vec<Template>> =
@@ -107,7 +107,7 @@ async fn populate(
         for n in 0..per_host {
             let s = synth(t, h, n, per_host, now, days);
             if s.0.start <= now {
-                let loose = s.0.start > hour_ago;
+                let loose = s.0.start > last_compaction;
                 by_day
                     .entry((s.0.start.date_naive(), loose))
                     .or_default()
@@ -249,7 +249,7 @@ fn main() -> Result<()> {
     println!(
         "Command: `tools/bench-fleet {hosts} {per_host} {days} {runs}` — a one-node Garage on 127.0.0.1; \
          each host's sessions spread over the last {days} days, past days compacted into day catalogs, \
-         today's entries loose; `sshlog --json search --store` run {runs} times per query (median, wall clock, \
+         the last 10 minutes' entries loose (as just before a compaction); `sshlog --json search --store` run {runs} times per query (median, wall clock, \
          process start included)."
     );
     println!();
