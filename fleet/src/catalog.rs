@@ -28,7 +28,7 @@ use crate::uploader::IndexObject;
 use crate::{FleetError, FleetStore};
 
 /// Objects fetched at once.
-pub const CONCURRENT_GETS: usize = 32;
+pub const CONCURRENT_GETS: usize = 64;
 /// zstd level of catalogs: they are written once a day and read often.
 const LEVEL: i32 = 9;
 

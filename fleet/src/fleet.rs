@@ -30,6 +30,14 @@ pub struct IndexQuery {
     pub contains: Option<Vec<u8>>,
 }
 
+/// The [`IndexQuery::contains`] prefilter of one user: `"user":"NAME"`
+/// as an index entry's JSON spells it.
+pub fn user_prefilter(user: &str) -> Vec<u8> {
+    let mut b = br#""user":"#.to_vec();
+    b.extend(serde_json::to_vec(user).unwrap_or_default());
+    b
+}
+
 /// One session of the fleet, as its index entry tells.
 #[derive(Debug, Clone)]
 pub struct FleetEntry {

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use sshlog_fleet::fleet::{runtime, FleetEntry, IndexQuery};
+use sshlog_fleet::fleet::{runtime, user_prefilter, FleetEntry, IndexQuery};
 use sshlog_fleet::remote::RemoteObject;
 use sshlog_fleet::{Credentials, FleetStore, StoreSettings};
 use sshlog_format::framed::{decode_frame_list, read_frame_index, FrameInfo};
@@ -60,7 +60,7 @@ impl StoreSource {
                 &IndexQuery {
                     days: from..=to,
                     grams,
-                    contains: user.map(user_bytes),
+                    contains: user.map(user_prefilter),
                 },
             ))
             .with_context(|| format!("cannot read the index in {}", self.store.name))?;
@@ -172,11 +172,4 @@ impl StoreSource {
                 .session_file(s.host.as_deref().unwrap_or_default(), rel)
         ))
     }
-}
-
-/// `"user":"NAME"` as an index entry's JSON spells it.
-fn user_bytes(user: &str) -> Vec<u8> {
-    let mut b = br#""user":"#.to_vec();
-    b.extend(serde_json::to_vec(user).unwrap_or_default());
-    b
 }

@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sshlog_fleet::fleet::IndexQuery;
+use sshlog_fleet::fleet::{user_prefilter, IndexQuery};
 use sshlog_fleet::FleetStore;
 
 use super::auth::Login;
@@ -156,11 +156,7 @@ pub async fn search(State(state): State<Shared>, Query(p): Query<FleetParams>) -
     let q = IndexQuery {
         days: since.date_naive()..=until.date_naive(),
         grams: false,
-        contains: user.as_deref().map(|u| {
-            let mut b = br#""user":"#.to_vec();
-            b.extend(serde_json::to_vec(u).unwrap_or_default());
-            b
-        }),
+        contains: user.as_deref().map(user_prefilter),
     };
     let entries = match store.entries(&hosts, &q).await {
         Ok(e) => e,
