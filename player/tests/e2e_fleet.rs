@@ -891,6 +891,27 @@ fn event_records_reach_the_store_per_host_and_hour() {
     let host = format!("ev-{}", random_suffix(4));
     let yaml = garage.settings_yaml("fleet", &host).expect("yaml") + "  events: true\n";
     let rec = Recorder::start_with(&yaml);
+    // An hour file left from three hours ago (as after sshlogd was down):
+    // sent, then removed from the spool since its hour is over.
+    let old_ts = chrono::Utc::now() - chrono::Duration::hours(3);
+    let old = sshlog_format::Record::new(
+        old_ts,
+        None,
+        sshlog_format::SessionEvent::ConnectionAuthFailed {
+            user: Some("left-over".into()),
+            client_ip: "192.0.2.7".into(),
+            client_port: 40000,
+            method: Some("password".into()),
+            sshd_pid: 4242,
+        },
+    );
+    let spool = sshlog_fleet::events::EventSpool::new(rec.log_dir());
+    spool.append(&old).expect("append");
+    let old_file = rec
+        .log_dir()
+        .join("spool/events")
+        .join(format!("{}.jsonl", old_ts.format("%Y-%m-%dT%H")));
+    assert!(old_file.exists());
     let sshd = Sshd::start().expect("sshd");
     let user = TestUser::create().expect("user");
     run_session(&sshd, &user, "events-to-the-store");
@@ -955,6 +976,22 @@ fn event_records_reach_the_store_per_host_and_hour() {
             .any(|k| k.contains(&format!("{host}/events/{hour}/")) && k.ends_with(".jsonl.zst")),
         "{keys:?}"
     );
+    // The old hour: in the store, gone from the spool.
+    let deadline = Instant::now() + UPLOAD_WAIT;
+    while old_file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} still there",
+            old_file.display()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let left = events(&["--since", "4h", "--type", "connection_auth_failed"]);
+    let found = left
+        .iter()
+        .filter(|e| e["user"] == "left-over" && e["sshd_pid"] == 4242)
+        .count();
+    assert_eq!(found, 1, "{left:?}");
     // The current hour stays in the local spool until the hour is over.
     assert!(rec
         .log_dir()
