@@ -297,7 +297,7 @@ fn same_failure(a: &str, b: &str) -> bool {
 }
 
 /// `hosts/<host>/host.json`: who this host is.
-async fn announce(store: &FleetStore, host_id: &str) -> Result<(), FleetError> {
+pub async fn announce(store: &FleetStore, host_id: &str) -> Result<(), FleetError> {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();

@@ -5,7 +5,10 @@
 //! The spec logs in, sees the harness's session appear on the sessions
 //! page, follows it live, then opens the finished recording, clicks a
 //! command in the timeline and checks that the terminal shows its output;
-//! it saves screenshots to `<target dir>/web-screenshots/`.
+//! it saves screenshots to `<target dir>/web-screenshots/`. A second test
+//! (`fleet.spec.mjs`) logs in to a console serving a real Garage holding
+//! generated hosts, checks the host table, searches across hosts and plays
+//! a hit from the store to its last line.
 //!
 //! Needs root, sshd, node, chromium and `npm ci` in player/web/tests: where
 //! something is missing the test is skipped with a notice, except in CI
@@ -225,4 +228,120 @@ fn browser_logs_in_sees_a_live_session_follows_it_and_replays_it() {
         assert!(p.is_file(), "no screenshot {}", p.display());
     }
     eprintln!("screenshots in {}", shots.display());
+}
+
+#[test]
+fn browser_shows_the_fleet_and_plays_a_recording_from_the_store() {
+    use sshlog_fleet::{spool::Job, uploader::upload_session};
+    use sshlog_format::generate::{session, Corpus};
+    if !require_root_or_skip("web_browser_fleet") || !browser_or_skip() {
+        return;
+    }
+    const HOSTS: usize = 3;
+    let garage = sshlog_harness::Garage::start().expect("garage");
+    let url = garage.store_url("browser").expect("url");
+    let settings = sshlog_fleet::StoreSettings::from_url(&url).expect("settings");
+    let creds = sshlog_fleet::Credentials::load(&settings).expect("creds");
+    let store = sshlog_fleet::FleetStore::connect(&settings, &creds).expect("store");
+    let rt = sshlog_fleet::fleet::runtime().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = chrono::Utc::now() - chrono::Duration::hours(3);
+    let mut wanted = None;
+    for h in 0..HOSTS {
+        let host = format!("browser-{h}");
+        let log_dir = dir.path().join(&host);
+        let corpus = Corpus {
+            start,
+            days: 0,
+            sessions: 5,
+            bytes_per_session: 20_000,
+            seed: h as u64 + 11,
+        };
+        for n in 0..corpus.sessions {
+            let g = session(&log_dir, n, &corpus).expect("generate");
+            let job = Job {
+                events: g.events.clone(),
+                queued: chrono::Utc::now(),
+            };
+            rt.block_on(upload_session(&store, &host, &log_dir, &job))
+                .expect("upload");
+            if h == 1 && g.alice {
+                wanted = Some(g);
+            }
+        }
+        rt.block_on(sshlog_fleet::uploader::announce(&store, &host))
+            .expect("host.json");
+    }
+    let g = wanted.expect("host 1 has an alice session");
+    // The start of the last line the session printed: on screen at its end.
+    let cast = g.events.with_file_name(format!("{}.cast.zst", g.id));
+    let (_, events) = sshlog_format::read_cast_file(&cast).expect("cast");
+    let last_output = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            sshlog_format::Event::Output { data, .. } => {
+                Some(String::from_utf8_lossy(data).into_owned())
+            }
+            _ => None,
+        })
+        .expect("output");
+    let last_line: String = last_output
+        .split("\r\n")
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.contains('\x1b'))
+        .expect("a plain line")
+        .chars()
+        .take(16)
+        .collect();
+
+    let config = settings_with_store(dir.path(), &url);
+    let web = Web::start(
+        &config,
+        &dir.path().join("no.sock"),
+        &dir.path().join("log"),
+    );
+    let shots = screenshot_dir();
+    let mut cmd = Command::new("node");
+    cmd.arg(spec_dir().join("fleet.spec.mjs"))
+        .current_dir(spec_dir())
+        .env("WEB_URL", &web.base)
+        .env("WEB_USER", USER)
+        .env("WEB_PASSWORD", PASSWORD)
+        .env("HOSTS", HOSTS.to_string())
+        .env("HOST_Q", "browser-1")
+        .env("USER_Q", "alice")
+        .env("SINCE", "1d")
+        .env("LAST_LINE", &last_line)
+        .env("SCREENSHOTS", &shots)
+        .env("CHROMIUM", chromium());
+    let mut spec = Spawned::spawn(&mut cmd, "node fleet.spec.mjs").expect("start node");
+    step(&mut spec, "HOSTS", Duration::from_secs(60));
+    step(&mut spec, "FOUND", Duration::from_secs(60));
+    step(
+        &mut spec,
+        &format!("PLAYED /fleet/browser-1/{}", g.id),
+        Duration::from_secs(60),
+    );
+    let out = spec
+        .wait_timeout(Duration::from_secs(30))
+        .expect("spec exits");
+    assert!(
+        out.success(),
+        "{}\n{}\n{}",
+        out.stdout_text(),
+        out.stderr_text(),
+        web.logs()
+    );
+}
+
+/// Web settings with the fleet store at `url`.
+fn settings_with_store(dir: &Path, url: &str) -> PathBuf {
+    let p = settings(dir);
+    let mut yaml = std::fs::read_to_string(&p).expect("settings");
+    yaml.push_str(&format!("store: '{url}'\n"));
+    std::fs::write(&p, yaml).expect("settings");
+    p
 }
