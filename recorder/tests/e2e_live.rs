@@ -28,7 +28,12 @@ fn live_session(rec: &Recorder, sshd: &Sshd, user: &TestUser) -> (SshSession, St
         let v = rec.request(r#"{"cmd":"sessions"}"#).expect("sessions");
         let tty = v["sessions"]
             .as_array()
-            .and_then(|a| a.iter().find(|s| s["user"] == user.name()))
+            // Not a login of the same user that was still closing when this
+            // sshlogd started (adopted, without its pty known).
+            .and_then(|a| {
+                a.iter()
+                    .find(|s| s["user"] == user.name() && s["existing_login"] != true)
+            })
             .and_then(|s| s["tty"].as_str().map(String::from));
         if let Some(tty) = tty {
             return (s, tty);
