@@ -151,6 +151,27 @@ impl FleetStore {
         Ok(out)
     }
 
+    /// The index entry of session `id` on one of `hosts` (its UUIDv7 gives
+    /// its day; the days around it are read too, and only lines holding the
+    /// id are parsed). `None` when it is not there or `id` is not a UUIDv7.
+    pub async fn find_session(
+        &self,
+        hosts: &[String],
+        id: uuid::Uuid,
+    ) -> Result<Option<FleetEntry>, FleetError> {
+        let Some(day) = sshlog_format::layout::session_id_time(id).map(|t| t.date_naive()) else {
+            return Ok(None);
+        };
+        let one = chrono::Duration::days(1);
+        let q = IndexQuery {
+            days: day - one..=day + one,
+            grams: false,
+            contains: Some(id.to_string().into_bytes()),
+        };
+        let found = self.entries(hosts, &q).await?;
+        Ok(found.into_iter().find(|f| f.entry.id == id))
+    }
+
     /// Downloads a session's cast (if any) and sidecar under `dir`, keeping
     /// their relative paths; returns (cast, sidecar).
     pub async fn fetch_session(

@@ -149,15 +149,18 @@ impl StoreSource {
         let uuid = uuid::Uuid::parse_str(id).map_err(|_| {
             anyhow::anyhow!("with --store, name the session by its id (a UUID), not `{id}`")
         })?;
-        let day = sshlog_format::layout::session_id_time(uuid)
-            .map(|t| t.date_naive())
-            .ok_or_else(|| anyhow::anyhow!("{id} is not a session id (UUIDv7)"))?;
-        let one = chrono::Duration::days(1);
-        let found = self.collect(None, Some(day - one), Some(day + one), false, None)?;
-        found
-            .sessions
-            .into_iter()
-            .find(|s| s.entry.id == uuid)
+        anyhow::ensure!(
+            sshlog_format::layout::session_id_time(uuid).is_some(),
+            "{id} is not a session id (UUIDv7)"
+        );
+        let hosts = self.rt.block_on(self.store.hosts())?;
+        self.rt
+            .block_on(self.store.find_session(&hosts, uuid))?
+            .map(|FleetEntry { host, entry, grams }| Session {
+                entry,
+                grams,
+                host: Some(host),
+            })
             .ok_or_else(|| anyhow::anyhow!("no session {id} in {}", self.store.name))
     }
 

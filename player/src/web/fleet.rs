@@ -215,20 +215,8 @@ async fn fetch_cast(
     host: &str,
     id: uuid::Uuid,
 ) -> Result<Option<tempfile::NamedTempFile>, sshlog_fleet::FleetError> {
-    let Some(day) = sshlog_format::layout::session_id_time(id).map(|t| t.date_naive()) else {
-        return Ok(None);
-    };
-    let q = IndexQuery {
-        days: day - Duration::days(1)..=day + Duration::days(1),
-        grams: false,
-        contains: Some(id.to_string().into_bytes()),
-    };
-    let found = store.entries(&[host.to_string()], &q).await?;
-    let Some(rel) = found
-        .into_iter()
-        .find(|f| f.entry.id == id)
-        .and_then(|f| f.entry.cast)
-    else {
+    let found = store.find_session(&[host.to_string()], id).await?;
+    let Some(rel) = found.and_then(|f| f.entry.cast) else {
         return Ok(None);
     };
     let bytes = store.get(&store.layout.session_file(host, &rel)).await?;
