@@ -87,6 +87,21 @@ impl Layout {
         self.join(&format!("hosts/{host}/{relative}"))
     }
 
+    /// The chain heads the host sent (the witness), one per seal number.
+    pub fn witness_dir(&self, host: &str) -> Key {
+        self.join(&format!("hosts/{host}/witness"))
+    }
+
+    /// `witness/<number, 12 digits>.json`: the newest head of that number.
+    pub fn witness_head(&self, host: &str, sequence: u64) -> Key {
+        self.join(&format!("hosts/{host}/witness/{sequence:012}.json"))
+    }
+
+    /// The host's tombstones (deleted recordings), as on the host.
+    pub fn tombstones(&self, host: &str) -> Key {
+        self.join(&format!("hosts/{host}/tombstones.jsonl"))
+    }
+
     /// Every recording of one host (`sessions/YYYY/MM/DD/…`).
     pub fn sessions_dir(&self, host: &str) -> Key {
         self.join(&format!("hosts/{host}/sessions"))

@@ -24,9 +24,11 @@ pub mod events;
 pub mod fleet;
 pub mod keys;
 pub mod remote;
+pub mod retention;
 pub mod spool;
 pub mod store;
 pub mod uploader;
+pub mod witness;
 
 pub use config::{Credentials, StoreSettings};
 pub use store::FleetStore;

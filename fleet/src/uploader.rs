@@ -60,6 +60,8 @@ pub enum Notice {
 struct Shared {
     status: UploadStatus,
     notices: Vec<Notice>,
+    /// The newest chain head not yet in the store: (number, JSON).
+    witness: Option<(u64, Vec<u8>)>,
 }
 
 /// The uploader thread; dropping it lets the thread end after its current
@@ -88,6 +90,7 @@ impl Uploader {
                 ..UploadStatus::default()
             },
             notices: Vec::new(),
+            witness: None,
         }));
         let s = shared.clone();
         let spawned = std::thread::Builder::new()
@@ -114,6 +117,13 @@ impl Uploader {
 
     pub fn status(&self) -> UploadStatus {
         lock(&self.shared).status.clone()
+    }
+
+    /// Sends a chain head (JSON) to the store's witness objects; only the
+    /// newest waits when the store is down.
+    pub fn witness(&self, sequence: u64, head_json: Vec<u8>) {
+        lock(&self.shared).witness = Some((sequence, head_json));
+        self.nudge();
     }
 
     /// Changes to report since the last call.
@@ -166,7 +176,29 @@ fn run(
     let event_spool = events.then(|| EventSpool::new(&log_dir));
     let mut events_sent = HashMap::new();
     let mut next_events = std::time::Instant::now();
+    let mut tombstones_seen = 0u64;
+    let mut tombstones_done = 0usize;
     loop {
+        let pending_head = lock(&shared).witness.take();
+        if let Some((sequence, json)) = pending_head {
+            if let Err(e) = rt.block_on(store.put_witness(&host_id, sequence, json.clone())) {
+                tracing::debug!("chain head not sent to the store yet: {e}");
+                lock(&shared).witness.get_or_insert((sequence, json));
+            }
+        }
+        let stones = log_dir.join(sshlog_format::seal::TOMBSTONES);
+        let size = std::fs::metadata(&stones).map(|m| m.len()).unwrap_or(0);
+        if size != tombstones_seen {
+            let applied =
+                crate::retention::apply_tombstones(&store, &host_id, &stones, tombstones_done);
+            match rt.block_on(applied) {
+                Ok(n) => {
+                    tombstones_seen = size;
+                    tombstones_done = n;
+                }
+                Err(e) => tracing::debug!("tombstones not applied to the store yet: {e}"),
+            }
+        }
         let backlog = spool.backlog();
         {
             let mut s = lock(&shared);

@@ -76,18 +76,29 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             crate::cmd::config_check::run(&a.dir, &a.plugins_dir, &mut out)
         }
         Command::Verify(a) => {
+            let evidence = crate::cmd::verify::Evidence::load(
+                a.key.as_deref(),
+                &a.witness,
+                a.host.as_deref(),
+            )?;
             if let Some(url) = &a.store {
-                if crate::cmd::verify::run_store(url, a.host.as_deref(), a.quiet, &mut out)? {
+                if crate::cmd::verify::run_store(
+                    url,
+                    a.host.as_deref(),
+                    &evidence,
+                    a.quiet,
+                    &mut out,
+                )? {
                     return Ok(());
                 }
-                anyhow::bail!("recordings in the fleet store were modified or removed");
+                anyhow::bail!("the recordings in the fleet store do not verify (see above)");
             }
             let dir = a.dir.as_deref().unwrap_or(&cli.log_dir);
-            if crate::cmd::verify::run(dir, &mut out)? {
+            if crate::cmd::verify::run(dir, &evidence, &mut out)? {
                 Ok(())
             } else {
                 anyhow::bail!(
-                    "recordings under {} were modified or removed",
+                    "the recordings under {} do not verify (see above)",
                     dir.display()
                 )
             }

@@ -181,18 +181,31 @@ pub enum Command {
     )]
     Kill(TargetArgs),
 
-    /// Check that no recording was modified or removed.
+    /// Prove that no recording was edited, deleted, reordered or rewritten.
     #[command(
         long_about = "Check the tamper-evidence seals of every recording under DIR (default: \
             the log directory). Each finished recording's sidecar ends with a seal: \
-            SHA-256 hashes of its cast and sidecar, chained to the recording sealed \
-            before it. verify recomputes them and lists recordings that were MODIFIED, \
-            seals that are MISSING from the chain (a recording was removed) and \
-            UNSEALED recordings (still open, or cut off by a crash). Exit status 1 if \
-            anything was modified or removed. With --store, each host's chain in the \
-            fleet store is checked: its recordings are downloaded into a temporary \
-            directory, one host at a time, and every line names the host.",
-        after_help = "EXAMPLES:\n  sshlog verify\n  sshlog verify /backup/sshlog\n  \
+            SHA-256 hashes of its cast and sidecar, numbered, chained to the recording \
+            sealed before it and signed with the host's Ed25519 key. Deleted recordings \
+            (retention, purge) leave signed tombstones that keep the chain whole.\n\n\
+            Each finding is one line: MODIFIED (a file changed or was removed), DAMAGED \
+            (frames of a cast that no longer decode, with their time range), MISSING (a \
+            recording gone without a tombstone), REORDERED (seals out of order, or a forked \
+            chain), TRUNCATED (the chain ends before its signed head or a witnessed head), \
+            REWRITTEN (a witnessed seal was replaced), BAD-SIGNATURE, OTHER-KEY (signed, \
+            but not by --key) and UNSIGNED (with --key). UNSEALED recordings are still \
+            open or were cut off by a crash; they are listed, not counted as problems.\n\n\
+            --key proves which host wrote each recording: give the public key you copied \
+            off the host (`sshlogd --print-seal-key`). --witness compares the chain with \
+            the heads sshlogd sent off the host (chain_head events: syslog, the fleet \
+            store), which catches a history rewritten by someone who holds the host's key. \
+            With --store, each host's chain in the fleet store is checked (its recordings \
+            are downloaded into a temporary directory, one host at a time; every line \
+            names the host) against the heads the store witnessed.\n\n\
+            Exit status 0 when nothing was found, 1 otherwise.",
+        after_help = "EXAMPLES:\n  sshlog verify --key /srv/audit/web-1.pub\n  \
+            sshlog verify --key /srv/audit/web-1.pub --witness /var/log/remote/web-1.log\n  \
+            sshlog verify /backup/sshlog\n  \
             sshlog verify --store 's3://recordings/fleet?endpoint=https://s3.example.org' --host web-1"
     )]
     Verify(VerifyArgs),
@@ -257,9 +270,20 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "URL", env = "SSHLOG_STORE")]
     pub store: Option<String>,
 
-    /// With --store: only this host (default: every host in the store).
-    #[arg(long, value_name = "HOST_ID", requires = "store")]
+    /// With --store: only this host (default: every host in the store);
+    /// with --witness: the host whose heads to compare.
+    #[arg(long, value_name = "HOST_ID")]
     pub host: Option<String>,
+
+    /// The host's public seal key (`sshlogd --print-seal-key`), as a file or
+    /// the key itself: every seal, head and tombstone must be signed by it.
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<String>,
+
+    /// Chain heads seen off the host: a file (syslog, event log, a copy of
+    /// the store's witness objects) or a fleet store URL. Repeatable.
+    #[arg(long, value_name = "FILE|URL")]
+    pub witness: Vec<String>,
 
     /// No progress bar.
     #[arg(short, long)]

@@ -31,6 +31,10 @@ pub struct Cli {
     /// Control socket path (overrides the settings file).
     #[arg(long, env = "SSHLOG_SOCKET")]
     pub socket: Option<PathBuf>,
+    /// Print the public seal key (for `sshlog verify --key`) and exit; the
+    /// key pair is made at first start.
+    #[arg(long)]
+    pub print_seal_key: bool,
     /// Kernel ring buffer size in MiB.
     #[arg(long)]
     pub ring_buffer_mb: Option<u32>,

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::broadcast;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// Writes every record to the global event log, to the watchers and to the
 /// YAML actions.
@@ -159,6 +159,7 @@ pub struct Prepared {
     scheduler: CaptureScheduler,
     /// The ring buffer and maps were handed over by an earlier sshlogd.
     took_over: bool,
+    sealer: Arc<crate::sealer::Sealer>,
 }
 
 pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared> {
@@ -172,6 +173,16 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     preflight::check_log_dir(&settings.log_dir)?;
     preflight::ensure_bpffs(&settings.bpf_dir)?;
     let listener = control::bind(&settings.socket)?;
+    // Recording never waits for a key: without one, seals are unsigned and
+    // that is said loudly.
+    let key = settings.seal_key.as_deref().and_then(|path| {
+        crate::seal_key::load_or_create(path)
+            .map_err(|e| {
+                error!("no seal key, recordings are sealed UNSIGNED until this is fixed: {e:#}")
+            })
+            .ok()
+    });
+    let sealer = Arc::new(crate::sealer::Sealer::new(key, &settings.log_dir));
     let loader::Loaded {
         mut ebpf,
         ring,
@@ -240,6 +251,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
         config_dir_explicit,
         scheduler,
         took_over,
+        sealer,
     })
 }
 
@@ -256,6 +268,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         config_dir_explicit,
         scheduler,
         took_over,
+        sealer,
     } = prepared;
     // The control socket is served by another runtime whose workers have normal
     // priority; this one (the caller's thread) only captures, see capture/scheduling.rs.
@@ -294,7 +307,9 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         allow_injection: settings.allow_injection,
         allow_kill: settings.allow_kill,
         outbound_ignore: settings.outbound.ignore_processes.clone(),
+        sealer: sealer.clone(),
     });
+    let mut witness = crate::witness::Witness::new(sealer.clone(), witness_host(&settings));
 
     let by_conn = group_by_conn(&existing);
     let mut capture = Capture::new(ring, scheduler)?;
@@ -373,6 +388,15 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
                 let counters = loader::conn_counters(&ebpf, &conns);
                 let Shared { tracker, sink, store, .. } = &mut *s;
                 tracker.tick(&counters, sink);
+                if let Some(head) = witness.due() {
+                    if let Some(st) = store.as_ref() {
+                        st.witness(&head);
+                    }
+                    sink.emit(
+                        &Record::new(chrono::Utc::now(), None, witness.event(&head)),
+                        &SessionContext::default(),
+                    );
+                }
                 for ev in store.as_mut().map(|st| st.take_events()).unwrap_or_default() {
                     sink.emit(
                         &Record::new(chrono::Utc::now(), None, ev),
@@ -402,6 +426,24 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     drop(web_console);
     let _ = std::fs::remove_file(&settings.socket);
     Ok(())
+}
+
+/// The name chain heads carry: `witness_host`, the store's host id, or
+/// the host name.
+fn witness_host(settings: &Settings) -> String {
+    if let Some(h) = &settings.witness_host {
+        return h.clone();
+    }
+    if let Some(id) = settings
+        .store
+        .as_ref()
+        .and_then(|st| sshlog_fleet::config::host_id(st).ok())
+    {
+        return id;
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// Running sshd processes grouped by connection.

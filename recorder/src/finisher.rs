@@ -4,9 +4,10 @@
 //! misses (a crash) is sealed at the next start and indexed by `sshlog index`.
 
 use crate::recording::Closed;
-use crate::state::StateDir;
+use crate::sealer::Sealer;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,29 +26,25 @@ pub struct Finisher {
     tx: Option<mpsc::SyncSender<Job>>,
     handle: Option<JoinHandle<()>>,
     after: Option<AfterFinish>,
+    sealer: Arc<Sealer>,
 }
 
 impl Finisher {
-    pub fn start(log_dir: &Path, after: Option<AfterFinish>) -> Finisher {
+    pub fn start(log_dir: &Path, sealer: Arc<Sealer>, after: Option<AfterFinish>) -> Finisher {
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         let dir = log_dir.to_path_buf();
         let after_here = after.clone();
+        let sealer_here = sealer.clone();
         let handle = std::thread::Builder::new()
             .name("sshlog-finisher".into())
             .spawn(move || {
-                let state = StateDir::new(dir.join("state"));
                 for job in rx {
                     let (events, cast) = match job {
                         Job::Finish(closed) => {
                             let paths = closed.paths.clone();
                             let id = closed.id;
-                            match closed.complete(&state.chain_head()) {
-                                Ok(seal) => {
-                                    if let Err(e) = state.set_chain_head(&seal) {
-                                        tracing::warn!("cannot save the seal chain head: {e:#}");
-                                    }
-                                }
-                                Err(e) => tracing::warn!("cannot seal {id}: {e:#}"),
+                            if let Err(e) = closed.complete(&sealer_here) {
+                                tracing::warn!("cannot seal {id}: {e:#}");
                             }
                             (paths.events, paths.cast)
                         }
@@ -69,12 +66,13 @@ impl Finisher {
             tx: Some(tx),
             handle,
             after,
+            sealer,
         }
     }
 
     /// Queues a closed recording for syncing, sealing and indexing. If the queue
     /// is full (or the thread is gone) the work is done here and now.
-    pub fn finish(&self, closed: Closed, state: &StateDir) {
+    pub fn finish(&self, closed: Closed) {
         let job = match &self.tx {
             Some(tx) => match tx.try_send(Job::Finish(closed)) {
                 Ok(()) => return,
@@ -87,11 +85,8 @@ impl Finisher {
             None => closed,
         };
         let events = job.paths.events.clone();
-        match job.complete(&state.chain_head()) {
-            Ok(seal) => {
-                let _ = state.set_chain_head(&seal);
-            }
-            Err(e) => tracing::warn!("cannot seal: {e:#}"),
+        if let Err(e) = job.complete(&self.sealer) {
+            tracing::warn!("cannot seal: {e:#}");
         }
         if let Some(after) = &self.after {
             after(&events);

@@ -16,6 +16,9 @@ pub mod preflight;
 pub mod privileges;
 pub mod procfs;
 pub mod recording;
+pub mod retention;
+pub mod seal_key;
+pub mod sealer;
 pub mod settings;
 pub mod sshd_log;
 pub mod state;
@@ -23,6 +26,7 @@ pub mod store;
 pub mod tracker;
 pub mod user_program;
 pub mod web_console;
+pub mod witness;
 
 #[cfg(test)]
 pub(crate) mod tests_support {

@@ -70,6 +70,15 @@ fn main() -> std::process::ExitCode {
         if let Some(d) = cli.bpf_dir {
             s.bpf_dir = d;
         }
+        let key = s.seal_key.get_or_insert_with(|| {
+            cli.config
+                .parent()
+                .unwrap_or(std::path::Path::new("/"))
+                .join("seal.key")
+        });
+        if cli.print_seal_key {
+            return sshlog_recorder::seal_key::print_public(key);
+        }
         if cli.unload {
             let n = sshlog_recorder::handover::unload(&s.bpf_dir)?;
             eprintln!(

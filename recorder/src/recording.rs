@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use sshlog_format::cast::{CastVersion, Event, Header, SshlogMeta};
 use sshlog_format::framed::{FrameOptions, FramedCastWriter};
 use sshlog_format::layout::{session_paths, SessionPaths};
+use sshlog_format::seal::Head;
 use sshlog_format::sidecar::{write_record, Record};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -229,8 +230,8 @@ impl Recording {
     }
 
     /// Writes out the cast and seals the recording; returns the new chain head.
-    pub fn finish(self, chain_head: &str) -> Result<String> {
-        self.close()?.complete(chain_head)
+    pub fn finish(self, sealer: &crate::sealer::Sealer) -> Result<Head> {
+        self.close()?.complete(sealer)
     }
 
     /// Writes the last frame (fast, on the capture path); syncing and sealing
@@ -272,39 +273,6 @@ impl Recording {
     }
 }
 
-/// Appends the `seal` record to a finished recording's sidecar (hashes of the cast
-/// and of the sidecar so far, chained to `previous`); returns the seal.
-pub fn seal(cast: &Path, events: &Path, id: Uuid, previous: &str) -> Result<String> {
-    use sshlog_format::seal::{seal_value, sha256_file, sha256_hex};
-    let cast_sha256 = match sha256_file(cast) {
-        Ok(h) => h,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => sha256_hex(b""),
-        Err(e) => return Err(e).with_context(|| format!("cannot hash {}", cast.display())),
-    };
-    let sidecar_sha256 =
-        sha256_file(events).with_context(|| format!("cannot hash {}", events.display()))?;
-    let seal = seal_value(previous, &cast_sha256, &sidecar_sha256, id);
-    let rec = Record {
-        schema: sshlog_format::sidecar::SCHEMA_VERSION,
-        ts: chrono::Utc::now(),
-        session_id: Some(id),
-        event: sshlog_format::sidecar::SessionEvent::Seal {
-            cast_sha256,
-            sidecar_sha256,
-            previous_seal: previous.to_string(),
-            seal: seal.clone(),
-        },
-        extra: serde_json::Map::new(),
-    };
-    Recording::append_record(events, &rec)?;
-    OpenOptions::new()
-        .append(true)
-        .open(events)
-        .and_then(|f| f.sync_data())
-        .ok();
-    Ok(seal)
-}
-
 /// A recording whose files are complete but not yet synced and sealed.
 pub struct Closed {
     pub id: Uuid,
@@ -315,11 +283,11 @@ pub struct Closed {
 
 impl Closed {
     /// fsyncs both files and seals the recording; returns the new chain head.
-    pub fn complete(self, chain_head: &str) -> Result<String> {
+    pub fn complete(self, sealer: &crate::sealer::Sealer) -> Result<Head> {
         if let Some(c) = &self.cast {
             c.sync_data()?;
         }
         self.sidecar.sync_data()?;
-        seal(&self.paths.cast, &self.paths.events, self.id, chain_head)
+        sealer.seal(&self.paths.cast, &self.paths.events, self.id)
     }
 }

@@ -51,6 +51,15 @@ pub struct Settings {
     pub handover: bool,
     /// Upload sealed recordings to this S3-compatible store (docs/fleet.md).
     pub store: Option<sshlog_fleet::StoreSettings>,
+    /// The host's private seal key (made at first start; the public key is
+    /// written beside it as `.pub`). Default: `seal.key` beside the
+    /// settings file.
+    pub seal_key: Option<PathBuf>,
+    /// Name in the chain heads sent to the witness (default: the fleet
+    /// store's host id, else the host name).
+    pub witness_host: Option<String>,
+    /// Deleting old recordings (docs/security.md); none by default.
+    pub retention: Option<crate::retention::Policy>,
 }
 
 /// Outbound SSH connections made from this host.
@@ -99,6 +108,9 @@ impl Default for Settings {
             bpf_dir: crate::handover::DEFAULT_BPF_DIR.into(),
             handover: true,
             store: None,
+            seal_key: None,
+            witness_host: None,
+            retention: None,
         }
     }
 }

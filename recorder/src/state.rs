@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sshlog_format::seal::Head;
 use std::fs;
 use std::path::PathBuf;
 use uuid::Uuid;
@@ -56,20 +57,26 @@ impl StateDir {
         Ok(())
     }
 
-    /// The seal of the last sealed recording (the chain head), or the genesis.
-    pub fn chain_head(&self) -> String {
-        fs::read_to_string(self.dir.join("chain"))
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-            .unwrap_or_else(|| sshlog_format::seal::GENESIS.to_string())
+    /// The signed head of the seal chain, or the genesis. A head written
+    /// before seals were numbered (the bare seal) reads as number 0.
+    pub fn chain_head(&self) -> Head {
+        let text = fs::read_to_string(self.dir.join("chain")).unwrap_or_default();
+        let text = text.trim();
+        if let Ok(head) = serde_json::from_str::<Head>(text) {
+            return head;
+        }
+        let mut head = Head::genesis();
+        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            head.seal = text.to_string();
+        }
+        head
     }
 
     /// Records a new chain head (atomically: write then rename).
-    pub fn set_chain_head(&self, seal: &str) -> Result<()> {
+    pub fn set_chain_head(&self, head: &Head) -> Result<()> {
         fs::create_dir_all(&self.dir)?;
         let tmp = self.dir.join(".chain.tmp");
-        fs::write(&tmp, format!("{seal}\n"))?;
+        fs::write(&tmp, format!("{}\n", serde_json::to_string(head)?))?;
         fs::rename(&tmp, self.dir.join("chain"))?;
         Ok(())
     }

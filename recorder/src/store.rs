@@ -82,6 +82,13 @@ impl Store {
         })
     }
 
+    /// Sends a chain head to the store (the witness).
+    pub fn witness(&self, head: &sshlog_format::seal::Head) {
+        if let (Some(u), Ok(json)) = (&self.uploader, serde_json::to_vec(head)) {
+            u.witness(head.sequence, json);
+        }
+    }
+
     pub fn stats(&self) -> StoreStats {
         match &self.uploader {
             Some(u) => {

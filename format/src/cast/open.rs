@@ -61,9 +61,11 @@ impl<R: Read> Read for TolerantReader<R> {
     }
 }
 
-fn decoder(r: BufReader<impl Read + Send + 'static>) -> Result<DynBufRead> {
-    let dec = zstd::stream::read::Decoder::with_buffer(r)?;
-    Ok(Box::new(BufReader::new(TolerantReader::new(dec))))
+/// Frame by frame, so a damaged frame is skipped (see
+/// [`crate::framed::SalvageReader`]); `name` is what a warning names.
+fn decoder(r: BufReader<impl Read + Send + 'static>, name: &str) -> Result<DynBufRead> {
+    let dec = crate::framed::salvaging_decoder(r, name)?;
+    Ok(Box::new(BufReader::new(dec)))
 }
 
 /// A boxed line reader, as returned by [`open_cast_reader`].
@@ -75,7 +77,7 @@ pub fn decompressing_reader<R: Read + Send + 'static>(r: R) -> Result<DynBufRead
     let mut r = BufReader::new(r);
     let zst = is_zstd(r.fill_buf()?);
     if zst {
-        decoder(r)
+        decoder(r, "input")
     } else {
         Ok(Box::new(r))
     }
@@ -92,7 +94,7 @@ pub fn open_cast_file(path: impl AsRef<Path>) -> Result<CastReader<DynBufRead>> 
     let path = path.as_ref();
     let file = File::open(path)?;
     if path.extension().is_some_and(|e| e == "zst") {
-        CastReader::new(decoder(BufReader::new(file))?)
+        CastReader::new(decoder(BufReader::new(file), &path.display().to_string())?)
     } else {
         open_cast_reader(file)
     }

@@ -2,6 +2,7 @@
 //! preceded by a skippable-frame index record for cheap seeking.
 
 mod index;
+mod salvage;
 mod seek;
 mod state;
 mod writer;
@@ -11,5 +12,6 @@ pub use index::{
     FLAG_HEADER, FLAG_STATE, INDEX_FRAME_LEN, INDEX_PAYLOAD_LEN, INDEX_RECORD_VERSION, INDEX_TAG,
     SKIPPABLE_MAGIC,
 };
+pub use salvage::{damaged_frames, salvaging_decoder, set_damage_reporter, Damage, SalvageReader};
 pub use seek::{open_cast_at, open_cast_at_frames, SeekedCastReader};
 pub use writer::{FrameOptions, FramedCastWriter};

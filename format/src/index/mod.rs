@@ -31,8 +31,8 @@ pub use entry::{CommandEntry, GramEntry, IndexEntry, INDEX_VERSION};
 pub use filter::{GramBuilder, GramFilter};
 pub use scan::{scan_cast, ScanEvent, ScanSummary};
 pub use store::{
-    append_session, day_grams_path, day_index_path, index_dir, read_day, read_day_grams, write_day,
-    DayIndex, INDEX_DIR,
+    append_session, day_grams_path, day_index_path, forget_sessions, index_dir, read_day,
+    read_day_grams, write_day, DayIndex, INDEX_DIR,
 };
 
 use crate::error::Result;

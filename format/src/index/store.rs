@@ -237,6 +237,25 @@ pub fn write_day(
     Ok(())
 }
 
+/// Removes the entries and filters of `ids` from the day's files (their
+/// recordings were deleted).
+pub fn forget_sessions(log_dir: &Path, day: NaiveDate, ids: &[Uuid]) -> Result<()> {
+    let Some(current) = read_day(log_dir, day)? else {
+        return Ok(());
+    };
+    let mut grams = read_day_grams(log_dir, day)?;
+    let items = current
+        .entries
+        .into_iter()
+        .filter(|e| !ids.contains(&e.id))
+        .map(|e| {
+            let g = grams.remove(&e.id);
+            (e, g)
+        })
+        .collect();
+    write_day(log_dir, day, items)
+}
+
 fn remove_if_exists(p: &Path) -> io::Result<()> {
     match fs::remove_file(p) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),

@@ -175,8 +175,42 @@ pub enum SessionEvent {
         sidecar_sha256: String,
         /// `seal` of the recording sealed before this one (64 zeros for the first).
         previous_seal: String,
-        /// SHA-256 over previous_seal, cast_sha256, sidecar_sha256 and the session id.
+        /// SHA-256 over previous_seal, cast_sha256, sidecar_sha256, the
+        /// session id and `sequence` (docs/formats.md has the formula).
         seal: String,
+        /// The recording's place in the chain, from 1 (absent in seals
+        /// written before seals were numbered).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sequence: Option<u64>,
+        /// The host's public key (`ed25519:<hex>`) and its signature of the seal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    /// The seal chain's head, sent off the host at every seal and every
+    /// minute (the witness; `sshlog verify --witness`).
+    ChainHead {
+        /// The host (its fleet host id, or its name).
+        host: String,
+        seal: String,
+        sequence: u64,
+        /// When the head was signed, as signed.
+        time: String,
+        key: Option<String>,
+        signature: Option<String>,
+    },
+    /// A recording was deleted (retention or `sshlog purge`); a signed
+    /// tombstone keeps its place in the seal chain.
+    RecordingDeleted {
+        /// Whose session it was.
+        user: Option<String>,
+        /// Why: the retention rule, or the purge and who asked.
+        reason: String,
+        /// Bytes freed.
+        bytes: u64,
+        /// Its place in the seal chain.
+        sequence: Option<u64>,
     },
     /// sshlogd cannot write (disk full, directory not writable); what it could not
     /// write is kept in memory and retried. `resolved` when writes work again.
@@ -249,6 +283,8 @@ pub const KNOWN_TYPES: &[&str] = &[
     "outbound_connection_end",
     "web_login",
     "seal",
+    "chain_head",
+    "recording_deleted",
     "storage_error",
     "config_error",
     "session_killed",
@@ -284,6 +320,8 @@ impl SessionEvent {
             SessionEvent::OutboundConnectionEnd { .. } => "outbound_connection_end",
             SessionEvent::WebLogin { .. } => "web_login",
             SessionEvent::Seal { .. } => "seal",
+            SessionEvent::ChainHead { .. } => "chain_head",
+            SessionEvent::RecordingDeleted { .. } => "recording_deleted",
             SessionEvent::StorageError { .. } => "storage_error",
             SessionEvent::StoreError { .. } => "store_error",
             SessionEvent::ConfigError { .. } => "config_error",

@@ -199,7 +199,26 @@ fn describe(record: &Record) -> String {
                 opt_user(user.as_deref(), record)
             )
         }
-        SessionEvent::Seal { seal, .. } => format!("recording sealed: {seal}"),
+        SessionEvent::Seal { seal, sequence, .. } => match sequence {
+            Some(n) => format!("recording sealed as #{n}: {seal}"),
+            None => format!("recording sealed: {seal}"),
+        },
+        SessionEvent::ChainHead {
+            host,
+            seal,
+            sequence,
+            ..
+        } => format!("seal chain of {} at #{sequence}: {seal}", clean(host)),
+        SessionEvent::RecordingDeleted {
+            user,
+            reason,
+            bytes,
+            ..
+        } => format!(
+            "recording of {} deleted ({bytes} bytes): {}",
+            clean(user.as_deref().unwrap_or("?")),
+            clean(reason)
+        ),
         SessionEvent::StorageError {
             path,
             error,

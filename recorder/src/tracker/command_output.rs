@@ -15,8 +15,9 @@ use super::*;
 
 /// Bytes of output kept per command (as the agent: its first 2,048).
 pub const COMMAND_OUTPUT_MAX: usize = 2048;
-/// How long a finished command still collects output.
-pub const SETTLE_NS: u64 = 100_000_000;
+/// How long a finished command still waits for its first read after the
+/// exit (sshd on a loaded machine may read it late; the first read ends it).
+pub const SETTLE_NS: u64 = 1_000_000_000;
 
 /// A `command_finish` held until its output has settled.
 pub(super) struct Finishing {

@@ -217,7 +217,7 @@ impl Tracker {
         // The last frame is written here; fsync, seal and index happen on the
         // finisher thread so that closing sessions never stalls capture.
         match r.close() {
-            Ok(closed) => self.finisher.finish(closed, &self.state),
+            Ok(closed) => self.finisher.finish(closed),
             Err(e) => {
                 self.stats.write_errors += 1;
                 warn!("cannot finish recording: {e:#}");
@@ -228,14 +228,8 @@ impl Tracker {
     /// Seals a recording left by a previous sshlogd (its files are complete).
     pub(super) fn seal_left_over(&mut self, st: &ResumeState) {
         let cast = cast_path(&st.events_path);
-        let head = self.state.chain_head();
-        match crate::recording::seal(&cast, &st.events_path, st.session_id, &head) {
-            Ok(seal) => {
-                if let Err(e) = self.state.set_chain_head(&seal) {
-                    warn!("cannot save the seal chain head: {e:#}");
-                }
-                self.finisher.submit(&st.events_path, &cast);
-            }
+        match self.opts.sealer.seal(&cast, &st.events_path, st.session_id) {
+            Ok(_) => self.finisher.submit(&st.events_path, &cast),
             Err(e) => warn!("cannot seal {}: {e:#}", st.session_id),
         }
     }

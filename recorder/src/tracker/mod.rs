@@ -107,6 +107,8 @@ pub struct Options {
     pub outbound_ignore: Vec<String>,
     /// Called with each sealed recording's sidecar (the fleet store's spool).
     pub after_finish: Option<crate::finisher::AfterFinish>,
+    /// Seals finished recordings into the host's chain.
+    pub sealer: std::sync::Arc<crate::sealer::Sealer>,
 }
 
 pub struct Tracker {
@@ -137,7 +139,11 @@ pub struct PendingStart {
 impl Tracker {
     pub fn new(opts: Options) -> Self {
         let state = StateDir::new(opts.log_dir.join("state"));
-        let finisher = crate::finisher::Finisher::start(&opts.log_dir, opts.after_finish.clone());
+        let finisher = crate::finisher::Finisher::start(
+            &opts.log_dir,
+            opts.sealer.clone(),
+            opts.after_finish.clone(),
+        );
         Tracker {
             conns: HashMap::new(),
             clock: Clock::now(),

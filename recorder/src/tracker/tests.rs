@@ -37,6 +37,10 @@ fn tracker(dir: &std::path::Path) -> Tracker {
         allow_kill: false,
         outbound_ignore: Vec::new(),
         after_finish: None,
+        sealer: std::sync::Arc::new(crate::sealer::Sealer::new(
+            Some(sshlog_format::seal::SealKey::from_seed([5; 32])),
+            dir,
+        )),
     })
 }
 
@@ -133,7 +137,7 @@ fn dropped_bytes_become_a_data_loss_event_and_a_visible_marker() {
             .is_some_and(|l| l.contains("\"type\":\"seal\"")),
         "{sidecar}"
     );
-    let report = sshlog_format::seal::verify_dir(dir.path()).unwrap();
+    let report = sshlog_format::seal::verify_dir(dir.path(), &Default::default()).unwrap();
     assert!(report.ok() && report.intact.len() == 1, "{report:?}");
     assert!(
         !dir.path()

@@ -1,0 +1,64 @@
+//! Deletions reach the store: each tombstone the host writes (retention,
+//! `sshlog purge`) removes that recording's files and index entries from
+//! the store, then the tombstones file itself is uploaded, so `verify
+//! --store` follows the chain across the deletions as on the host.
+
+use crate::catalog::{put_day, read_day, Day};
+use crate::{FleetError, FleetStore};
+use chrono::NaiveDate;
+use sshlog_format::seal::{read_tombstones, Tombstone};
+use std::path::Path;
+
+/// Applies the tombstones in `file` (the host's `tombstones.jsonl`) after
+/// the first `done` to the store and uploads the file; returns how many it
+/// holds. Deleting what is already gone is no error, so a retry (or a
+/// restart, which starts again from 0) repeats it harmlessly.
+pub async fn apply_tombstones(
+    store: &FleetStore,
+    host: &str,
+    file: &Path,
+    done: usize,
+) -> Result<usize, FleetError> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let (stones, _) =
+        read_tombstones(dir).map_err(|e| FleetError::Local(format!("{}: {e}", file.display())))?;
+    for t in stones.iter().skip(done) {
+        forget(store, host, t).await?;
+    }
+    if stones.len() > done {
+        store.put_tombstones(host, file).await?;
+    }
+    Ok(stones.len())
+}
+
+/// Removes one deleted recording from the store.
+async fn forget(store: &FleetStore, host: &str, t: &Tombstone) -> Result<(), FleetError> {
+    let Some(day) = t
+        .started
+        .as_deref()
+        .and_then(|s| s.get(..10))
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    else {
+        return Ok(());
+    };
+    let id = t.session_id.hyphenated().to_string();
+    let day_dir = store
+        .layout
+        .session_file(host, &format!("sessions/{}", day.format("%Y/%m/%d")));
+    for m in store.list(&day_dir).await? {
+        if m.location.filename().is_some_and(|n| n.starts_with(&id)) {
+            store.delete(&m.location).await?;
+        }
+    }
+    store
+        .delete(&store.layout.index_entry(host, day, t.session_id))
+        .await?;
+    let mut catalog = Day::default();
+    read_day(store, host, day, true, None, &mut catalog).await?;
+    if catalog.entries.remove(&t.session_id).is_some() {
+        catalog.grams.remove(&t.session_id);
+        let (entries, grams) = catalog.into_sorted();
+        put_day(store, host, day, &entries, &grams).await?;
+    }
+    Ok(())
+}

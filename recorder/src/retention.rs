@@ -1,0 +1,389 @@
+//! Retention: which recordings to delete, and deleting them so that the
+//! seal chain still verifies. A [`Policy`] (`retention:` in sshlogd.yaml)
+//! limits age (per user too), total size and free space; [`plan`] picks
+//! the oldest sealed recordings first and never one still being written;
+//! [`delete`] writes a signed tombstone (synced) before it removes the
+//! files and the index entry. `sshlog purge` deletes through [`delete`] as
+//! well.
+
+use crate::sealer::Sealer;
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sshlog_format::layout::{day_dirs, session_id_from_path};
+use sshlog_format::seal::Tombstone;
+use sshlog_format::sidecar::{read_sidecar, SessionEvent};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Delete recordings older than this many days.
+    pub max_age_days: Option<u64>,
+    /// Keep the recordings under this size in all (`50GiB`, `500MiB`, bytes).
+    pub max_total_size: Option<Size>,
+    /// Keep at least this much of the log directory's file system free.
+    pub min_free_percent: Option<f64>,
+    /// Per user: `alice: {max_age_days: 365}`.
+    pub users: BTreeMap<String, UserPolicy>,
+    /// How often the policy is checked (seconds).
+    pub check_seconds: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_age_days: None,
+            max_total_size: None,
+            min_free_percent: None,
+            users: BTreeMap::new(),
+            check_seconds: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UserPolicy {
+    pub max_age_days: Option<u64>,
+}
+
+/// A size in bytes, written `50GiB`, `512MiB`, `10G`, `2048` ...
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Size(n)),
+            Raw::S(s) => parse_size(&s).map(Size).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "not a size: {s:?} (write e.g. 50GiB, 512MiB or a number of bytes)"
+                ))
+            }),
+        }
+    }
+}
+
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    (n.is_finite() && n >= 0.0).then_some((n * mult as f64) as u64)
+}
+
+/// A sealed recording that may be deleted.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub id: Uuid,
+    pub events: PathBuf,
+    pub cast: PathBuf,
+    pub day: chrono::NaiveDate,
+    pub started: DateTime<Utc>,
+    pub user: Option<String>,
+    /// Cast, sidecar and any file beside them of the same recording.
+    pub bytes: u64,
+    pub sequence: Option<u64>,
+    pub seal: String,
+    pub previous_seal: String,
+}
+
+impl Recording {
+    /// The files of the recording (cast, sidecar, `.frames` ...).
+    fn files(&self) -> Vec<PathBuf> {
+        let stem = self.id.hyphenated().to_string();
+        fs::read_dir(self.events.parent().unwrap_or(Path::new(".")))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with(&stem))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The sealed recordings under `log_dir`, oldest first, and the bytes of
+/// all recordings (sealed or not).
+pub fn scan(log_dir: &Path) -> Result<(Vec<Recording>, u64)> {
+    let mut out = Vec::new();
+    let mut total = 0;
+    for (day, dir) in day_dirs(log_dir, None, None)? {
+        let Ok(rd) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+        let mut sidecars = Vec::new();
+        for e in rd.flatten() {
+            let path = e.path();
+            let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+            total += len;
+            let name = e.file_name().to_string_lossy().into_owned();
+            *sizes.entry(name.chars().take(36).collect()).or_default() += len;
+            if name.ends_with(".events.jsonl") {
+                sidecars.push(path);
+            }
+        }
+        for events in sidecars {
+            let Some(id) = session_id_from_path(&events) else {
+                continue;
+            };
+            if let Some(mut r) = read_recording(&events, id, day)? {
+                r.bytes = sizes
+                    .get(&id.hyphenated().to_string())
+                    .copied()
+                    .unwrap_or(0);
+                out.push(r);
+            }
+        }
+    }
+    out.sort_by_key(|r| (r.started, r.sequence));
+    Ok((out, total))
+}
+
+/// The recording of one sidecar, if it is sealed.
+fn read_recording(events: &Path, id: Uuid, day: chrono::NaiveDate) -> Result<Option<Recording>> {
+    let file =
+        fs::File::open(events).with_context(|| format!("cannot read {}", events.display()))?;
+    let mut started = None;
+    let mut user = None;
+    let mut seal = None;
+    for rec in read_sidecar(BufReader::new(file)).flatten() {
+        started.get_or_insert(rec.ts);
+        match rec.event {
+            SessionEvent::ConnectionEstablished { user: u, .. } => user = Some(u),
+            SessionEvent::Seal {
+                seal: s,
+                previous_seal,
+                sequence,
+                ..
+            } => seal = Some((s, previous_seal, sequence)),
+            _ => seal = None, // lines after a seal: not a sealed recording
+        }
+    }
+    let Some((seal, previous_seal, sequence)) = seal else {
+        return Ok(None);
+    };
+    Ok(Some(Recording {
+        id,
+        cast: PathBuf::from(
+            events
+                .to_string_lossy()
+                .replace(".events.jsonl", ".cast.zst"),
+        ),
+        events: events.to_path_buf(),
+        day,
+        started: started.unwrap_or_default(),
+        user,
+        bytes: 0,
+        sequence,
+        seal,
+        previous_seal,
+    }))
+}
+
+/// The file system holding the recordings.
+#[derive(Debug, Clone, Copy)]
+pub struct Disk {
+    pub size: u64,
+    pub free: u64,
+}
+
+impl Disk {
+    pub fn of(path: &Path) -> Result<Disk> {
+        let st = nix::sys::statvfs::statvfs(path)
+            .with_context(|| format!("cannot stat the file system of {}", path.display()))?;
+        let frag = st.fragment_size() as u64;
+        Ok(Disk {
+            size: st.blocks() as u64 * frag,
+            free: st.blocks_available() as u64 * frag,
+        })
+    }
+}
+
+/// What to delete, oldest first, with the rule that asks for it. `keep`
+/// says which recordings must stay (waiting for upload to the store).
+pub fn plan(
+    policy: &Policy,
+    recordings: &[Recording],
+    total: u64,
+    disk: Disk,
+    now: DateTime<Utc>,
+    keep: &dyn Fn(&Recording) -> bool,
+) -> Vec<(usize, String)> {
+    let mut chosen: Vec<(usize, String)> = Vec::new();
+    let mut taken = vec![false; recordings.len()];
+    for (i, r) in recordings.iter().enumerate() {
+        let user_limit = r
+            .user
+            .as_ref()
+            .and_then(|u| policy.users.get(u))
+            .and_then(|u| u.max_age_days);
+        let (limit, whose) = match user_limit {
+            Some(d) => (Some(d), format!(" for {}", r.user.as_deref().unwrap_or(""))),
+            None => (policy.max_age_days, String::new()),
+        };
+        if let Some(days) = limit {
+            if now - r.started > chrono::Duration::days(days as i64) && !keep(r) {
+                taken[i] = true;
+                chosen.push((i, format!("retention: older than {days} days{whose}")));
+            }
+        }
+    }
+    let mut remaining = total
+        - chosen
+            .iter()
+            .map(|(i, _)| recordings[*i].bytes)
+            .sum::<u64>();
+    let mut free = disk.free + (total - remaining);
+    for (i, r) in recordings.iter().enumerate() {
+        if taken[i] || keep(r) {
+            continue;
+        }
+        let over_size = policy
+            .max_total_size
+            .is_some_and(|Size(max)| remaining > max);
+        let low_free = policy
+            .min_free_percent
+            .is_some_and(|p| (free as f64) < disk.size as f64 * p / 100.0);
+        if !over_size && !low_free {
+            break;
+        }
+        let why = if over_size {
+            format!(
+                "retention: recordings over max_total_size ({} bytes)",
+                policy.max_total_size.map(|s| s.0).unwrap_or(0)
+            )
+        } else {
+            format!(
+                "retention: less than {}% of the disk free",
+                policy.min_free_percent.unwrap_or(0.0)
+            )
+        };
+        taken[i] = true;
+        remaining = remaining.saturating_sub(r.bytes);
+        free += r.bytes;
+        chosen.push((i, why));
+    }
+    chosen
+}
+
+/// Deletes one recording: its signed tombstone first (so a crash in
+/// between leaves a tombstone for files still there, never the reverse),
+/// then its files and index entry.
+pub fn delete(sealer: &Sealer, log_dir: &Path, r: &Recording, reason: &str) -> Result<Tombstone> {
+    let stone = sealer.bury(Tombstone {
+        session_id: r.id,
+        sequence: r.sequence,
+        seal: r.seal.clone(),
+        previous_seal: r.previous_seal.clone(),
+        user: r.user.clone(),
+        started: Some(r.started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        bytes: r.bytes,
+        deleted_at: crate::sealer::now(),
+        reason: reason.to_string(),
+        key: None,
+        signature: None,
+    })?;
+    for f in r.files() {
+        match fs::remove_file(&f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot delete {}", f.display())),
+        }
+    }
+    if let Err(e) = sshlog_format::index::forget_sessions(log_dir, r.day, &[r.id]) {
+        tracing::warn!("cannot remove {} from the search index: {e}", r.id);
+    }
+    Ok(stone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: u8, days_old: i64, user: &str, bytes: u64) -> Recording {
+        Recording {
+            id: Uuid::from_bytes([n; 16]),
+            events: PathBuf::new(),
+            cast: PathBuf::new(),
+            day: chrono::NaiveDate::MIN,
+            started: Utc::now() - chrono::Duration::days(days_old),
+            user: Some(user.into()),
+            bytes,
+            sequence: Some(n as u64),
+            seal: String::new(),
+            previous_seal: String::new(),
+        }
+    }
+
+    #[test]
+    fn sizes_read_as_administrators_write_them() {
+        assert_eq!(parse_size("50GiB"), Some(50 << 30));
+        assert_eq!(parse_size("512 MiB"), Some(512 << 20));
+        assert_eq!(parse_size("1.5G"), Some(3 << 29));
+        assert_eq!(parse_size("2048"), Some(2048));
+        assert_eq!(parse_size("5 parsecs"), None);
+    }
+
+    #[test]
+    fn age_per_user_then_size_then_free_space_oldest_first() {
+        let policy: Policy = serde_yaml_like(
+            "max_age_days: 90\nmax_total_size: 250\nmin_free_percent: 10\nusers:\n  alice:\n    max_age_days: 365\n",
+        );
+        let rs = vec![
+            rec(1, 200, "alice", 100), // kept: alice keeps a year
+            rec(2, 100, "bob", 100),   // older than 90 days
+            rec(3, 50, "bob", 100),    // over 250 bytes with 1 and 4
+            rec(4, 1, "bob", 100),
+        ];
+        let disk = Disk {
+            size: 10_000,
+            free: 5_000,
+        };
+        let got = plan(&policy, &rs, 400, disk, Utc::now(), &|_| false);
+        let ids: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
+        assert_eq!(ids, vec![1, 0], "{got:?}");
+        assert!(got[0].1.contains("older than 90 days"));
+        assert!(got[1].1.contains("max_total_size"));
+        // Low on space: the oldest go until 10 % is free.
+        let tight = Disk {
+            size: 10_000,
+            free: 850,
+        };
+        let policy = Policy {
+            min_free_percent: Some(10.0),
+            ..Policy::default()
+        };
+        let got = plan(&policy, &rs, 400, tight, Utc::now(), &|r| r.id == rs[0].id);
+        let ids: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
+        assert_eq!(ids, vec![1, 2], "{got:?}");
+    }
+
+    fn serde_yaml_like(text: &str) -> Policy {
+        sshlog_actions::yaml::typed::from_text(text).unwrap()
+    }
+}
