@@ -83,7 +83,7 @@ fn seek_starts_at_the_right_frame() {
         let (bytes, events) = sample(v);
         let frames = read_frame_index(Cursor::new(&bytes)).unwrap();
         for t in [0, 1, 2_345_678, 5_000_000, 9_900_000] {
-            let (h, it) = open_cast_at(Cursor::new(bytes.clone()), t).unwrap();
+            let (h, it) = open_cast_at(Cursor::new(bytes.clone()), t, "test").unwrap();
             assert_eq!(h.version, v);
             let got = it.collect::<Result<Vec<_>, _>>().unwrap();
             let frame = frames
@@ -95,7 +95,7 @@ fn seek_starts_at_the_right_frame() {
             // Absolute times and contents match the tail of the original.
             assert_eq!(got[..], events[events.len() - got.len()..], "v={v:?} t={t}");
         }
-        let (_, it) = open_cast_at(Cursor::new(bytes.clone()), 99_000_000).unwrap();
+        let (_, it) = open_cast_at(Cursor::new(bytes.clone()), 99_000_000, "test").unwrap();
         assert_eq!(it.count(), 0);
     }
 }
@@ -107,8 +107,8 @@ fn a_frame_list_kept_apart_seeks_like_the_index_in_the_file() {
     let list = encode_frame_list(&frames);
     assert_eq!(decode_frame_list(&list).unwrap(), frames);
     for t in [0, 2_345_678, 9_900_000] {
-        let (_, a) = open_cast_at(Cursor::new(bytes.clone()), t).unwrap();
-        let (_, b) = open_cast_at_frames(Cursor::new(bytes.clone()), &frames, t).unwrap();
+        let (_, a) = open_cast_at(Cursor::new(bytes.clone()), t, "test").unwrap();
+        let (_, b) = open_cast_at_frames(Cursor::new(bytes.clone()), &frames, t, "test").unwrap();
         let a = a.collect::<Result<Vec<_>, _>>().unwrap();
         let b = b.collect::<Result<Vec<_>, _>>().unwrap();
         assert_eq!(a, b, "t={t}");
@@ -128,7 +128,7 @@ fn seek_in_plain_zstd_file_reads_from_start() {
         read_frame_index(Cursor::new(&bytes)),
         Err(FormatError::Framing(_))
     ));
-    let (_, it) = open_cast_at(Cursor::new(bytes), 5_000_000).unwrap();
+    let (_, it) = open_cast_at(Cursor::new(bytes), 5_000_000, "test").unwrap();
     assert_eq!(it.count(), 1);
 }
 
@@ -154,7 +154,7 @@ fn truncated_file_reads_up_to_last_good_event() {
             }
         }
         if !idx.is_empty() {
-            let (_, it) = open_cast_at(Cursor::new(part.to_vec()), 4_000_000).unwrap();
+            let (_, it) = open_cast_at(Cursor::new(part.to_vec()), 4_000_000, "test").unwrap();
             let got = it.collect::<Result<Vec<_>, _>>().unwrap();
             if let Some(first) = got.first() {
                 let start = events.iter().position(|e| e == first).unwrap();

@@ -122,7 +122,7 @@ proptest! {
         // Seeking yields a suffix of the full event list.
         if !back.is_empty() {
             let t = back[seek.index(back.len())].time_us();
-            let (_, it) = open_cast_at(Cursor::new(bytes), t).unwrap();
+            let (_, it) = open_cast_at(Cursor::new(bytes), t, "test").unwrap();
             let tail = it.collect::<Result<Vec<_>, _>>().unwrap();
             prop_assert!(!tail.is_empty());
             prop_assert!(tail[0].time_us() <= t);
@@ -212,7 +212,7 @@ proptest! {
                 prop_assert!(f.offset + f.compressed_len <= data.len() as u64);
             }
         }
-        if let Ok((_, r)) = open_cast_at(Cursor::new(&data[..]), 500_000) {
+        if let Ok((_, r)) = open_cast_at(Cursor::new(&data[..]), 500_000, "test") {
             r.take(10_000).for_each(drop);
         }
         for rec in read_sidecar(Cursor::new(&data[..])).flatten() {

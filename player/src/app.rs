@@ -14,6 +14,7 @@ use std::sync::Arc;
 /// `main` of `sshlog`.
 pub fn sshlog_main() -> ExitCode {
     let mut cli = SshlogCli::parse();
+    warn_of_damage("sshlog");
     cli.apply_json();
     if let Command::Search(a) = &cli.command {
         // grep-like exit status: 0 match, 1 none, 2 error.
@@ -25,11 +26,20 @@ pub fn sshlog_main() -> ExitCode {
 /// `main` of `sshlog-play`.
 pub fn sshlog_play_main() -> ExitCode {
     let cli = PlayCli::parse();
+    warn_of_damage("sshlog-play");
     let mut out = io::stdout().lock();
     finish(
         "sshlog-play",
         play::run(&cli.play, &cli.log_dir, &mut out).map(drop),
     )
+}
+
+/// A damaged frame met while reading a cast is skipped; say so on stderr,
+/// naming the file and the time it covered.
+fn warn_of_damage(program: &'static str) {
+    sshlog_format::framed::set_damage_reporter(move |file, damage| {
+        eprintln!("{program}: warning: {file}: {damage}; skipped");
+    });
 }
 
 fn run_sshlog(cli: SshlogCli) -> Result<()> {

@@ -734,7 +734,8 @@ fn play_from_the_store_seeks_with_range_requests() {
     let mut obj = RemoteObject::open(store.clone(), key, rt.clone()).expect("open");
     let size = obj.size();
     let (_, events) =
-        sshlog_format::framed::open_cast_at_frames(&mut obj, &listed, from_us).expect("seek");
+        sshlog_format::framed::open_cast_at_frames(&mut obj, &listed, from_us, "test")
+            .expect("seek");
     let remote_events: Vec<_> = events.map(|e| e.expect("event")).collect();
     let fetched = obj.fetched();
     assert!(
@@ -746,7 +747,7 @@ fn play_from_the_store_seeks_with_range_requests() {
         "fetched {fetched:?} of {size} bytes to play the last tenth"
     );
     let (_, local) =
-        sshlog_format::open_cast_at(std::fs::File::open(&cast).expect("cast"), from_us)
+        sshlog_format::open_cast_at(std::fs::File::open(&cast).expect("cast"), from_us, "test")
             .expect("seek local");
     let local_events: Vec<_> = local.map(|e| e.expect("event")).collect();
     assert!(!local_events.is_empty());

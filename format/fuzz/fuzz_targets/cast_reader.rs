@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let time = data.first().copied().unwrap_or(0) as u64 * 100_000;
-    if let Ok((_, r)) = open_cast_at(Cursor::new(data), time) {
+    if let Ok((_, r)) = open_cast_at(Cursor::new(data), time, "test") {
         r.take(MAX_EVENTS).for_each(drop);
     }
 });

@@ -12,6 +12,9 @@ pub use index::{
     FLAG_HEADER, FLAG_STATE, INDEX_FRAME_LEN, INDEX_PAYLOAD_LEN, INDEX_RECORD_VERSION, INDEX_TAG,
     SKIPPABLE_MAGIC,
 };
-pub use salvage::{damaged_frames, salvaging_decoder, set_damage_reporter, Damage, SalvageReader};
+pub use salvage::{
+    damaged_frames, report_damage, salvaging_decoder, set_damage_reporter, Damage, SalvageReader,
+    Salvaging,
+};
 pub use seek::{open_cast_at, open_cast_at_frames, SeekedCastReader};
 pub use writer::{FrameOptions, FramedCastWriter};

@@ -86,6 +86,57 @@ fn clock(us: u64) -> String {
     }
 }
 
+impl Damage {
+    /// The damage of a frame whose index record reads but whose data does
+    /// not decode; `from_us` is the last event time before it.
+    pub fn of_frame(info: &FrameInfo, from_us: u64, header: bool) -> Damage {
+        Damage {
+            frame: Some(info.index),
+            offset: info.offset.saturating_sub(super::INDEX_FRAME_LEN as u64),
+            bytes: info.compressed_len + super::INDEX_FRAME_LEN as u64,
+            from_us,
+            to_us: Some(info.last_time_us.max(from_us)),
+            header,
+        }
+    }
+
+    /// The text that stands in for the lost frame: a header rebuilt from
+    /// the frame index when it held the header, then a marker at the time
+    /// the damage ends (absolute times, as sshlogd writes: asciicast v2).
+    pub fn stand_in(&self, state: Option<super::FrameState>) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.header {
+            let (cols, rows) = state.map(|s| (s.cols, s.rows)).unwrap_or((80, 24));
+            out.extend_from_slice(
+                format!("{{\"version\":2,\"width\":{cols},\"height\":{rows}}}\n").as_bytes(),
+            );
+        }
+        out.extend_from_slice(marker_line(self, self.to_us.unwrap_or(self.from_us)).as_bytes());
+        out
+    }
+}
+
+/// `[time, "m", "sshlog: damaged recording, a–b lost"]`.
+fn marker_line(d: &Damage, stamp_us: u64) -> String {
+    let label = format!(
+        "sshlog: damaged recording, {}–{} lost",
+        clock(d.from_us),
+        d.to_us.map(clock).unwrap_or_else(|| "end".into())
+    );
+    format!(
+        "[{},\"m\",{}]\n",
+        format_time(stamp_us),
+        serde_json::Value::String(label)
+    )
+}
+
+/// Tells the reporter (set with [`set_damage_reporter`]) about `d` in `name`.
+pub fn report_damage(name: &str, d: &Damage) {
+    if let Some(f) = REPORTER.get() {
+        f(name, d);
+    }
+}
+
 type Reporter = Box<dyn Fn(&str, &Damage) + Send + Sync>;
 static REPORTER: OnceLock<Reporter> = OnceLock::new();
 
@@ -112,11 +163,13 @@ pub struct SalvageReader<R: Read> {
     lost: Option<(u64, u64)>,
     /// Tell the reporter (off for `verify`, which lists damage itself).
     announce: bool,
+    /// The input ended inside a frame (a recording still being written).
+    cut_off: bool,
     done: bool,
     damage: Arc<Mutex<Vec<Damage>>>,
 }
 
-impl<R: Read + Send + 'static> SalvageReader<R> {
+impl<R: Read> SalvageReader<R> {
     /// `name` (the file) is what the reporter is told.
     pub fn new(r: R, name: &str) -> Self {
         SalvageReader {
@@ -130,6 +183,7 @@ impl<R: Read + Send + 'static> SalvageReader<R> {
             v3: false,
             lost: None,
             announce: true,
+            cut_off: false,
             done: false,
             damage: Arc::new(Mutex::new(Vec::new())),
         }
@@ -160,6 +214,7 @@ impl<R: Read + Send + 'static> SalvageReader<R> {
             }
             let prefix = self.take(8)?;
             if prefix.len() < 8 {
+                self.cut_off = !prefix.is_empty();
                 self.flush_lost(None);
                 return Ok(false); // cut off: still being written
             }
@@ -176,6 +231,7 @@ impl<R: Read + Send + 'static> SalvageReader<R> {
             let info = FrameInfo::from_payload(&payload, self.offset);
             let Some(info) = info.filter(|i| i.compressed_len <= MAX_FRAME) else {
                 if payload.len() < INDEX_PAYLOAD_LEN && ours {
+                    self.cut_off = true;
                     self.flush_lost(None);
                     return Ok(false); // cut off
                 }
@@ -185,19 +241,24 @@ impl<R: Read + Send + 'static> SalvageReader<R> {
             self.flush_lost(Some(info.first_time_us));
             let data = self.take(info.compressed_len)?;
             if (data.len() as u64) < info.compressed_len {
+                self.cut_off = true;
                 return Ok(false); // cut off: still being written
             }
             let decoded = zstd::bulk::decompress(&data, info.uncompressed_len as usize)
                 .ok()
                 .filter(|d| d.len() as u64 == info.uncompressed_len);
             let header_frame = info.flags & FLAG_HEADER != 0 || info.index == 0;
-            self.out.clear();
+            // `out` may hold the marker of bytes skipped before this frame.
             match decoded {
                 Some(d) => {
                     if header_frame && !self.header_done {
                         self.v3 = d.starts_with(b"{") && first_line_is_v3(&d);
                     }
-                    self.out = d;
+                    if self.out.is_empty() {
+                        self.out = d;
+                    } else {
+                        self.out.extend_from_slice(&d);
+                    }
                 }
                 None => {
                     let damage = Damage {
@@ -292,27 +353,15 @@ impl<R: Read + Send + 'static> SalvageReader<R> {
     fn marker(&mut self, d: &Damage) {
         let at = d.to_us.unwrap_or(d.from_us).max(self.last_us);
         let stamp = if self.v3 { at - self.last_us } else { at };
-        let label = format!(
-            "sshlog: damaged recording, {}–{} lost",
-            clock(d.from_us),
-            d.to_us.map(clock).unwrap_or_else(|| "end".into())
-        );
-        self.out.extend_from_slice(
-            format!(
-                "[{},\"m\",{}]\n",
-                format_time(stamp),
-                serde_json::Value::String(label)
-            )
-            .as_bytes(),
-        );
+        self.out.extend_from_slice(marker_line(d, stamp).as_bytes());
         if self.v3 {
             self.last_us = at;
         }
     }
 
     fn report(&self, d: Damage) {
-        if let Some(f) = REPORTER.get().filter(|_| self.announce) {
-            f(&self.name, &d);
+        if self.announce {
+            report_damage(&self.name, &d);
         }
         if let Ok(mut v) = self.damage.lock() {
             v.push(d);
@@ -328,7 +377,7 @@ fn first_line_is_v3(d: &[u8]) -> bool {
         == Some(3)
 }
 
-impl<R: Read + Send + 'static> Read for SalvageReader<R> {
+impl<R: Read> Read for SalvageReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos >= self.out.len() {
             if self.done {
@@ -354,22 +403,44 @@ impl<R: Read + Send + 'static> Read for SalvageReader<R> {
     }
 }
 
-/// A reader of the decoded text of a zstd cast: frame by frame with
-/// [`SalvageReader`] when it is framed (starts with an index record), one
-/// stream otherwise (compressed by the `zstd` tool: nothing to salvage by).
-pub fn salvaging_decoder<R: Read + Send + 'static>(
-    r: R,
-    name: &str,
-) -> io::Result<Box<dyn Read + Send>> {
+/// The decoded text of a zstd cast: frame by frame with [`SalvageReader`]
+/// when it is framed (starts with an index record), one stream otherwise
+/// (compressed by the `zstd` tool: nothing to salvage by).
+pub enum Salvaging<R: Read> {
+    Framed(SalvageReader<BufReader<R>>),
+    Plain(crate::cast::TolerantReader<zstd::stream::read::Decoder<'static, BufReader<R>>>),
+}
+
+impl<R: Read> Salvaging<R> {
+    /// The input ended inside a frame (or a zstd stream was cut).
+    pub fn cut_off(&self) -> bool {
+        match self {
+            Salvaging::Framed(r) => r.cut_off,
+            Salvaging::Plain(r) => r.error().is_some(),
+        }
+    }
+}
+
+impl<R: Read> Read for Salvaging<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Salvaging::Framed(r) => r.read(buf),
+            Salvaging::Plain(r) => r.read(buf),
+        }
+    }
+}
+
+/// Opens `r` as [`Salvaging`]; `name` is what a warning names.
+pub fn salvaging_decoder<R: Read>(r: R, name: &str) -> io::Result<Salvaging<R>> {
     let mut r = BufReader::with_capacity(1 << 16, r);
     let head = r.fill_buf()?;
     let framed =
         head.len() >= 4 && u32::from_le_bytes([head[0], head[1], head[2], head[3]]) != ZSTD_MAGIC;
     if framed {
-        Ok(Box::new(SalvageReader::new(r, name)))
+        Ok(Salvaging::Framed(SalvageReader::new(r, name)))
     } else {
         let dec = zstd::stream::read::Decoder::with_buffer(r)?;
-        Ok(Box::new(crate::cast::TolerantReader::new(dec)))
+        Ok(Salvaging::Plain(crate::cast::TolerantReader::new(dec)))
     }
 }
 
@@ -382,4 +453,86 @@ pub fn damaged_frames(path: &Path) -> io::Result<Vec<Damage>> {
     io::copy(&mut r, &mut io::sink())?;
     let found = damage.lock().map(|d| d.clone()).unwrap_or_default();
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cast::{CastReader, CastVersion, Event, Header};
+    use crate::framed::{read_frame_index, FrameOptions, FramedCastWriter};
+
+    /// A cast of 40 output events in frames of about 200 bytes.
+    fn cast() -> Vec<u8> {
+        let opts = FrameOptions {
+            max_frame_bytes: 200,
+            ..FrameOptions::default()
+        };
+        let mut w =
+            FramedCastWriter::new(Vec::new(), &Header::new(CastVersion::V2, 80, 24), opts).unwrap();
+        for i in 0..40u64 {
+            w.write_event(&Event::Output {
+                time_us: i * 1_000_000,
+                data: format!("line {i:02} of the recording\r\n").into_bytes(),
+            })
+            .unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    fn read(bytes: Vec<u8>) -> (Vec<Event>, Vec<Damage>) {
+        let r = SalvageReader::new(io::Cursor::new(bytes), "test");
+        let damage = r.damage();
+        let events = CastReader::new(BufReader::new(r))
+            .unwrap()
+            .collect::<crate::Result<Vec<_>>>()
+            .unwrap();
+        let d = damage.lock().unwrap().clone();
+        (events, d)
+    }
+
+    fn lines(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Output { data, .. } => Some(String::from_utf8_lossy(data).into_owned()),
+                Event::Marker { label, .. } => Some(label.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_cast_reads_whole_and_a_cut_off_tail_is_no_damage() {
+        let bytes = cast();
+        let (events, damage) = read(bytes.clone());
+        assert_eq!(events.len(), 40);
+        assert!(damage.is_empty());
+        let (events, damage) = read(bytes[..bytes.len() - 30].to_vec());
+        assert!(events.len() < 40 && events.len() > 30);
+        assert!(damage.is_empty(), "{damage:?}");
+    }
+
+    #[test]
+    fn a_damaged_index_record_is_found_past_and_named() {
+        let bytes = cast();
+        let frames = read_frame_index(io::Cursor::new(&bytes)).unwrap();
+        let f = frames[3];
+        let mut bad = bytes.clone();
+        let record = (f.offset - crate::framed::INDEX_FRAME_LEN as u64) as usize;
+        bad[record..record + 8].fill(0);
+        let (events, damage) = read(bad);
+        assert_eq!(damage.len(), 1, "{damage:?}");
+        assert_eq!(damage[0].frame, None);
+        assert_eq!(damage[0].offset, record as u64);
+        let text = lines(&events);
+        let lost = f.event_count as usize;
+        assert_eq!(text.len(), 40 - lost + 1, "{text:?}");
+        assert!(text
+            .iter()
+            .any(|l| l.starts_with("sshlog: damaged recording")));
+        assert!(text.last().unwrap().starts_with("line 39"));
+        // Times after the damage are unchanged.
+        let last = events.last().unwrap();
+        assert_eq!(last.time_us(), 39_000_000);
+    }
 }

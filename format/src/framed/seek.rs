@@ -4,12 +4,13 @@
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use super::index::{read_frame_index, FrameInfo};
+use super::salvage::{salvaging_decoder, Salvaging};
 use crate::cast::{CastReader, Header, TolerantReader};
 use crate::error::{FormatError, Result};
 
-/// Event iterator returned by [`open_cast_at`].
-pub type SeekedCastReader<R> =
-    CastReader<BufReader<TolerantReader<zstd::stream::read::Decoder<'static, BufReader<R>>>>>;
+/// Event iterator returned by [`open_cast_at`]: frame by frame, damaged
+/// frames skipped (see [`super::SalvageReader`]).
+pub type SeekedCastReader<R> = CastReader<BufReader<Salvaging<R>>>;
 
 /// Open a `.cast.zst` and position the event iterator at the start of the
 /// frame containing `time_us` (the first frame whose last event is at or
@@ -19,13 +20,14 @@ pub type SeekedCastReader<R> =
 pub fn open_cast_at<R: Read + Seek>(
     mut r: R,
     time_us: u64,
+    name: &str,
 ) -> Result<(Header, SeekedCastReader<R>)> {
     let frames = match read_frame_index(&mut r) {
         Ok(f) => f,
-        Err(FormatError::Framing(_)) => return from_offset(r, 0),
+        Err(FormatError::Framing(_)) => return from_offset(r, 0, name),
         Err(e) => return Err(e),
     };
-    open_cast_at_frames(r, &frames, time_us)
+    open_cast_at_frames(r, &frames, time_us, name)
 }
 
 /// [`open_cast_at`] with the frame index already known (read once, or
@@ -35,6 +37,7 @@ pub fn open_cast_at_frames<R: Read + Seek>(
     mut r: R,
     frames: &[FrameInfo],
     time_us: u64,
+    name: &str,
 ) -> Result<(Header, SeekedCastReader<R>)> {
     let Some(first) = frames.first() else {
         return Err(FormatError::Empty);
@@ -43,32 +46,47 @@ pub fn open_cast_at_frames<R: Read + Seek>(
         .iter()
         .position(|f| f.event_count > 0 && f.last_time_us >= time_us);
     let k = match target {
-        Some(0) => return from_offset(r, 0),
+        Some(0) => return from_offset(r, 0, name),
         Some(k) => k,
         None => frames.len(),
     };
-    let header = read_header_frame(&mut r, first)?;
+    let header = match read_header_frame(&mut r, first) {
+        Ok(h) => h,
+        // Rebuilt from the frame index.
+        Err(_) => {
+            super::report_damage(name, &super::Damage::of_frame(first, 0, true));
+            let (cols, rows) = first
+                .start_state
+                .map(|s| (s.cols, s.rows))
+                .unwrap_or((80, 24));
+            Header::new(crate::cast::CastVersion::V2, cols, rows)
+        }
+    };
+    // From the frame's index record, which the salvaging reader needs.
     let (start, base) = match frames.get(k) {
-        Some(f) => (f.offset, frames[k - 1].last_time_us),
+        Some(f) => (
+            f.offset.saturating_sub(super::INDEX_FRAME_LEN as u64),
+            frames[k - 1].last_time_us,
+        ),
         None => {
             let last = &frames[frames.len() - 1];
             (last.offset + last.compressed_len, last.last_time_us)
         }
     };
     r.seek(SeekFrom::Start(start))?;
-    let dec = zstd::stream::read::Decoder::new(r)?;
-    let reader = CastReader::with_header(
-        BufReader::new(TolerantReader::new(dec)),
-        header.clone(),
-        base,
-    );
+    let dec = salvaging_decoder(r, name)?;
+    let reader = CastReader::with_header(BufReader::new(dec), header.clone(), base);
     Ok((header, reader))
 }
 
-fn from_offset<R: Read + Seek>(mut r: R, offset: u64) -> Result<(Header, SeekedCastReader<R>)> {
+fn from_offset<R: Read + Seek>(
+    mut r: R,
+    offset: u64,
+    name: &str,
+) -> Result<(Header, SeekedCastReader<R>)> {
     r.seek(SeekFrom::Start(offset))?;
-    let dec = zstd::stream::read::Decoder::new(r)?;
-    let reader = CastReader::new(BufReader::new(TolerantReader::new(dec)))?;
+    let dec = salvaging_decoder(r, name)?;
+    let reader = CastReader::new(BufReader::new(dec))?;
     Ok((reader.header().clone(), reader))
 }
 

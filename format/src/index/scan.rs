@@ -19,9 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::cast::{
-    is_zstd, open_cast_file, parse_time, CastVersion, Event, Header, TolerantReader,
-};
+use crate::cast::{is_zstd, open_cast_file, parse_time, CastVersion, Event, Header};
 use crate::error::{FormatError, Result};
 
 /// What [`scan_cast`] reports, in recording order.
@@ -73,10 +71,11 @@ where
     if !is_zstd(raw.fill_buf()?) {
         return scan_lines(&mut raw, path, f);
     }
-    let dec = zstd::stream::read::Decoder::with_buffer(raw)?;
-    let mut lines = BufReader::with_capacity(READ_BUF, TolerantReader::new(dec));
+    // Frame by frame: a damaged frame is skipped (and reported), not the end.
+    let dec = crate::framed::salvaging_decoder(raw, &path.display().to_string())?;
+    let mut lines = BufReader::with_capacity(READ_BUF, dec);
     let mut summary = scan_lines(&mut lines, path, f)?;
-    summary.truncated |= lines.get_ref().error().is_some();
+    summary.truncated |= lines.get_ref().cut_off();
     Ok(summary)
 }
 

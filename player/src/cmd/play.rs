@@ -50,13 +50,13 @@ fn as_micros(d: Duration) -> u64 {
 }
 
 /// Bytes a framed cast is read from (a file, or an object in the store).
-pub trait ReadSeek: Read + Seek {}
-impl<T: Read + Seek> ReadSeek for T {}
+pub trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
 
 /// The event stream of an opened recording.
 pub enum Source {
     /// A `.cast.zst`, entered through its frame index.
-    Framed(SeekedCastReader<Box<dyn ReadSeek>>),
+    Framed(Box<SeekedCastReader<Box<dyn ReadSeek>>>),
     /// A plain `.cast` (or a stream without an index).
     Plain(CastReader<DynBufRead>),
 }
@@ -99,9 +99,13 @@ pub fn open(path: &Path, from_us: u64) -> Result<(Header, Source)> {
         .map_err(|e| anyhow!("cannot read {shown}: {}", io_message(&e)))?;
     let bad = |e: sshlog_format::FormatError| anyhow!("cannot play {shown}: {e}");
     if is_zstd(&magic) {
-        let (header, r) =
-            open_cast_at(Box::new(file) as Box<dyn ReadSeek>, from_us).map_err(bad)?;
-        Ok((header, Source::Framed(r)))
+        let (header, r) = open_cast_at(
+            Box::new(file) as Box<dyn ReadSeek>,
+            from_us,
+            &shown.to_string(),
+        )
+        .map_err(bad)?;
+        Ok((header, Source::Framed(Box::new(r))))
     } else {
         let r = open_cast_reader(file).map_err(bad)?;
         Ok((r.header().clone(), Source::Plain(r)))
@@ -139,9 +143,9 @@ pub fn run(args: &PlayArgs, log_dir: &Path, out: &mut dyn Write) -> Result<Playe
                 return crate::interactive::play(args, &rec, &shown);
             }
             let (header, r) =
-                open_cast_at_frames(Box::new(obj) as Box<dyn ReadSeek>, &frames, from_us)
+                open_cast_at_frames(Box::new(obj) as Box<dyn ReadSeek>, &frames, from_us, &shown)
                     .map_err(|e| anyhow!("cannot play {shown}: {e}"))?;
-            (header, Source::Framed(r), shown)
+            (header, Source::Framed(Box::new(r)), shown)
         }
         None => {
             let path = crate::locate::resolve(&args.file, log_dir)?;

@@ -63,7 +63,9 @@ use anyhow::{anyhow, bail, Context, Result};
 pub use playhead::Playhead;
 use sshlog_fleet::remote::RemoteObject;
 use sshlog_format::cast::{is_zstd, open_cast_reader, CastReader, Event, Header};
-use sshlog_format::framed::{read_frame_index, FrameInfo, FrameState, FLAG_HEADER};
+use sshlog_format::framed::{
+    read_frame_index, report_damage, Damage, FrameInfo, FrameState, FLAG_HEADER,
+};
 use sshlog_format::FormatError;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -136,6 +138,8 @@ pub struct SeekableCast {
     /// Whether the terminal states of the index records are used (until
     /// one is found to disagree with the emulator).
     use_states: Cell<bool>,
+    /// The file or object, as warnings name it.
+    name: String,
 }
 
 /// What a frame changes for the frames after it.
@@ -182,7 +186,7 @@ impl SeekableCast {
         if is_zstd(&magic[..n]) {
             match read_frame_index(&file) {
                 Ok(frames) if !frames.is_empty() => {
-                    return Self::framed(Box::new(file), frames)
+                    return Self::framed(Box::new(file), frames, &shown.to_string())
                         .map_err(|e| anyhow!("cannot play {shown}: {e:#}"));
                 }
                 Ok(_) => bail!("cannot play {shown}: {}", FormatError::Empty),
@@ -204,6 +208,7 @@ impl SeekableCast {
             summaries: RefCell::default(),
             stats: Cell::default(),
             use_states: Cell::new(true),
+            name: shown.to_string(),
         })
     }
 
@@ -211,16 +216,20 @@ impl SeekableCast {
     /// frame is read when it is needed, by a range request.
     pub fn open_remote(obj: RemoteObject, frames: Vec<FrameInfo>) -> Result<SeekableCast> {
         let shown = obj.key().to_string();
-        Self::framed(Box::new(obj), frames).map_err(|e| anyhow!("cannot play {shown}: {e:#}"))
+        Self::framed(Box::new(obj), frames, &shown)
+            .map_err(|e| anyhow!("cannot play {shown}: {e:#}"))
     }
 
-    fn framed(file: Box<dyn ReadAt>, frames: Vec<FrameInfo>) -> Result<SeekableCast> {
+    fn framed(file: Box<dyn ReadAt>, frames: Vec<FrameInfo>, name: &str) -> Result<SeekableCast> {
         let first = &frames[0];
         if first.flags & FLAG_HEADER == 0 {
             bail!("the first frame does not hold the header");
         }
         let zstd = RefCell::new(zstd::bulk::Decompressor::new()?);
-        let text = decompress(file.as_ref(), first, &zstd)?;
+        let text = decompress(file.as_ref(), first, &zstd).unwrap_or_else(|_| {
+            // Rebuilt from the frame index; frame_text reports it once played.
+            Damage::of_frame(first, 0, true).stand_in(first.start_state)
+        });
         let reader = CastReader::new(Cursor::new(text)).context("frame 0")?;
         let rec = SeekableCast {
             header: reader.header().clone(),
@@ -229,6 +238,7 @@ impl SeekableCast {
             summaries: RefCell::default(),
             stats: Cell::default(),
             use_states: Cell::new(true),
+            name: name.to_string(),
         };
         Ok(rec)
     }
@@ -285,7 +295,17 @@ impl SeekableCast {
         zstd: &RefCell<zstd::bulk::Decompressor<'static>>,
         j: usize,
     ) -> Result<Vec<u8>> {
-        let text = decompress(file, &frames[j], zstd).with_context(|| format!("frame {j}"))?;
+        let text = match decompress(file, &frames[j], zstd) {
+            Ok(t) => t,
+            // A damaged frame costs only its own seconds: a marker stands in.
+            Err(_) => {
+                let before = if j > 0 { frames[j - 1].last_time_us } else { 0 };
+                let header = frames[j].flags & FLAG_HEADER != 0;
+                let damage = Damage::of_frame(&frames[j], before, header);
+                report_damage(&self.name, &damage);
+                damage.stand_in(frames[j].start_state)
+            }
+        };
         let mut s = self.stats.get();
         s.frames_decompressed += 1;
         s.compressed_bytes += frames[j].compressed_len;
