@@ -53,10 +53,12 @@ fn as_micros(d: Duration) -> u64 {
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
 
-/// The event stream of an opened recording.
+/// The event stream of an opened recording (one per playback, so the size
+/// of the salvaging reader's buffers inline does not matter).
+#[allow(clippy::large_enum_variant)]
 pub enum Source {
     /// A `.cast.zst`, entered through its frame index.
-    Framed(Box<SeekedCastReader<Box<dyn ReadSeek>>>),
+    Framed(SeekedCastReader<Box<dyn ReadSeek>>),
     /// A plain `.cast` (or a stream without an index).
     Plain(CastReader<DynBufRead>),
 }
@@ -105,7 +107,7 @@ pub fn open(path: &Path, from_us: u64) -> Result<(Header, Source)> {
             &shown.to_string(),
         )
         .map_err(bad)?;
-        Ok((header, Source::Framed(Box::new(r))))
+        Ok((header, Source::Framed(r)))
     } else {
         let r = open_cast_reader(file).map_err(bad)?;
         Ok((r.header().clone(), Source::Plain(r)))
@@ -145,7 +147,7 @@ pub fn run(args: &PlayArgs, log_dir: &Path, out: &mut dyn Write) -> Result<Playe
             let (header, r) =
                 open_cast_at_frames(Box::new(obj) as Box<dyn ReadSeek>, &frames, from_us, &shown)
                     .map_err(|e| anyhow!("cannot play {shown}: {e}"))?;
-            (header, Source::Framed(Box::new(r)), shown)
+            (header, Source::Framed(r), shown)
         }
         None => {
             let path = crate::locate::resolve(&args.file, log_dir)?;
