@@ -34,6 +34,20 @@ pub struct StatsAnswer<S = Stats> {
 
 /// The answer to `follow`: the cast file already holds every output byte
 /// before `offset`; live chunks start there.
+/// What `purge` deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purged {
+    pub deleted: Vec<PurgedRecording>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgedRecording {
+    pub id: uuid::Uuid,
+    pub user: Option<String>,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowHello {
     pub session_id: Uuid,

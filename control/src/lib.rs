@@ -32,7 +32,7 @@ mod stream;
 
 pub use answer::{
     answer_line, decode_answer, decode_item, refusal_line, Ack, AnswerError, FollowHello, Pong,
-    Refusal, SessionList, StatsAnswer,
+    Purged, PurgedRecording, Refusal, SessionList, StatsAnswer,
 };
 pub use request::{Request, RequestError};
 pub use session::SessionInfo;

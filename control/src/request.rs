@@ -31,6 +31,19 @@ pub enum Request {
     },
     /// End a live session (when `allow_kill` is set).
     Kill { target: String },
+    /// Delete finished recordings (root only): those of `ids`, or those of
+    /// `user` that started before `before`. Each leaves a signed tombstone
+    /// and a `recording_deleted` event.
+    Purge {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ids: Vec<uuid::Uuid>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<chrono::DateTime<chrono::Utc>>,
+        /// Why (a ticket, a request): kept in the tombstones.
+        reason: String,
+    },
     /// An event of another sshlog component (only `web_login` is accepted).
     Report { record: Box<Record> },
 }
@@ -56,6 +69,7 @@ impl Request {
             Request::Follow { .. } => "follow",
             Request::Inject { .. } => "inject",
             Request::Kill { .. } => "kill",
+            Request::Purge { .. } => "purge",
             Request::Report { .. } => "report",
         }
     }

@@ -78,6 +78,7 @@ fn run_sshlog(cli: SshlogCli) -> Result<()> {
             attach::run(&cli.socket, &a.target.target, a.readonly, &stop_flag()?)
         }
         Command::Kill(a) => crate::cmd::kill::run(&cli.socket, &a.target, &mut out),
+        Command::Purge(a) => crate::cmd::purge::run(&cli.socket, a, &mut out),
         Command::Web(a) => {
             drop(out);
             crate::web::run(&cli.socket, &cli.log_dir, a)

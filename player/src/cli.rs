@@ -181,6 +181,22 @@ pub enum Command {
     )]
     Kill(TargetArgs),
 
+    /// Delete recordings, leaving signed tombstones (a deletion request).
+    #[command(
+        long_about = "Delete finished recordings: the sessions named by id, or those of \
+            --user that started before --before (either alone works too). sshlogd does \
+            the deletion (root only): for each recording it first appends a signed \
+            tombstone to LOG_DIR/tombstones.jsonl (what, when, why), then removes the \
+            cast, the sidecar and the search index entry, and emits a recording_deleted \
+            event (event log, actions). `sshlog verify` follows the chain across \
+            tombstones. With a fleet store the recordings are removed there too. \
+            Recordings still being written cannot be purged; a purge that names one \
+            deletes nothing.",
+        after_help = "EXAMPLES:\n  sshlog purge 01a24c50-33a7-7c13-9f94-a85e712167d6 --reason 'GDPR request 4711'\n  \
+            sshlog purge --user alice --before 2026-01-01 --reason 'left the company'"
+    )]
+    Purge(PurgeArgs),
+
     /// Prove that no recording was edited, deleted, reordered or rewritten.
     #[command(
         long_about = "Check the tamper-evidence seals of every recording under DIR (default: \
@@ -288,6 +304,26 @@ pub struct VerifyArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Arguments of `sshlog purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Session ids to delete.
+    #[arg(value_name = "SESSION_ID")]
+    pub ids: Vec<uuid::Uuid>,
+
+    /// Delete this user's recordings (with --before: only older ones).
+    #[arg(long, value_name = "USER", conflicts_with = "ids")]
+    pub user: Option<String>,
+
+    /// Delete recordings that started before this time (2026-01-01, 90d, RFC 3339).
+    #[arg(long, value_name = "TIME", conflicts_with = "ids")]
+    pub before: Option<String>,
+
+    /// Why (a ticket, a request); kept in every tombstone.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 /// Arguments of `sshlog follow` and `sshlog attach`.

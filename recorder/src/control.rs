@@ -10,7 +10,8 @@ use crate::live::{FollowStart, Live, Target};
 use crate::tracker::Sink;
 use anyhow::{Context, Result};
 use sshlog_control::{
-    answer_line, refusal_line, Ack, FollowItem, Pong, Request, SessionList, StatsAnswer, WatchItem,
+    answer_line, refusal_line, Ack, FollowItem, Pong, Purged, PurgedRecording, Request,
+    SessionList, StatsAnswer, WatchItem,
 };
 use sshlog_format::sidecar::Record;
 use std::os::unix::fs::PermissionsExt;
@@ -127,6 +128,44 @@ async fn client(
             match tracker.kill(&Target::parse(&target), peer_uid, sink) {
                 Ok(()) => answer_line(&Ack {}),
                 Err(e) => refusal_line(&format!("{e:#}")),
+            }
+        }
+        Request::Purge {
+            ids,
+            user,
+            before,
+            reason,
+        } => {
+            if peer_uid != 0 {
+                refusal_line("only root may purge recordings")
+            } else if ids.is_empty() && user.is_none() && before.is_none() {
+                refusal_line("name what to purge: session ids, or a user and/or a time")
+            } else {
+                let deleter = lock(&shared)?.deleter.clone();
+                let reason = format!("purge by uid {peer_uid}: {reason}");
+                let done = tokio::task::spawn_blocking(move || {
+                    crate::retention::purge(&deleter, &ids, user.as_deref(), before, &reason)
+                })
+                .await
+                .context("purge")?;
+                match done {
+                    Ok(deleted) => {
+                        let answer = Purged {
+                            deleted: deleted
+                                .iter()
+                                .map(|d| PurgedRecording {
+                                    id: d.recording.id,
+                                    user: d.recording.user.clone(),
+                                    started: d.recording.started,
+                                    bytes: d.recording.bytes,
+                                })
+                                .collect(),
+                        };
+                        lock(&shared)?.report_deleted(deleted);
+                        answer_line(&answer)
+                    }
+                    Err(e) => refusal_line(&format!("{e:#}")),
+                }
             }
         }
         Request::Report { record } => {

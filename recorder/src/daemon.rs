@@ -122,9 +122,26 @@ pub struct Shared {
     pub config_errors: Vec<String>,
     /// The fleet store, when one is configured.
     pub store: Option<crate::store::Store>,
+    /// Deletes recordings (retention, `sshlog purge`).
+    pub deleter: Arc<crate::retention::Deleter>,
 }
 
 impl Shared {
+    /// Reports deletions as `recording_deleted` events (event log, actions).
+    pub fn report_deleted(&mut self, deleted: Vec<crate::retention::Deleted>) {
+        for d in deleted {
+            let ctx = SessionContext {
+                session_id: Some(d.recording.id),
+                user: d.recording.user.clone(),
+                ..SessionContext::default()
+            };
+            self.sink.emit(
+                &Record::new(chrono::Utc::now(), Some(d.recording.id), d.event),
+                &ctx,
+            );
+        }
+    }
+
     /// The counters `stats` serves.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -310,6 +327,24 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         sealer: sealer.clone(),
     });
     let mut witness = crate::witness::Witness::new(sealer.clone(), witness_host(&settings));
+    let deleter = Arc::new(crate::retention::Deleter::new(
+        sealer.clone(),
+        &settings.log_dir,
+    ));
+    let pruner = settings.retention.clone().map(|policy| {
+        // With a fleet store, what it has not acknowledged yet stays.
+        let spool = settings
+            .store
+            .as_ref()
+            .map(|_| sshlog_fleet::spool::Spool::new(&settings.log_dir));
+        let pinned = move || {
+            spool
+                .as_ref()
+                .map(|s| s.pending().into_iter().map(|(_, job)| job.events).collect())
+                .unwrap_or_default()
+        };
+        crate::retention::Pruner::start(policy, deleter.clone(), Box::new(pinned))
+    });
 
     let by_conn = group_by_conn(&existing);
     let mut capture = Capture::new(ring, scheduler)?;
@@ -345,6 +380,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
         capture_boosts: 0,
         config_errors,
         store,
+        deleter: deleter.clone(),
     }));
     if took_over {
         let backlog = capture.drain_now(&shared);
@@ -386,6 +422,9 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
                 s.capture_boosts = capture.boosts();
                 let conns = s.tracker.conn_pids();
                 let counters = loader::conn_counters(&ebpf, &conns);
+                if let Some(p) = &pruner {
+                    s.report_deleted(p.take());
+                }
                 let Shared { tracker, sink, store, .. } = &mut *s;
                 tracker.tick(&counters, sink);
                 if let Some(head) = witness.due() {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sshlog_format::layout::{day_dirs, session_id_from_path};
 use sshlog_format::seal::Tombstone;
 use sshlog_format::sidecar::{read_sidecar, SessionEvent};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -289,6 +289,180 @@ pub fn plan(
         chosen.push((i, why));
     }
     chosen
+}
+
+/// The recordings a purge names: those of `ids`, or those of `user` (any
+/// user without one) that started before `before`.
+pub fn select(
+    recordings: &[Recording],
+    ids: &[Uuid],
+    user: Option<&str>,
+    before: Option<DateTime<Utc>>,
+) -> Vec<usize> {
+    recordings
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            if !ids.is_empty() {
+                return ids.contains(&r.id);
+            }
+            user.is_none_or(|u| r.user.as_deref() == Some(u))
+                && before.is_none_or(|b| r.started < b)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// `sshlog purge`: deletes the recordings [`select`] names. A purge that
+/// names ids of recordings still being written (or unknown) fails whole,
+/// saying which, before anything is deleted.
+pub fn purge(
+    deleter: &Deleter,
+    ids: &[Uuid],
+    user: Option<&str>,
+    before: Option<DateTime<Utc>>,
+    reason: &str,
+) -> Result<Vec<Deleted>> {
+    let (recordings, _) = scan(deleter.log_dir())?;
+    let chosen = select(&recordings, ids, user, before);
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|id| !chosen.iter().any(|&i| recordings[i].id == **id))
+        .map(Uuid::to_string)
+        .collect();
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "no finished recording {} (still being recorded, already deleted, or never made); nothing purged",
+            unknown.join(", ")
+        );
+    }
+    let mut done = Vec::new();
+    for i in chosen {
+        if let Some(d) = deleter.delete(&recordings[i], reason)? {
+            done.push(d);
+        }
+    }
+    Ok(done)
+}
+
+/// A deletion, as the event stream tells it.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    pub recording: Recording,
+    pub event: SessionEvent,
+}
+
+/// Deletes recordings, one at a time (the pruner and `sshlog purge` share
+/// it, so a recording is never buried twice).
+pub struct Deleter {
+    sealer: std::sync::Arc<Sealer>,
+    log_dir: PathBuf,
+    lock: std::sync::Mutex<()>,
+}
+
+impl Deleter {
+    pub fn new(sealer: std::sync::Arc<Sealer>, log_dir: &Path) -> Deleter {
+        Deleter {
+            sealer,
+            log_dir: log_dir.to_path_buf(),
+            lock: std::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    /// Deletes `r` for `reason`; `None` when it is already gone.
+    pub fn delete(&self, r: &Recording, reason: &str) -> Result<Option<Deleted>> {
+        let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if !r.events.exists() {
+            return Ok(None);
+        }
+        delete(&self.sealer, &self.log_dir, r, reason)?;
+        Ok(Some(Deleted {
+            recording: r.clone(),
+            event: SessionEvent::RecordingDeleted {
+                user: r.user.clone(),
+                reason: reason.to_string(),
+                bytes: r.bytes,
+                sequence: r.sequence,
+            },
+        }))
+    }
+
+    /// Deletes what `policy` asks for now, oldest first; the sidecars in
+    /// `pinned` must stay (not yet in the fleet store).
+    pub fn prune(&self, policy: &Policy, pinned: &HashSet<PathBuf>) -> Result<Vec<Deleted>> {
+        let (recordings, total) = scan(&self.log_dir)?;
+        let disk = Disk::of(&self.log_dir)?;
+        let mut done = Vec::new();
+        let keep = |r: &Recording| pinned.contains(&r.events);
+        for (i, reason) in plan(policy, &recordings, total, disk, Utc::now(), &keep) {
+            match self.delete(&recordings[i], &reason) {
+                Ok(Some(d)) => done.push(d),
+                Ok(None) => {}
+                Err(e) => tracing::error!("retention: cannot delete {}: {e:#}", recordings[i].id),
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// The retention thread: checks the policy every `check_seconds` (every
+/// few seconds while space is short) and hands its deletions to the
+/// daemon, which reports them as events.
+pub struct Pruner {
+    deleted: std::sync::Arc<std::sync::Mutex<Vec<Deleted>>>,
+}
+
+impl Pruner {
+    pub fn start(
+        policy: Policy,
+        deleter: std::sync::Arc<Deleter>,
+        pinned: Box<dyn Fn() -> HashSet<PathBuf> + Send>,
+    ) -> Pruner {
+        let deleted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out = deleted.clone();
+        let every = std::time::Duration::from_secs(policy.check_seconds.max(1));
+        let spawned = std::thread::Builder::new()
+            .name("sshlog-retention".into())
+            .spawn(move || loop {
+                let found = match deleter.prune(&policy, &pinned()) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::warn!("retention: {e:#}");
+                        Vec::new()
+                    }
+                };
+                let short = policy.min_free_percent.is_some_and(|p| {
+                    Disk::of(deleter.log_dir())
+                        .is_ok_and(|d| (d.free as f64) < d.size as f64 * p / 100.0)
+                });
+                if !found.is_empty() {
+                    let bytes: u64 = found.iter().map(|d| d.recording.bytes).sum();
+                    tracing::info!(
+                        "retention: deleted {} recording(s), {bytes} bytes",
+                        found.len()
+                    );
+                    out.lock().unwrap_or_else(|p| p.into_inner()).extend(found);
+                }
+                std::thread::sleep(if short {
+                    every.min(std::time::Duration::from_secs(2))
+                } else {
+                    every
+                });
+            });
+        if let Err(e) = spawned {
+            tracing::error!("retention: cannot start its thread: {e}; nothing will be pruned");
+        }
+        Pruner { deleted }
+    }
+
+    /// Deletions since the last call.
+    pub fn take(&self) -> Vec<Deleted> {
+        std::mem::take(&mut *self.deleted.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// Deletes one recording: its signed tombstone first (so a crash in

@@ -182,10 +182,10 @@ pub fn verify_dir(root: &Path, opts: &Options) -> io::Result<Report> {
             format!("line {n} of tombstones.jsonl is not a tombstone"),
         );
     }
-    let present: HashMap<String, ()> = links.iter().map(|l| (l.seal.clone(), ())).collect();
+    let mut present: HashMap<String, ()> = links.iter().map(|l| (l.seal.clone(), ())).collect();
     for t in stones {
-        if present.contains_key(&t.seal) {
-            continue; // deleted after this copy was made
+        if present.insert(t.seal.clone(), ()).is_some() {
+            continue; // deleted after this copy was made, or buried twice
         }
         report.deleted.push(t.session_id);
         links.push(Link {

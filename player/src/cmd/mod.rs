@@ -12,6 +12,7 @@ pub mod follow;
 pub mod index;
 pub mod kill;
 pub mod play;
+pub mod purge;
 pub mod sessions;
 pub mod stats;
 pub mod verify;
