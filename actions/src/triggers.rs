@@ -22,7 +22,13 @@ pub const TRIGGERS: &[&str] = &[
     "session_killed",
     "recording_gap",
     "store_error",
+    "recording_deleted",
+    "chain_head",
 ];
+
+/// Types `"*"` does not include: they must be named (`chain_head` comes
+/// every minute, for the witness; a catch-all chat action must not get it).
+const NAMED_ONLY: &[&str] = &["chain_head"];
 
 /// The event types one event reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +40,7 @@ pub enum Triggers {
 impl Triggers {
     pub fn contains(&self, event_type: &str) -> bool {
         match self {
-            Triggers::All => true,
+            Triggers::All => !NAMED_ONLY.contains(&event_type),
             Triggers::Only(v) => v.contains(&event_type),
         }
     }

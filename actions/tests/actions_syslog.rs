@@ -5,107 +5,21 @@
 //! CI=true where that is a failure.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use chrono::Utc;
 use sshlog_actions::{ActionEngine, EventContext};
 use sshlog_format::{Record, SessionEvent};
+use sshlog_harness::{rsyslogd, Rsyslog};
 use uuid::Uuid;
 
-fn rsyslogd() -> Option<PathBuf> {
-    ["/usr/sbin/rsyslogd", "/sbin/rsyslogd"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// Kills rsyslogd when dropped (also while unwinding).
-struct Rsyslog {
-    child: Child,
-    out: PathBuf,
-    tcp_port: u16,
-    udp_port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_tcp_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr").port()
-}
-
 fn start_rsyslog(bin: &Path) -> Rsyslog {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (tcp_port, udp_port) = (free_tcp_port(), free_udp_port());
-    let out = dir.path().join("messages.log");
-    let conf = dir.path().join("rsyslog.conf");
-    fs::write(
-        &conf,
-        format!(
-            r#"global(workDirectory="{work}")
-module(load="imudp")
-module(load="imtcp")
-input(type="imudp" address="127.0.0.1" port="{udp_port}")
-input(type="imtcp" address="127.0.0.1" port="{tcp_port}")
-template(name="fields" type="string" string="%pri%|%app-name%|%procid%|%msgid%|%structured-data%|%msg%|%rawmsg%\n")
-*.* action(type="omfile" file="{out}" template="fields")
-"#,
-            work = dir.path().display(),
-            out = out.display()
-        ),
-    )
-    .expect("write conf");
-    let child = Command::new(bin)
-        .arg("-n")
-        .arg("-f")
-        .arg(&conf)
-        .arg("-i")
-        .arg(dir.path().join("rsyslogd.pid"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start rsyslogd");
-    let r = Rsyslog {
-        child,
-        out,
-        tcp_port,
-        udp_port,
-        _dir: dir,
-    };
-    let end = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", tcp_port)).is_err() {
-        assert!(Instant::now() < end, "rsyslogd did not start listening");
-        thread::sleep(Duration::from_millis(50));
-    }
-    r
+    Rsyslog::start(bin).expect("rsyslogd")
 }
 
-fn read_lines(path: &Path, n: usize, limit: Duration) -> Vec<String> {
-    let end = Instant::now() + limit;
-    loop {
-        let text = fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        if lines.len() >= n || Instant::now() >= end {
-            return lines;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+fn read_lines(rs: &Rsyslog, n: usize, limit: Duration) -> Vec<String> {
+    rs.lines(n, limit)
 }
 
 #[test]
@@ -154,7 +68,7 @@ fn rfc5424_over_udp_and_tcp_to_rsyslogd() {
     };
     e.dispatch(&rec(&["nmap", "-sS"]), &ctx);
     e.dispatch(&rec(&["echo", "quote\"and]bracket"]), &ctx);
-    let lines = read_lines(&rs.out, 4, Duration::from_secs(10));
+    let lines = read_lines(&rs, 4, Duration::from_secs(10));
     e.shutdown();
     assert_eq!(lines.len(), 4, "{lines:#?}");
     let pid = std::process::id().to_string();
@@ -235,7 +149,7 @@ fn the_agents_send_to_syslog_reaches_rsyslogd() {
         },
     );
     e.dispatch(&close, &ctx);
-    let lines = read_lines(&rs.out, 2, Duration::from_secs(10));
+    let lines = read_lines(&rs, 2, Duration::from_secs(10));
     e.shutdown();
     assert_eq!(lines.len(), 2, "{lines:#?}");
     // daemon.info (the agent's default facility 3, severity 6) = 30.

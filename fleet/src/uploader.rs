@@ -179,13 +179,6 @@ fn run(
     let mut tombstones_seen = 0u64;
     let mut tombstones_done = 0usize;
     loop {
-        let pending_head = lock(&shared).witness.take();
-        if let Some((sequence, json)) = pending_head {
-            if let Err(e) = rt.block_on(store.put_witness(&host_id, sequence, json.clone())) {
-                tracing::debug!("chain head not sent to the store yet: {e}");
-                lock(&shared).witness.get_or_insert((sequence, json));
-            }
-        }
         let stones = log_dir.join(sshlog_format::seal::TOMBSTONES);
         let size = std::fs::metadata(&stones).map(|m| m.len()).unwrap_or(0);
         if size != tombstones_seen {
@@ -268,6 +261,17 @@ fn run(
             }
         }
         let idle = spool.backlog().sessions == 0 && lock(&shared).status.failing.is_none();
+        // A head goes after the recordings sealed before it (the store then
+        // never shows a head ahead of its recordings).
+        if idle {
+            let pending_head = lock(&shared).witness.take();
+            if let Some((sequence, json)) = pending_head {
+                if let Err(e) = rt.block_on(store.put_witness(&host_id, sequence, json.clone())) {
+                    tracing::debug!("chain head not sent to the store yet: {e}");
+                    lock(&shared).witness.get_or_insert((sequence, json));
+                }
+            }
+        }
         if idle && std::time::Instant::now() >= next_compact {
             next_compact = std::time::Instant::now() + COMPACT_EVERY;
             let tomorrow = Utc::now().date_naive() + chrono::Duration::days(1);

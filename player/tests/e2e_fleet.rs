@@ -644,20 +644,51 @@ fn the_chain_in_the_store_is_verified_and_tampering_is_named() {
         s["store_uploaded_sessions"].as_u64() >= Some(3) && s["store_backlog_sessions"] == 0
     });
     let url = garage.store_url("fleet").expect("url");
+    // The store witnessed the chain heads sshlogd sent.
+    let (store, rt) = connect(&url);
+    let deadline = std::time::Instant::now() + WAIT;
+    while rt
+        .block_on(store.witness_text(&host))
+        .map_or(true, |t| t.is_empty())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no chain head in the store"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let (code, out) = verify_store(&url, &["--host", &host]);
+    println!("==> sshlog verify --store URL --host {host}\n{out}");
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains(&format!("{host}  ")), "{out}");
-    assert!(out.contains(" 0 modified, 0 missing"), "{out}");
+    assert!(out.contains(" 0 problem(s)"), "{out}");
+    assert!(
+        out.contains(&format!("{host}  witness: newest head #")),
+        "{out}"
+    );
     let intact: u64 = out
         .lines()
-        .last()
+        .find(|l| l.contains(" intact, "))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(intact >= 3, "{out}");
+    // The local chain against the store as its witness, and the host's key.
+    let key = rec.dir.path().join("seal.pub");
+    let local = std::process::Command::new(SSHLOG)
+        .args(["--log-dir"])
+        .arg(rec.log_dir())
+        .args(["verify", "--key"])
+        .arg(&key)
+        .args(["--witness", &url, "--host", &host])
+        .output()
+        .expect("sshlog verify");
+    let text = String::from_utf8_lossy(&local.stdout).into_owned()
+        + &String::from_utf8_lossy(&local.stderr);
+    assert_eq!(local.status.code(), Some(0), "{text}");
+    assert!(text.contains("witness: newest head #"), "{text}");
 
     // The first cast edited in the store, the second recording removed.
-    let (store, rt) = connect(&url);
     let rel = |p: &Path| {
         p.strip_prefix(rec.log_dir())
             .expect("in the log dir")
@@ -680,7 +711,7 @@ fn the_chain_in_the_store_is_verified_and_tampering_is_named() {
         "{out}"
     );
     assert!(out.contains(&format!("{host}  MISSING ")), "{out}");
-    assert!(out.contains("modified or removed"), "{out}");
+    assert!(out.contains("do not verify"), "{out}");
     // A host the store does not know is an error, not a clean report.
     let (code, out) = verify_store(&url, &["--host", "no-such-host"]);
     assert_eq!(code, Some(1), "{out}");

@@ -203,12 +203,21 @@ fn describe(record: &Record) -> String {
             Some(n) => format!("recording sealed as #{n}: {seal}"),
             None => format!("recording sealed: {seal}"),
         },
+        // The whole signed head, so that any copy of this line (the event
+        // log, syslog, chat) is a witness `sshlog verify --witness` reads.
         SessionEvent::ChainHead {
             host,
             seal,
             sequence,
-            ..
-        } => format!("seal chain of {} at #{sequence}: {seal}", clean(host)),
+            time,
+            key,
+            signature,
+        } => format!(
+            "seal chain of {} at #{sequence}: {}",
+            clean(host),
+            serde_json::json!({"host": host, "seal": seal, "sequence": sequence,
+                "time": time, "key": key, "signature": signature})
+        ),
         SessionEvent::RecordingDeleted {
             user,
             reason,
