@@ -76,3 +76,16 @@ impl Triggers {
         ok.then_some(Triggers::Only(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_leaves_out_what_must_be_named() {
+        assert!(Triggers::All.contains("connection_close"));
+        assert!(Triggers::All.contains("recording_deleted"));
+        assert!(!Triggers::All.contains("chain_head"));
+        assert!(Triggers::Only(vec!["chain_head"]).contains("chain_head"));
+    }
+}

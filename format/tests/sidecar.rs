@@ -26,6 +26,9 @@ const EXAMPLES: &[&str] = &[
     r#"{"schema":1,"ts":"2023-11-28T11:05:00.000000Z","type":"web_login","user":"admin","client_ip":"127.0.0.1","success":false,"reason":"bad password"}"#,
     r#"{"schema":1,"ts":"2023-11-28T11:02:11.600000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"seal","cast_sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","sidecar_sha256":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","previous_seal":"0000000000000000000000000000000000000000000000000000000000000000","seal":"3bd8e15c7be7276088d8ee5c86fbc211ae78360bc2623c6e221c66e33a633562"}"#,
     r#"{"schema":1,"ts":"2023-11-28T11:06:00.000000Z","type":"storage_error","path":"/var/log/sshlog","error":"No space left on device","resolved":false}"#,
+    r#"{"schema":1,"ts":"2023-11-28T11:07:00.000000Z","session_id":"018c1625-0000-7000-8000-000000000003","type":"seal","cast_sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","sidecar_sha256":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","previous_seal":"3bd8e15c7be7276088d8ee5c86fbc211ae78360bc2623c6e221c66e33a633562","seal":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","sequence":8,"key":"ed25519:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","signature":"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"}"#,
+    r#"{"schema":1,"ts":"2023-11-28T11:07:00.200000Z","type":"chain_head","host":"web-1","seal":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","sequence":8,"time":"2023-11-28T11:07:00.200000Z","key":"ed25519:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","signature":"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"}"#,
+    r#"{"schema":1,"ts":"2023-11-28T11:08:00.000000Z","session_id":"018c1622-4e2a-7b3c-9d4e-5f6a7b8c9d0e","type":"recording_deleted","user":"mapoo","reason":"purge by uid 0: GDPR request 4711","bytes":48213,"sequence":7}"#,
 ];
 
 const HUMAN: &[&str] = &[
@@ -44,6 +47,9 @@ const HUMAN: &[&str] = &[
     "2023-11-28 11:05:00 web_login admin failed to log in to the web console from 127.0.0.1: bad password",
     "2023-11-28 11:02:11 seal recording sealed: 3bd8e15c7be7276088d8ee5c86fbc211ae78360bc2623c6e221c66e33a633562",
     "2023-11-28 11:06:00 storage_error cannot write to /var/log/sshlog: No space left on device (kept in memory, retrying)",
+    "2023-11-28 11:07:00 seal recording sealed as #8: eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+    r#"2023-11-28 11:07:00 chain_head seal chain of web-1 at #8: {"host":"web-1","seal":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","sequence":8,"time":"2023-11-28T11:07:00.200000Z","key":"ed25519:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","signature":"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"}"#,
+    "2023-11-28 11:08:00 recording_deleted recording of mapoo deleted (48213 bytes): purge by uid 0: GDPR request 4711",
 ];
 
 #[test]
