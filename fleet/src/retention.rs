@@ -1,6 +1,7 @@
-//! Deletions reach the store: each tombstone the host writes (retention,
-//! `sshlog purge`) removes that recording's files and index entries from
-//! the store, then the tombstones file itself is uploaded, so `verify
+//! Deletions reach the store: each tombstone the host writes (retention by
+//! age, `sshlog purge`) removes that recording's files and index entries
+//! from the store (one written because this host's disk was short, scope
+//! `host`, does not), then the tombstones file itself is uploaded, so `verify
 //! --store` follows the chain across the deletions as on the host.
 
 use crate::catalog::{put_day, read_day, Day};
@@ -22,7 +23,8 @@ pub async fn apply_tombstones(
     let dir = file.parent().unwrap_or(Path::new("."));
     let (stones, _) =
         read_tombstones(dir).map_err(|e| FleetError::Local(format!("{}: {e}", file.display())))?;
-    for t in stones.iter().skip(done) {
+    // Deletions for this host's disk space only leave the store's copy.
+    for t in stones.iter().skip(done).filter(|t| t.scope.is_none()) {
         forget(store, host, t).await?;
     }
     if stones.len() > done {

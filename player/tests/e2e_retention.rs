@@ -137,6 +137,10 @@ fn disk_pressure_prunes_the_oldest_and_purge_answers_deletion_requests() {
             "{t}"
         );
         assert!(t["signature"].is_string(), "{t}");
+        assert_eq!(
+            t["scope"], "host",
+            "a space deletion leaves the store's copy: {t}"
+        );
     }
     // Oldest first: every deleted burst started before every kept one.
     let kept = rec.sessions_of(bursts.name());
@@ -226,11 +230,13 @@ fn disk_pressure_prunes_the_oldest_and_purge_answers_deletion_requests() {
     assert!(text.contains("purged 1 recording(s)"), "{text}");
     assert!(rec.sessions_of(writer.name()).is_empty());
     let stones = tombstones(&rec);
+    let purged = stones
+        .iter()
+        .find(|t| t["reason"] == "purge by uid 0: GDPR request 4711")
+        .expect("the purge's tombstone");
     assert!(
-        stones
-            .iter()
-            .any(|t| t["reason"] == "purge by uid 0: GDPR request 4711"),
-        "{stones:?}"
+        purged["scope"].is_null(),
+        "a purge deletes everywhere: {purged}"
     );
     wait_until("purges are audited", &rec, || {
         rec.event_log().matches("purge by uid 0").count() == 2

@@ -93,6 +93,12 @@ pub fn parse_size(s: &str) -> Option<u64> {
     (n.is_finite() && n >= 0.0).then_some((n * mult as f64) as u64)
 }
 
+/// How the reasons of deletions for this disk's space begin.
+const SPACE_REASONS: [&str; 2] = [
+    "retention: recordings over max_total_size",
+    "retention: less than",
+];
+
 /// A sealed recording that may be deleted.
 #[derive(Debug, Clone)]
 pub struct Recording {
@@ -274,12 +280,14 @@ pub fn plan(
         }
         let why = if over_size {
             format!(
-                "retention: recordings over max_total_size ({} bytes)",
+                "{} ({} bytes)",
+                SPACE_REASONS[0],
                 policy.max_total_size.map(|s| s.0).unwrap_or(0)
             )
         } else {
             format!(
-                "retention: less than {}% of the disk free",
+                "{} {}% of the disk free",
+                SPACE_REASONS[1],
                 policy.min_free_percent.unwrap_or(0.0)
             )
         };
@@ -469,6 +477,9 @@ impl Pruner {
 /// between leaves a tombstone for files still there, never the reverse),
 /// then its files and index entry.
 pub fn delete(sealer: &Sealer, log_dir: &Path, r: &Recording, reason: &str) -> Result<Tombstone> {
+    // Size and free space are this disk's budget: the store keeps its copy.
+    let scope = (reason.starts_with(SPACE_REASONS[0]) || reason.starts_with(SPACE_REASONS[1]))
+        .then(|| "host".to_string());
     let stone = sealer.bury(Tombstone {
         session_id: r.id,
         sequence: r.sequence,
@@ -479,6 +490,7 @@ pub fn delete(sealer: &Sealer, log_dir: &Path, r: &Recording, reason: &str) -> R
         bytes: r.bytes,
         deleted_at: crate::sealer::now(),
         reason: reason.to_string(),
+        scope,
         key: None,
         signature: None,
     })?;

@@ -30,8 +30,12 @@ pub struct Tombstone {
     pub bytes: u64,
     /// RFC 3339, signed as written.
     pub deleted_at: String,
-    /// Why: `retention: max_age_days 90`, `purge by root: ticket 4711`, ...
+    /// Why: `retention: older than 90 days`, `purge by uid 0: ticket 4711`, ...
     pub reason: String,
+    /// `host`: deleted from this host's disk only (space was short); the
+    /// fleet store keeps its copy. None: deleted everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,8 +45,13 @@ pub struct Tombstone {
 impl Tombstone {
     /// What the key signs: everything but the key and the signature.
     pub fn message(&self) -> String {
+        let scope = self
+            .scope
+            .as_deref()
+            .map(|s| format!("scope {s}\n"))
+            .unwrap_or_default();
         format!(
-            "sshlog-tombstone-v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n",
+            "sshlog-tombstone-v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{scope}",
             self.session_id,
             self.sequence.map(|s| s.to_string()).unwrap_or_default(),
             self.seal,
@@ -108,6 +117,7 @@ mod tests {
             bytes: 10,
             deleted_at: "2026-12-06T10:00:00Z".into(),
             reason: "purge".into(),
+            scope: None,
             key: None,
             signature: None,
         };
