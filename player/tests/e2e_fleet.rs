@@ -1031,3 +1031,55 @@ fn event_records_reach_the_store_per_host_and_hour() {
         .read_dir()
         .is_ok_and(|mut d| d.next().is_some()));
 }
+
+#[test]
+fn a_purge_reaches_the_store_and_its_chain_still_verifies() {
+    if !require_root_or_skip("fleet_purge") {
+        return;
+    }
+    let garage = Garage::start().expect("garage");
+    let host = format!("purge-{}", random_suffix(4));
+    let rec = Recorder::start_with(&garage.settings_yaml("fleet", &host).expect("yaml"));
+    let sshd = Sshd::start().expect("sshd");
+    let user = TestUser::create().expect("user");
+    for i in 0..2 {
+        run_session(&sshd, &user, &format!("purged-{i}"));
+    }
+    let ours = rec.wait_closed(user.name(), 2, WAIT).expect("recorded");
+    wait_stats(&rec, "uploaded", |s| {
+        s["store_uploaded_sessions"].as_u64() >= Some(2) && s["store_backlog_sessions"] == 0
+    });
+    let id = ours[0].id();
+    let in_store = |id: &str| {
+        keys(&garage, "fleet")
+            .iter()
+            .filter(|k| k.contains(&format!("/{host}/")) && k.contains(id))
+            .count()
+    };
+    assert!(
+        in_store(&id) >= 3,
+        "cast, sidecar, frames and index entry uploaded"
+    );
+    let mut purge = sshlog(&rec);
+    purge.args(["purge", &id, "--reason", "GDPR request 99"]);
+    let out = run_ok(purge);
+    assert!(out.contains(&format!("deleted {id}")), "{out}");
+    let deadline = Instant::now() + UPLOAD_WAIT;
+    while in_store(&id) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "still in the store: {}",
+            rec.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let url = garage.store_url("fleet").expect("url");
+    // The other recording is still found; the purged one is not.
+    let found = search_store(&url, &["--host", &host, "--user", user.name()]);
+    let ids: Vec<&str> = found.iter().filter_map(|v| v["id"].as_str()).collect();
+    assert_eq!(ids, [ours[1].id().as_str()], "{found:?}");
+    let (code, out) = verify_store(&url, &["--host", &host]);
+    println!("==> after a purge: sshlog verify --store URL --host {host}\n{out}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(" 1 deleted with a tombstone"), "{out}");
+}
