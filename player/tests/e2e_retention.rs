@@ -8,31 +8,10 @@
 mod common;
 
 use common::{open_session, sshlogd_binary, SSHLOG};
-use sshlog_harness::{random_suffix, require_root_or_skip, Sshd, Sshlogd, TestUser};
+use sshlog_harness::{random_suffix, require_root_or_skip, SmallFs, Sshd, Sshlogd, TestUser};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A small tmpfs, unmounted on drop.
-struct SmallFs(std::path::PathBuf);
-
-impl SmallFs {
-    fn mount(dir: &Path, size: &str) -> SmallFs {
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(st.success(), "mount tmpfs");
-        SmallFs(dir.to_path_buf())
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 fn sshlog(rec: &Sshlogd, args: &[&str]) -> (i32, String) {
     let o = Command::new(SSHLOG)
@@ -83,7 +62,7 @@ fn disk_pressure_prunes_the_oldest_and_purge_answers_deletion_requests() {
     let base = tempfile::tempdir().expect("tempdir");
     let logs = base.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");
-    let _fs = SmallFs::mount(&logs, "12m");
+    let _fs = SmallFs::mount(&logs, "12m").expect("tmpfs");
     let rec = Sshlogd::start_in(
         sshlogd_binary(),
         &logs,

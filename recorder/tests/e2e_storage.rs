@@ -6,38 +6,10 @@
 mod common;
 
 use common::{contains, Recorder};
-use sshlog_harness::{random_suffix, require_root_or_skip, Sshd, TestUser};
+use sshlog_harness::{random_suffix, require_root_or_skip, SmallFs, Sshd, TestUser};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// A small tmpfs, unmounted on drop.
-struct SmallFs(PathBuf);
-
-impl SmallFs {
-    fn mount(dir: &Path, size: &str) -> SmallFs {
-        let st = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0755"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(st.success(), "mount tmpfs");
-        SmallFs(dir.to_path_buf())
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 /// Fills the filesystem until a write fails.
 fn fill(path: &Path) {
@@ -69,7 +41,7 @@ fn a_full_disk_is_reported_survived_and_recovered_from() {
     let base = tempfile::tempdir().expect("tempdir");
     let logs = base.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");
-    let _fs = SmallFs::mount(&logs, "8m");
+    let _fs = SmallFs::mount(&logs, "8m").expect("tmpfs");
     let mut rec = Recorder::start_in(&logs, "# defaults\n");
     let sshd = Sshd::start().expect("sshd");
     let user = TestUser::create().expect("user");

@@ -103,6 +103,23 @@ pub fn format_time(us: u64) -> String {
     format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
 }
 
+/// A recording time as a clock: `M:SS.d`, or `H:MM:SS.d` from an hour on
+/// (rounded down to tenths).
+pub fn format_clock(us: u64) -> String {
+    let tenths = us / 100_000;
+    let (h, m, s, d) = (
+        tenths / 36_000,
+        tenths / 600 % 60,
+        tenths / 10 % 60,
+        tenths % 10,
+    );
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}.{d}")
+    } else {
+        format!("{m}:{s:02}.{d}")
+    }
+}
+
 /// Parse a JSON time value (seconds) into microseconds.
 pub fn parse_time(v: &Value) -> Option<u64> {
     let f = v.as_f64()?;

@@ -7,7 +7,7 @@ mod reader;
 mod utf8;
 mod writer;
 
-pub use event::{format_time, parse_time, Event};
+pub use event::{format_clock, format_time, parse_time, Event};
 pub use header::{CastVersion, Header, SshlogMeta, SSHLOG_HEADER_KEY};
 pub use open::{
     decompressing_reader, is_zstd, open_cast_file, open_cast_reader, read_cast_file, DynBufRead,

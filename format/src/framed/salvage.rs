@@ -11,7 +11,7 @@
 //! ends the input, as before.
 
 use super::index::{FrameInfo, FLAG_HEADER, INDEX_PAYLOAD_LEN, INDEX_TAG, SKIPPABLE_MAGIC};
-use crate::cast::{format_time, ZSTD_MAGIC};
+use crate::cast::{format_clock as clock, format_time, ZSTD_MAGIC};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
@@ -67,22 +67,6 @@ impl fmt::Display for Damage {
             write!(f, ", with the header (rebuilt from the frame index)")?;
         }
         write!(f, " does not decode")
-    }
-}
-
-/// `m:ss.s` (or `h:mm:ss.s`) of a recording time.
-fn clock(us: u64) -> String {
-    let tenths = us / 100_000;
-    let (h, m, s, t) = (
-        tenths / 36_000,
-        tenths / 600 % 60,
-        tenths / 10 % 60,
-        tenths % 10,
-    );
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}.{t}")
-    } else {
-        format!("{m}:{s:02}.{t}")
     }
 }
 

@@ -233,27 +233,18 @@ fn check_one(events: &Path, id: Uuid) -> io::Result<Check> {
     let last = &bytes[body_end..];
     let seal = read_sidecar(io::Cursor::new(last))
         .filter_map(Result::ok)
-        .find_map(|r| match r.event {
-            SessionEvent::Seal {
-                cast_sha256,
-                sidecar_sha256,
-                previous_seal,
-                seal,
-                sequence,
-                key,
-                signature,
-            } => Some((
-                cast_sha256,
-                sidecar_sha256,
-                previous_seal,
-                seal,
-                sequence,
-                key,
-                signature,
-            )),
-            _ => None,
-        });
-    let Some((cast_sha, sidecar_sha, previous, seal, sequence, key, signature)) = seal else {
+        .map(|r| r.event)
+        .find(|e| matches!(e, SessionEvent::Seal { .. }));
+    let Some(SessionEvent::Seal {
+        cast_sha256: cast_sha,
+        sidecar_sha256: sidecar_sha,
+        previous_seal: previous,
+        seal,
+        sequence,
+        key,
+        signature,
+    }) = seal
+    else {
         // A seal anywhere but at the end means lines were appended after sealing.
         let sealed_earlier = read_sidecar(io::Cursor::new(&bytes))
             .filter_map(Result::ok)

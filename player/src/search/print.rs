@@ -44,18 +44,7 @@ impl Match<'_> {
 /// `+M:SS.d` or `+H:MM:SS.d` (rounded down to tenths, so that playing
 /// from it starts before the hit).
 pub fn offset(us: u64) -> String {
-    let tenths = us / 100_000;
-    let (h, m, s, d) = (
-        tenths / 36_000,
-        tenths / 600 % 60,
-        tenths / 10 % 60,
-        tenths % 10,
-    );
-    if h > 0 {
-        format!("+{h}:{m:02}:{s:02}.{d}")
-    } else {
-        format!("+{m}:{s:02}.{d}")
-    }
+    format!("+{}", sshlog_format::cast::format_clock(us))
 }
 
 fn or_dash(s: Option<&str>) -> String {
