@@ -228,8 +228,10 @@ impl<R: Read> SalvageReader<R> {
                 self.cut_off = true;
                 return Ok(false); // cut off: still being written
             }
-            let decoded = zstd::bulk::decompress(&data, info.uncompressed_len as usize)
-                .ok()
+            // A damaged record may claim any size: none above MAX_FRAME is believed.
+            let decoded = (info.uncompressed_len <= MAX_FRAME)
+                .then(|| zstd::bulk::decompress(&data, info.uncompressed_len as usize).ok())
+                .flatten()
                 .filter(|d| d.len() as u64 == info.uncompressed_len);
             let header_frame = info.flags & FLAG_HEADER != 0 || info.index == 0;
             // `out` may hold the marker of bytes skipped before this frame.
@@ -518,5 +520,20 @@ mod tests {
         // Times after the damage are unchanged.
         let last = events.last().unwrap();
         assert_eq!(last.time_us(), 39_000_000);
+    }
+
+    #[test]
+    fn a_record_claiming_a_huge_frame_is_damage_not_an_allocation() {
+        let bytes = cast();
+        let frames = read_frame_index(io::Cursor::new(&bytes)).unwrap();
+        let f = frames[2];
+        let mut bad = bytes.clone();
+        // The uncompressed length field (payload offset 24, after 8 bytes of header).
+        let record = (f.offset - crate::framed::INDEX_FRAME_LEN as u64) as usize;
+        bad[record + 8 + 24..record + 8 + 32].copy_from_slice(&(1u64 << 55).to_le_bytes());
+        let (events, damage) = read(bad);
+        assert_eq!(damage.len(), 1, "{damage:?}");
+        assert_eq!(damage[0].frame, Some(f.index));
+        assert!(lines(&events).last().unwrap().starts_with("line 39"));
     }
 }
