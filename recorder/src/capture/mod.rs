@@ -8,8 +8,8 @@
 //!   drain found the ring empty wakes the loop again: no wake-up is lost.
 //! - Drains run in batches; the shared lock is released between batches so the
 //!   control socket stays responsive.
-//! - The capture thread's priority: [`scheduling`] raises it to real time while
-//!   a drain is far behind and lowers it when calm.
+//! - The capture thread's priority: [`scheduling`] raises it to real time when
+//!   the ring fills up (loss is near) and lowers it when calm.
 
 pub mod ring;
 pub mod scheduling;
@@ -95,13 +95,14 @@ impl Capture {
 }
 
 /// Handles every record waiting in the ring buffer, in batches. Returns the
-/// number of bytes handled; tells `scheduler` how far it got after every batch
-/// (a drain that is far behind is boosted before it ends).
+/// number of bytes handled; tells `scheduler` how full the ring is before
+/// every batch (a thread that is far behind is boosted before it catches up).
 fn drain(rb: &mut Ring, shared: &Mutex<Shared>, scheduler: &mut CaptureScheduler) -> usize {
     let mut batch = Vec::with_capacity(BATCH);
     let mut bytes = 0usize;
     loop {
         batch.clear();
+        scheduler.observe(rb.backlog());
         while let Some(item) = rb.oldest() {
             bytes += item.len();
             batch.push(kernel_events::decode(&item));
@@ -109,7 +110,6 @@ fn drain(rb: &mut Ring, shared: &Mutex<Shared>, scheduler: &mut CaptureScheduler
                 break;
             }
         }
-        scheduler.observe(bytes);
         if batch.is_empty() {
             return bytes;
         }

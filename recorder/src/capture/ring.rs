@@ -115,6 +115,14 @@ impl Ring {
         unsafe { self.producer.ptr.cast::<u8>().as_ptr().add(self.page) }
     }
 
+    /// Bytes the kernel has written that are not read yet: how full the ring
+    /// is (records still being written included).
+    pub fn backlog(&self) -> usize {
+        self.producer_pos()
+            .load(Ordering::Acquire)
+            .saturating_sub(self.pos)
+    }
+
     /// The oldest committed record, if any; it is consumed when the returned
     /// item is dropped. A record still being written ends the read (it is
     /// returned next time), discarded ones are skipped.

@@ -10,11 +10,13 @@
 //! very sshd and ssh it records: one fast session on 2 cores ran ~30 % slower.
 //!
 //! So by default the capture thread runs at normal priority and is *boosted*
-//! to SCHED_RR (`capture_priority`, default 1; 0 = never) as soon as one drain
-//! handles a sixteenth of the ring, i.e. when it has fallen behind, and returns
-//! to normal once drains have stayed small (under 1/64 of the ring) for 30 s.
-//! The switch is checked between batches of a drain, so a thread that is
-//! already behind is boosted before it catches up. `capture_always_realtime:
+//! to SCHED_RR (`capture_priority`, default 1; 0 = never) when loss is near:
+//! when a quarter of the ring is filled with records not read yet. It returns
+//! to normal once the ring has stayed nearly empty (under 1/64) for 30 s. The
+//! fill level is checked before every batch of a drain, so a thread that is
+//! far behind is boosted before it catches up; a fast session whose drains are
+//! large but which the thread keeps up with is never slowed by its own
+//! recorder (an earlier rule boosted on one large drain). `capture_always_realtime:
 //! true` keeps it real-time all the time instead: no loss at the start of a
 //! storm even with a small ring, at the cost of throughput for fast sessions.
 //!
@@ -54,7 +56,7 @@ impl CaptureScheduler {
         let mut s = CaptureScheduler {
             priority,
             always: always && priority > 0,
-            boost_at: (ring_bytes / 16).max(1),
+            boost_at: (ring_bytes / 4).max(1),
             calm_below: (ring_bytes / 64).max(1),
             boosted: false,
             calm_since: None,
@@ -73,25 +75,25 @@ impl CaptureScheduler {
         s
     }
 
-    /// Called with the bytes handled so far by the current drain, after each
-    /// batch, and with the total at its end.
-    pub fn observe(&mut self, drained: usize) {
+    /// Called with the ring's fill level (bytes not read yet) before each
+    /// batch of a drain.
+    pub fn observe(&mut self, filled: usize) {
         if self.priority == 0 || self.always || self.refused.is_some() {
             return;
         }
         if !self.boosted {
-            if drained >= self.boost_at {
+            if filled >= self.boost_at {
                 self.boosts += 1;
                 info!(
-                    "capture is behind ({} KiB in one drain): real-time priority {} on",
-                    drained >> 10,
+                    "capture is behind ({} KiB waiting in the ring): real-time priority {} on",
+                    filled >> 10,
                     self.priority
                 );
                 self.apply(true);
             }
             return;
         }
-        if drained >= self.calm_below {
+        if filled >= self.calm_below {
             self.calm_since = None;
             return;
         }
@@ -185,11 +187,11 @@ mod tests {
         }
         // A thread of its own: the test harness is not affected.
         std::thread::spawn(|| {
-            let mut s = CaptureScheduler::new(1, 16 << 10, false); // boost at 1 KiB
+            let mut s = CaptureScheduler::new(1, 16 << 10, false); // boost at 4 KiB
             assert_eq!(current(), (libc::SCHED_OTHER, 0));
-            s.observe(500);
-            assert_eq!(current(), (libc::SCHED_OTHER, 0), "small drain");
-            s.observe(1024);
+            s.observe(3000);
+            assert_eq!(current(), (libc::SCHED_OTHER, 0), "keeping up");
+            s.observe(4096);
             assert_eq!(current(), (libc::SCHED_RR, 1), "behind: {}", s.status());
             assert_eq!(s.status(), "SCHED_RR 1 (behind)");
             // Threads started while boosted are normal.
