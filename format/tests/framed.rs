@@ -473,3 +473,79 @@ fn records_without_state_read_as_none() {
         assert_eq!(u16::from_le_bytes([rec[14], rec[15]]) & FLAG_STATE, 0);
     }
 }
+
+/// Reads every event of an in-memory framed cast.
+fn events_of(bytes: Vec<u8>) -> Vec<Event> {
+    let (_, it) = open_cast_at(Cursor::new(bytes), 0, "test").unwrap();
+    it.collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+#[test]
+fn output_within_the_window_becomes_one_event_with_the_same_bytes() {
+    let h = Header::new(CastVersion::V2, 80, 24);
+    let opts = FrameOptions {
+        coalesce_us: 5_000,
+        ..FrameOptions::default()
+    };
+    let mut w = FramedCastWriter::new(Vec::new(), &h, opts).unwrap();
+    // Two runs of reads 1 ms apart, a resize between, a gap of 10 ms, and
+    // a two-byte character split across reads.
+    for (t, s) in [(1_000, "a"), (2_000, "b"), (3_000, "c")] {
+        w.write_event(&out(t, s)).unwrap();
+    }
+    w.write_event(&Event::Resize {
+        time_us: 3_500,
+        cols: 100,
+        rows: 30,
+    })
+    .unwrap();
+    w.write_event(&out(4_000, "d")).unwrap();
+    w.write_event(&Event::Output {
+        time_us: 14_000,
+        data: b"caf\xc3".to_vec(),
+    })
+    .unwrap();
+    w.write_event(&Event::Output {
+        time_us: 15_000,
+        data: b"\xa9!".to_vec(),
+    })
+    .unwrap();
+    assert!(w.buffered_bytes() > 0);
+    let events = events_of(w.finish().unwrap());
+    let lines: Vec<(u64, String)> = events
+        .iter()
+        .map(|e| match e {
+            Event::Output { time_us, data } => (*time_us, String::from_utf8_lossy(data).into()),
+            Event::Resize { time_us, .. } => (*time_us, "resize".into()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (1_000, "abc".to_string()),
+            (3_500, "resize".into()),
+            (4_000, "d".into()),
+            (14_000, "caf\u{e9}!".into()),
+        ]
+    );
+}
+
+#[test]
+fn held_output_is_in_the_next_frame_and_counts_for_its_age() {
+    let h = Header::new(CastVersion::V2, 80, 24);
+    let opts = FrameOptions {
+        coalesce_us: 5_000,
+        max_frame_age: Duration::from_millis(100),
+        ..FrameOptions::default()
+    };
+    let mut w = FramedCastWriter::new(Vec::new(), &h, opts).unwrap();
+    w.write_event(&out(1_000, "held")).unwrap();
+    assert!(!w.maybe_flush(Instant::now()).unwrap(), "too young");
+    assert!(w
+        .maybe_flush(Instant::now() + Duration::from_millis(150))
+        .unwrap());
+    let bytes = w.get_ref().clone();
+    let events = events_of(bytes);
+    assert_eq!(events, [out(1_000, "held")], "a live reader sees it");
+}

@@ -310,6 +310,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     let frame = FrameOptions {
         max_frame_bytes: settings.frame_kib.max(1) * 1024,
         max_frame_age: Duration::from_secs_f64(settings.frame_seconds.clamp(0.05, 60.0)),
+        coalesce_us: settings.coalesce_ms.min(1000) * 1000,
         ..FrameOptions::default()
     };
     let store = settings

@@ -37,6 +37,10 @@ pub struct Settings {
     pub frame_seconds: f64,
     /// ... or when this many KiB of cast text are buffered.
     pub frame_kib: usize,
+    /// Output read within this many milliseconds of the first read of a run
+    /// becomes one cast event (same bytes, one line instead of one per pty
+    /// read); 0 = a line per read.
+    pub coalesce_ms: u64,
     pub event_log: EventLogSettings,
     pub outbound: OutboundSettings,
     /// YAML action configuration (events / triggers / filters / actions).
@@ -101,6 +105,7 @@ impl Default for Settings {
             allow_kill: false,
             frame_seconds: 1.0,
             frame_kib: 64,
+            coalesce_ms: 5,
             event_log: EventLogSettings::default(),
             outbound: OutboundSettings::default(),
             config_dir: sshlog_actions::DEFAULT_CONFIG_DIR.into(),

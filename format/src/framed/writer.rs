@@ -26,6 +26,11 @@ pub struct FrameOptions {
     pub max_frame_age: Duration,
     /// zstd compression level.
     pub level: i32,
+    /// Output events that follow the first of a run within this many
+    /// microseconds are written as one event at its time (0: every event
+    /// is its own line). The bytes are the same; a line (JSON escaping,
+    /// terminal-state scan) per pty read is what a fast session costs.
+    pub coalesce_us: u64,
 }
 
 impl Default for FrameOptions {
@@ -34,8 +39,16 @@ impl Default for FrameOptions {
             max_frame_bytes: 64 * 1024,
             max_frame_age: Duration::from_secs(1),
             level: 3,
+            coalesce_us: 0,
         }
     }
+}
+
+/// Output held for coalescing: its time and bytes.
+#[derive(Debug, Default)]
+struct Pending {
+    time_us: u64,
+    data: Vec<u8>,
 }
 
 /// Writes a framed `.cast.zst`. The header goes out immediately as frame 0,
@@ -59,6 +72,8 @@ pub struct FramedCastWriter<W: Write> {
     tracker: StateTracker,
     /// The terminal state at the start of the buffered lines.
     frame_start: FrameState,
+    /// Output not written as a line yet ([`FrameOptions::coalesce_us`]).
+    pending: Option<Pending>,
 }
 
 impl<W: Write> std::fmt::Debug for FramedCastWriter<W> {
@@ -94,19 +109,60 @@ impl<W: Write> FramedCastWriter<W> {
             auto_flush: true,
             tracker,
             frame_start,
+            pending: None,
         };
         w.flush_frame()?;
         Ok(w)
     }
 
     /// Append an event; cuts a frame when the buffer exceeds
-    /// `max_frame_bytes`.
+    /// `max_frame_bytes`. Output may be held to be joined with the output
+    /// that follows it ([`FrameOptions::coalesce_us`]); any other event,
+    /// a frame and `finish` write it first.
     pub fn write_event(&mut self, event: &Event) -> Result<()> {
+        if self.opts.coalesce_us > 0 {
+            if let Event::Output { time_us, data } = event {
+                if let Some(p) = &mut self.pending {
+                    let joins = time_us.saturating_sub(p.time_us) <= self.opts.coalesce_us
+                        && p.data.len() + data.len() <= self.opts.max_frame_bytes;
+                    if joins {
+                        p.data.extend_from_slice(data);
+                        return Ok(());
+                    }
+                }
+                self.write_pending()?;
+                if self.started.is_none() {
+                    // The frame age counts from the held output too.
+                    self.started = Some(Instant::now());
+                }
+                self.pending = Some(Pending {
+                    time_us: *time_us,
+                    data: data.clone(),
+                });
+                return Ok(());
+            }
+            self.write_pending()?;
+        }
+        self.write_line(event)
+    }
+
+    /// Writes the held output as one event.
+    fn write_pending(&mut self) -> Result<()> {
+        match self.pending.take() {
+            Some(p) => self.write_line(&Event::Output {
+                time_us: p.time_us,
+                data: p.data,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn write_line(&mut self, event: &Event) -> Result<()> {
         self.cast.write_event(event)?;
         self.tracker.event(event);
         if self.first_us.is_none() {
             self.first_us = Some(self.cast.last_time_us());
-            self.started = Some(Instant::now());
+            self.started.get_or_insert_with(Instant::now);
         }
         self.events = self.events.saturating_add(1);
         if self.auto_flush && self.cast.get_ref().len() >= self.opts.max_frame_bytes {
@@ -132,7 +188,8 @@ impl<W: Write> FramedCastWriter<W> {
     /// time is at least `max_frame_age` before `now_us`.
     pub fn flush_if_older_than(&mut self, now_us: u64) -> Result<bool> {
         let age = u64::try_from(self.opts.max_frame_age.as_micros()).unwrap_or(u64::MAX);
-        match self.first_us {
+        let held = self.pending.as_ref().map(|p| p.time_us);
+        match self.first_us.or(held) {
             Some(first) if now_us.saturating_sub(first) >= age => {
                 self.flush_frame()?;
                 Ok(true)
@@ -145,6 +202,12 @@ impl<W: Write> FramedCastWriter<W> {
     /// frame with a single `write_all`. Does nothing when nothing is
     /// buffered (except for the header frame).
     pub fn flush_frame(&mut self) -> Result<()> {
+        if self.pending.is_some() {
+            let auto = std::mem::replace(&mut self.auto_flush, false);
+            let written = self.write_pending();
+            self.auto_flush = auto;
+            written?;
+        }
         let buf = std::mem::take(self.cast.get_mut());
         if buf.is_empty() {
             return Ok(());
@@ -195,9 +258,10 @@ impl<W: Write> FramedCastWriter<W> {
         self.offset
     }
 
-    /// Uncompressed bytes waiting for the next frame.
+    /// Uncompressed bytes waiting for the next frame (held output counted
+    /// as its raw bytes).
     pub fn buffered_bytes(&self) -> usize {
-        self.cast.get_ref().len()
+        self.cast.get_ref().len() + self.pending.as_ref().map_or(0, |p| p.data.len())
     }
 
     /// The output.
@@ -223,7 +287,7 @@ impl<W: Write> FramedCastWriter<W> {
     /// terminal state goes back to the start of the dropped lines, so the
     /// index keeps describing what the file holds.
     pub fn discard_buffered(&mut self) -> usize {
-        let n = self.cast.get_ref().len();
+        let n = self.cast.get_ref().len() + self.pending.take().map_or(0, |p| p.data.len());
         self.cast.get_mut().clear();
         if n > 0 {
             self.tracker.reset_to(self.frame_start);
@@ -237,6 +301,7 @@ impl<W: Write> FramedCastWriter<W> {
     /// Emit held-back partial characters, write the last frame, flush, and
     /// return the output.
     pub fn finish(mut self) -> Result<W> {
+        self.write_pending()?;
         let before = self.cast.get_ref().len();
         self.cast.flush_held()?;
         if self.cast.get_ref().len() > before {
