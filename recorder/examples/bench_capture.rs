@@ -2,6 +2,11 @@
 //! file through `ssh -tt` to a local sshd, without and with sshlogd recording, and
 //! sshlogd's CPU time and peak RSS while it records. Prints a Markdown table.
 //!
+//! Then, unless `SSHLOG_BENCH_PEERS=0`, the same `cat` recorded inside the
+//! session by the tools a user would pick instead (`script`, `asciinema rec`,
+//! `tlog-rec`, those installed), each timed by `/usr/bin/time` in the session
+//! (its CPU minus that of the bare `cat`) and compared with the same bare `cat`.
+//!
 //! Usage: bench_capture SSHLOGD_BINARY [MEGABYTES] [RUNS] [SETTINGS_YAML]
 
 use anyhow::{bail, Context, Result};
@@ -42,22 +47,73 @@ fn transfer(
     path: &std::path::Path,
     runs: usize,
 ) -> Result<(f64, usize)> {
+    let (t, bytes, _) = timed(sshd, user, &format!("cat {}", path.display()), runs)?;
+    Ok((t, bytes))
+}
+
+/// Median seconds of `runs` runs of `command` through `ssh -tt`, the bytes
+/// it printed, and the median CPU seconds `/usr/bin/time` reported in the
+/// session (when the command is run under it).
+fn timed(sshd: &Sshd, user: &TestUser, command: &str, runs: usize) -> Result<(f64, usize, f64)> {
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     let mut bytes = 0;
     for _ in 0..runs {
         let t = Instant::now();
         let out = sshd
             .ssh(user)
             .timeout(Duration::from_secs(600))
-            .run(&format!("cat {}", path.display()))?;
+            .run(command)?;
         times.push(t.elapsed().as_secs_f64());
         if out.code() != Some(0) {
-            bail!("ssh cat failed: {}", out.stderr_text());
+            bail!("ssh {command} failed: {}", out.stderr_text());
         }
         bytes = out.stdout.len();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(line) = text.lines().rev().find(|l| l.contains("BENCHCPU ")) {
+            let v: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            cpu.push(v.iter().sum());
+        }
     }
     times.sort_by(|a, b| a.total_cmp(b));
-    Ok((times[times.len() / 2], bytes))
+    cpu.sort_by(|a: &f64, b| a.total_cmp(b));
+    let cpu = cpu.get(cpu.len() / 2).copied().unwrap_or(0.0);
+    Ok((times[times.len() / 2], bytes, cpu))
+}
+
+/// The recorders a user could run inside the session instead, if installed:
+/// (name, command template with FILE and OUT).
+fn peers() -> Vec<(String, String)> {
+    let have = |bin: &str| std::path::Path::new(bin).exists();
+    let mut p = Vec::new();
+    if have("/usr/bin/script") {
+        p.push((
+            "script (util-linux)".into(),
+            "script -q -c 'cat FILE' OUT".into(),
+        ));
+    }
+    if have("/usr/bin/asciinema") {
+        let v = std::process::Command::new("/usr/bin/asciinema")
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        p.push((
+            format!("asciinema rec ({v})"),
+            "asciinema rec -q --overwrite -c 'cat FILE' OUT".into(),
+        ));
+    }
+    if have("/usr/bin/tlog-rec") {
+        p.push((
+            "tlog-rec (file writer)".into(),
+            "tlog-rec --limit-action=pass -w file -o OUT cat FILE".into(),
+        ));
+    }
+    p
 }
 
 fn main() -> Result<()> {
@@ -118,5 +174,38 @@ fn main() -> Result<()> {
         mib * runs as f64,
         mib * runs as f64 * 1048576.0 / stored.max(1) as f64
     );
+    if std::env::var("SSHLOG_BENCH_PEERS").as_deref() == Ok("0") {
+        return Ok(());
+    }
+    // The peers, with sshlogd stopped, against a bare `cat` timed the same way.
+    let time = "/usr/bin/time -f 'BENCHCPU %U %S'";
+    let file = path.display().to_string();
+    let (bare, _, bare_cpu) = timed(&sshd, &user, &format!("{time} cat {file}"), runs)?;
+    println!();
+    println!("| recorder (same `cat`, median of {runs}) | throughput | ratio to no recording | recorder CPU per run |");
+    println!("|---|---|---|---|");
+    println!("| none | {:.1} MiB/s | 1.00 | — |", mib / bare);
+    println!(
+        "| sshlogd (above) | {:.1} MiB/s | {:.2} | {:.2} s |",
+        mib / rec,
+        base / rec,
+        (end.cpu_seconds - idle.cpu_seconds) / runs as f64
+    );
+    for (name, template) in peers() {
+        let out = user.home().join("peer.rec");
+        let cmd = template
+            .replace("FILE", &file)
+            .replace("OUT", &out.display().to_string());
+        match timed(&sshd, &user, &format!("{time} {cmd}"), runs) {
+            Ok((t, _, cpu)) => println!(
+                "| {name} | {:.1} MiB/s | {:.2} | {:.2} s |",
+                mib / t,
+                bare / t,
+                (cpu - bare_cpu).max(0.0)
+            ),
+            Err(e) => println!("| {name} | failed: {e} | | |"),
+        }
+        let _ = std::fs::remove_file(&out);
+    }
     Ok(())
 }
