@@ -177,6 +177,11 @@ pub fn build_session(
                 ScanEvent::Output { data, .. } => {
                     if let Some(b) = builder.as_mut() {
                         b.push(data);
+                        // A saturated filter is dropped: once the start is
+                        // known too, the rest of the cast is not needed.
+                        if b.saturated() && (calibrated.is_some() || labels.is_empty()) {
+                            return ControlFlow::Break(());
+                        }
                     }
                 }
                 ScanEvent::Marker { time_us, label } => {

@@ -39,6 +39,9 @@ pub struct GramBuilder {
     words: Vec<u64>,
     state: u32,
     seen: u8,
+    /// Bits set so far; past [`MAX_FILL`] of the table the filter could
+    /// not be used, so further output is not looked at.
+    ones: u32,
 }
 
 impl Default for GramBuilder {
@@ -74,14 +77,19 @@ impl GramBuilder {
             words: vec![0; 1 << (MAX_LOG2 - 6)],
             state: 0,
             seen: 0,
+            ones: 0,
         }
     }
 
-    /// Add output bytes.
+    /// Add output bytes (none once [`Self::saturated`]).
     pub fn push(&mut self, data: &[u8]) {
+        if self.saturated() {
+            return;
+        }
         let mask = (1u32 << MAX_LOG2) - 1;
         let mut state = self.state;
         let mut seen = self.seen;
+        let mut ones = self.ones;
         for &b in data {
             state = ((state << 8) | u32::from(b.to_ascii_lowercase())) & 0x00FF_FFFF;
             if seen < 2 {
@@ -90,10 +98,22 @@ impl GramBuilder {
             }
             let h = hash(state) & mask;
             // `h >> 6` < 2^14 = words.len(), so indexing cannot fail.
-            self.words[(h >> 6) as usize] |= 1u64 << (h & 63);
+            let word = &mut self.words[(h >> 6) as usize];
+            let bit = 1u64 << (h & 63);
+            ones += u32::from(*word & bit == 0);
+            *word |= bit;
         }
         self.state = state;
         self.seen = seen;
+        self.ones = ones;
+    }
+
+    /// The table is fuller than [`MAX_FILL`]: [`Self::finish`] gives no
+    /// filter whatever comes next (binary output: random data, compressed
+    /// files; printable text has too few distinct trigrams to get there),
+    /// so the caller may stop feeding it.
+    pub fn saturated(&self) -> bool {
+        f64::from(self.ones) > MAX_FILL * (1u64 << MAX_LOG2) as f64
     }
 
     /// Shrink to the smallest table within [`TARGET_FILL`]; `None` when even
@@ -201,6 +221,33 @@ impl<'de> Deserialize<'de> for GramFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn high_entropy_output_saturates_and_is_not_looked_at_further() {
+        let mut b = GramBuilder::new();
+        let mut pushed = 0;
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut chunk = Vec::new();
+        while !b.saturated() {
+            chunk.clear();
+            for _ in 0..4096 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk.push(x as u8); // binary: 2^24 trigrams, unlike text
+            }
+            b.push(&chunk);
+            pushed += chunk.len();
+            assert!(
+                pushed < 8 << 20,
+                "not saturated after {pushed} random bytes"
+            );
+        }
+        let before = b.words.clone();
+        b.push(b"anything more");
+        assert_eq!(b.words, before, "nothing pushed after saturation");
+        assert!(b.finish().is_none(), "a saturated table gives no filter");
+    }
 
     #[test]
     fn finds_what_was_pushed_across_pushes() {
