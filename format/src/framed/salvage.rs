@@ -149,6 +149,9 @@ pub struct SalvageReader<R: Read> {
     announce: bool,
     /// The input ended inside a frame (a recording still being written).
     cut_off: bool,
+    /// One decompression context for all frames (making one per frame
+    /// costs more than a small frame's decompression).
+    dctx: Option<zstd::bulk::Decompressor<'static>>,
     done: bool,
     damage: Arc<Mutex<Vec<Damage>>>,
 }
@@ -168,6 +171,7 @@ impl<R: Read> SalvageReader<R> {
             lost: None,
             announce: true,
             cut_off: false,
+            dctx: None,
             done: false,
             damage: Arc::new(Mutex::new(Vec::new())),
         }
@@ -229,10 +233,17 @@ impl<R: Read> SalvageReader<R> {
                 return Ok(false); // cut off: still being written
             }
             // A damaged record may claim any size: none above MAX_FRAME is believed.
-            let decoded = (info.uncompressed_len <= MAX_FRAME)
-                .then(|| zstd::bulk::decompress(&data, info.uncompressed_len as usize).ok())
-                .flatten()
-                .filter(|d| d.len() as u64 == info.uncompressed_len);
+            let decoded = if info.uncompressed_len <= MAX_FRAME {
+                if self.dctx.is_none() {
+                    self.dctx = Some(zstd::bulk::Decompressor::new()?);
+                }
+                self.dctx
+                    .as_mut()
+                    .and_then(|d| d.decompress(&data, info.uncompressed_len as usize).ok())
+                    .filter(|d| d.len() as u64 == info.uncompressed_len)
+            } else {
+                None
+            };
             let header_frame = info.flags & FLAG_HEADER != 0 || info.index == 0;
             // `out` may hold the marker of bytes skipped before this frame.
             match decoded {
