@@ -418,6 +418,7 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
                 // A safety net as well: whatever is in the ring is handled at least
                 // every tick.
                 capture.drain_now(&shared);
+                capture.unmap_if_idle();
                 let mut s = lock(&shared);
                 s.capture_scheduling = capture.status();
                 s.capture_boosts = capture.boosts();

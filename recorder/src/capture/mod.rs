@@ -83,6 +83,12 @@ impl Capture {
         drain(self.ring.get_mut(), shared, &mut self.scheduler)
     }
 
+    /// Lets go of the ring's data pages after [`ring::IDLE_UNMAP`] without a
+    /// record (idle memory; they are mapped again at the next one).
+    pub fn unmap_if_idle(&mut self) {
+        self.ring.get_mut().unmap_if_idle(ring::IDLE_UNMAP);
+    }
+
     /// The capture thread's scheduling, see [`CaptureScheduler::status`].
     pub fn status(&self) -> String {
         self.scheduler.status()

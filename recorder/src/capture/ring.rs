@@ -9,6 +9,12 @@
 //! (`kernel/bpf/ringbuf.c`): a consumer page (read-write), then a producer
 //! page and the data pages mapped twice (read-only), each record an 8-byte
 //! header (length, busy bit, discard bit) and its data, padded to 8 bytes.
+//!
+//! The data pages are mapped only while records come: the kernel maps every
+//! page at mmap time, so a mapped 64 MiB ring (twice) is 128 MiB of resident
+//! memory in `ps`, idle or not. The consumer and producer pages stay mapped
+//! (positions only); the data mapping is made when a record waits and
+//! dropped after [`IDLE_UNMAP`] without one.
 
 use aya::maps::MapData;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -18,6 +24,9 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 const BUSY_BIT: u32 = 1 << 31;
 const DISCARD_BIT: u32 = 1 << 30;
 const HEADER_LEN: usize = 8;
+
+/// How long the data pages stay mapped after the last record.
+pub const IDLE_UNMAP: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One mapping, unmapped on drop.
 struct Mapping {
@@ -63,8 +72,13 @@ impl Drop for Mapping {
 pub struct Ring {
     map: MapData,
     consumer: Mapping,
-    /// Producer page, then the data pages twice.
+    /// The producer page.
     producer: Mapping,
+    /// The data pages twice, while records come.
+    data: Option<Mapping>,
+    /// When a record was last read.
+    last_read: std::time::Instant,
+    fd: RawFd,
     page: usize,
     mask: usize,
     /// Our consumer position (the kernel's copy is in the consumer page).
@@ -85,11 +99,14 @@ impl Ring {
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
         let fd = map.fd().as_fd().as_raw_fd();
         let consumer = Mapping::new(fd, page, libc::PROT_READ | libc::PROT_WRITE, 0)?;
-        let producer = Mapping::new(fd, page + 2 * size, libc::PROT_READ, page)?;
+        let producer = Mapping::new(fd, page, libc::PROT_READ, page)?;
         let mut ring = Ring {
             map,
             consumer,
             producer,
+            data: None,
+            last_read: std::time::Instant::now(),
+            fd,
             page,
             mask: size - 1,
             pos: 0,
@@ -109,10 +126,31 @@ impl Ring {
         unsafe { self.producer.ptr.cast::<AtomicUsize>().as_ref() }
     }
 
-    /// The data pages (mapped twice, so a record never wraps).
-    fn data(&self) -> *const u8 {
-        // SAFETY: the producer mapping is one page plus twice the data.
-        unsafe { self.producer.ptr.cast::<u8>().as_ptr().add(self.page) }
+    /// The data pages (mapped twice, so a record never wraps), mapped now
+    /// if they are not.
+    fn data(&mut self) -> std::io::Result<*const u8> {
+        self.last_read = std::time::Instant::now();
+        if self.data.is_none() {
+            let size = self.mask + 1;
+            self.data = Some(Mapping::new(
+                self.fd,
+                2 * size,
+                libc::PROT_READ,
+                2 * self.page,
+            )?);
+        }
+        Ok(self
+            .data
+            .as_ref()
+            .map_or(std::ptr::null(), |m| m.ptr.cast::<u8>().as_ptr()))
+    }
+
+    /// Unmaps the data pages when no record was read for `idle` and none
+    /// waits; they are mapped again at the next record.
+    pub fn unmap_if_idle(&mut self, idle: std::time::Duration) {
+        if self.data.is_some() && self.last_read.elapsed() >= idle && self.backlog() == 0 {
+            self.data = None;
+        }
     }
 
     /// Bytes the kernel has written that are not read yet: how full the ring
@@ -133,9 +171,16 @@ impl Ring {
                 return None;
             }
             let offset = self.pos & self.mask;
+            let data = match self.data() {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!("cannot map the ring buffer's data pages: {e}");
+                    return None;
+                }
+            };
             // SAFETY: offset < size, and the header lies in the first copy of
             // the data pages; the kernel writes it with an atomic exchange.
-            let header = unsafe { &*(self.data().add(offset) as *const AtomicU32) };
+            let header = unsafe { &*(data.add(offset) as *const AtomicU32) };
             let header = header.load(Ordering::Acquire);
             if header & BUSY_BIT != 0 {
                 return None;
@@ -151,8 +196,7 @@ impl Ring {
                 continue;
             }
             // SAFETY: offset + 8 + len <= 2 * size: inside the double mapping.
-            let data =
-                unsafe { std::slice::from_raw_parts(self.data().add(offset + HEADER_LEN), len) };
+            let data = unsafe { std::slice::from_raw_parts(data.add(offset + HEADER_LEN), len) };
             return Some(RingItem {
                 data,
                 len,
