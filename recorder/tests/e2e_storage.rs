@@ -98,7 +98,23 @@ fn a_full_disk_is_reported_survived_and_recovered_from() {
         "output written while the disk was full was kept"
     );
     assert!(contains(&recorded, after.as_bytes()));
-    assert_eq!(recorded, client.stdout, "nothing lost, nothing corrupted");
+    if recorded != client.stdout {
+        let at = recorded
+            .iter()
+            .zip(&client.stdout)
+            .position(|(a, b)| a != b)
+            .unwrap_or(recorded.len().min(client.stdout.len()));
+        let show = |v: &[u8]| {
+            String::from_utf8_lossy(&v[at.saturating_sub(80)..(at + 80).min(v.len())]).into_owned()
+        };
+        panic!(
+            "nothing lost, nothing corrupted: {} recorded, {} received, first difference at {at}:\nrecorded {:?}\nreceived {:?}",
+            recorded.len(),
+            client.stdout.len(),
+            show(&recorded),
+            show(&client.stdout)
+        );
+    }
     let log = rec.event_log();
     assert!(log.contains("storage_error cannot write to"), "{log}");
     assert!(log.contains("works again"), "{log}");

@@ -130,7 +130,9 @@ impl<W: Write> FramedCastWriter<W> {
                         return Ok(());
                     }
                 }
-                self.write_pending()?;
+                // A failed write (disk full) keeps the lines it could not
+                // write; this event is held either way, never dropped.
+                let flushed = self.write_pending();
                 if self.started.is_none() {
                     // The frame age counts from the held output too.
                     self.started = Some(Instant::now());
@@ -139,9 +141,11 @@ impl<W: Write> FramedCastWriter<W> {
                     time_us: *time_us,
                     data: data.clone(),
                 });
-                return Ok(());
+                return flushed;
             }
-            self.write_pending()?;
+            let flushed = self.write_pending();
+            let written = self.write_line(event);
+            return flushed.and(written);
         }
         self.write_line(event)
     }
