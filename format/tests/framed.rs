@@ -549,3 +549,64 @@ fn held_output_is_in_the_next_frame_and_counts_for_its_age() {
     let events = events_of(bytes);
     assert_eq!(events, [out(1_000, "held")], "a live reader sees it");
 }
+
+/// A file system that fills up and frees again.
+#[derive(Clone, Default)]
+struct Disk {
+    full: std::rc::Rc<std::cell::Cell<bool>>,
+    bytes: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+}
+
+impl std::io::Write for Disk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.full.get() {
+            return Err(std::io::Error::other("No space left on device"));
+        }
+        self.bytes.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn coalesced_output_survives_a_full_disk() {
+    let h = Header::new(CastVersion::V2, 80, 24);
+    let opts = FrameOptions {
+        coalesce_us: 5_000,
+        max_frame_bytes: 64,
+        ..FrameOptions::default()
+    };
+    let disk = Disk::default();
+    let mut w = FramedCastWriter::new(disk.clone(), &h, opts).unwrap();
+    disk.full.set(true);
+    let mut expected = Vec::new();
+    let mut failures = 0;
+    for i in 0..40u64 {
+        let data = format!("line {i:02} of output\r\n");
+        expected.extend_from_slice(data.as_bytes());
+        // Runs of four reads 1 ms apart, 10 ms between runs.
+        if w.write_event(&out(i / 4 * 10_000 + i % 4 * 1_000, &data))
+            .is_err()
+        {
+            failures += 1;
+        }
+    }
+    assert!(failures > 0, "the full disk was noticed");
+    disk.full.set(false);
+    w.flush_frame().unwrap();
+    w.finish().unwrap();
+    let bytes = disk.bytes.borrow().clone();
+    let got: Vec<u8> = events_of(bytes)
+        .into_iter()
+        .flat_map(|e| match e {
+            Event::Output { data, .. } => data,
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&expected)
+    );
+}
