@@ -181,6 +181,27 @@ mod tests {
     }
 
     #[test]
+    fn retention_reads_sizes_and_users_and_names_bad_values() {
+        let s = Settings::parse(
+            "retention:\n  max_age_days: 90\n  max_total_size: 50GiB\n  min_free_percent: 10\n  users:\n    alice: {max_age_days: 365}\n",
+        )
+        .unwrap();
+        let r = s.retention.expect("retention");
+        assert_eq!(r.max_age_days, Some(90));
+        assert_eq!(r.max_total_size, Some(crate::retention::Size(50 << 30)));
+        assert_eq!(r.users["alice"].max_age_days, Some(365));
+        assert_eq!(r.check_seconds, 60);
+        let err = Settings::parse("retention:\n  max_total_size: 5 parsecs\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("line 2 column 19: not a size"), "{err}");
+        let err = Settings::parse("retention:\n  max_age: 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `max_age`"), "{err}");
+    }
+
+    #[test]
     fn parses_partial_files_and_rejects_unknown_keys() {
         let s = Settings::parse("log_dir: /tmp/x\nevent_log:\n  max_size_mb: 2\n").unwrap();
         assert_eq!(s.log_dir, PathBuf::from("/tmp/x"));
