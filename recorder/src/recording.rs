@@ -229,11 +229,6 @@ impl Recording {
         Ok(())
     }
 
-    /// Writes out the cast and seals the recording; returns the new chain head.
-    pub fn finish(self, sealer: &crate::sealer::Sealer) -> Result<Head> {
-        self.close()?.complete(sealer)
-    }
-
     /// Writes the last frame (fast, on the capture path); syncing and sealing
     /// are left to [`Closed::complete`], which may run on another thread.
     pub fn close(mut self) -> Result<Closed> {

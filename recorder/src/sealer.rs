@@ -99,11 +99,6 @@ impl Sealer {
         self.sequence.load(Ordering::Relaxed)
     }
 
-    /// The key tombstones and heads are signed with.
-    pub fn key(&self) -> Option<&SealKey> {
-        self.key.as_ref()
-    }
-
     /// Signs `stone` and appends it to `tombstones.jsonl` (synced) before
     /// anything is deleted.
     pub fn bury(&self, mut stone: Tombstone) -> Result<Tombstone> {

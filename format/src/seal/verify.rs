@@ -98,10 +98,6 @@ impl Report {
         self.findings.is_empty()
     }
 
-    pub fn count(&self, kind: Kind) -> usize {
-        self.findings.iter().filter(|f| f.kind == kind).count()
-    }
-
     fn add(&mut self, kind: Kind, session: Option<Uuid>, what: impl Into<String>) {
         self.findings.push(Finding {
             kind,
