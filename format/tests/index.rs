@@ -6,8 +6,9 @@ use sshlog_format::cast::{CastVersion, Event, Header, SshlogMeta};
 use sshlog_format::framed::{FrameOptions, FramedCastWriter};
 use sshlog_format::index::filter::trigrams;
 use sshlog_format::index::{
-    append_session, build_session, day_index_path, index_session, read_day, read_day_grams,
-    scan_cast, write_day, IndexEntry, ScanEvent, INDEX_VERSION,
+    append_session, build_session, day_index_path, index_session, index_session_with_filter,
+    read_day, read_day_grams, scan_cast, write_day, GramBuilder, IndexEntry, ScanEvent,
+    INDEX_VERSION,
 };
 use sshlog_format::layout::{session_paths, SessionPaths};
 use sshlog_format::read_cast_file;
@@ -232,6 +233,59 @@ fn index_round_trip() {
     let quick = build_session(root, &paths.events, Some(&paths.cast), false).unwrap();
     assert_eq!(&quick.entry, e);
     assert!(quick.grams.is_none());
+}
+
+/// sshlogd feeds the filter as it writes the cast and does not read the
+/// cast back: the index files must be those of the read-back, byte for byte,
+/// with a multi-byte character split across two reads.
+#[test]
+fn filter_built_while_writing_gives_the_same_index() {
+    let outputs: [(u64, &[u8]); 4] = [
+        (1600, b"Starting Nmap 7.93\r\n\xe2\x82"),
+        (1601, b"\xac caf\xc3\xa9 \x1b[1mBold\x1b[0m\r\n"),
+        (2500, b"\"quoted\" back\\slash\r\n"),
+        (4100, b"bad \xff byte\r\n"),
+    ];
+    let cmds = [Cmd {
+        at_ms: 1500,
+        argv: &["/usr/bin/nmap", "-sS", "10.0.0.0/24"],
+        exit: 0,
+    }];
+    let read_back = tempfile::tempdir().unwrap();
+    let (_, paths) = write_session(read_back.path(), start(), "alice", &cmds, &outputs);
+    index_session(read_back.path(), &paths.events, &paths.cast).unwrap();
+
+    let live = tempfile::tempdir().unwrap();
+    let copy = |p: &Path| live.path().join(p.strip_prefix(read_back.path()).unwrap());
+    fs::create_dir_all(copy(&paths.dir)).unwrap();
+    fs::copy(&paths.events, copy(&paths.events)).unwrap();
+    fs::copy(&paths.cast, copy(&paths.cast)).unwrap();
+    let mut grams = GramBuilder::new();
+    for (_, data) in outputs {
+        grams.push(data);
+    }
+    index_session_with_filter(
+        live.path(),
+        &copy(&paths.events),
+        &copy(&paths.cast),
+        grams.finish(),
+    )
+    .unwrap();
+
+    let files = |root: &Path| {
+        let dir = root.join("index");
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert!(names.len() >= 2, "entries and filters: {names:?}");
+        names
+            .into_iter()
+            .map(|n| (n.clone(), fs::read(dir.join(n)).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(files(live.path()), files(read_back.path()));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use crate::recording::Closed;
 use crate::sealer::Sealer;
+use sshlog_format::index::{index_session, index_session_with_filter};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -39,18 +40,21 @@ impl Finisher {
             .name("sshlog-finisher".into())
             .spawn(move || {
                 for job in rx {
-                    let (events, cast) = match job {
-                        Job::Finish(closed) => {
-                            let paths = closed.paths.clone();
-                            let id = closed.id;
+                    let (events, cast, grams) = match job {
+                        Job::Finish(mut closed) => {
                             if let Err(e) = closed.complete(&sealer_here) {
-                                tracing::warn!("cannot seal {id}: {e:#}");
+                                tracing::warn!("cannot seal {}: {e:#}", closed.id);
                             }
-                            (paths.events, paths.cast)
+                            let grams = closed.grams.take();
+                            (closed.paths.events, closed.paths.cast, grams)
                         }
-                        Job::Index(events, cast) => (events, cast),
+                        Job::Index(events, cast) => (events, cast, None),
                     };
-                    if let Err(e) = sshlog_format::index::index_session(&dir, &events, &cast) {
+                    let indexed = match grams {
+                        Some(g) => index_session_with_filter(&dir, &events, &cast, g.finish()),
+                        None => index_session(&dir, &events, &cast),
+                    };
+                    if let Err(e) = indexed {
                         tracing::warn!(
                             "cannot index {}: {e} (`sshlog index` will)",
                             events.display()

@@ -5,6 +5,7 @@
 use anyhow::{Context, Result};
 use sshlog_format::cast::{CastVersion, Event, Header, SshlogMeta};
 use sshlog_format::framed::{FrameOptions, FramedCastWriter};
+use sshlog_format::index::GramBuilder;
 use sshlog_format::layout::{session_paths, SessionPaths};
 use sshlog_format::seal::Head;
 use sshlog_format::sidecar::{write_record, Record};
@@ -37,6 +38,9 @@ pub struct Recording {
     pending_lines: Vec<Vec<u8>>,
     /// Bytes of the sidecar known to be complete lines.
     sidecar_len: u64,
+    /// The search index's output filter, fed as the output is written (from
+    /// the first output on), so the cast is not read back to index it.
+    grams: Option<GramBuilder>,
 }
 
 /// At most this much cast text is held in memory while the disk is full; beyond
@@ -102,6 +106,7 @@ impl Recording {
             size: (80, 24),
             pending_lines: Vec::new(),
             sidecar_len: 0,
+            grams: None,
         })
     }
 
@@ -148,7 +153,10 @@ impl Recording {
             c.write_event(ev)?;
         }
         match ev {
-            Event::Output { data, .. } => self.output_bytes += data.len() as u64,
+            Event::Output { data, .. } => {
+                self.output_bytes += data.len() as u64;
+                self.grams.get_or_insert_with(GramBuilder::new).push(data);
+            }
             Event::Resize { cols, rows, .. } => self.size = (*cols, *rows),
             _ => {}
         }
@@ -236,11 +244,13 @@ impl Recording {
             Some(c) => Some(c.finish()?),
             None => None,
         };
+        let grams = cast.is_some().then(|| self.grams.unwrap_or_default());
         Ok(Closed {
             id: self.id,
             paths: self.paths,
             cast,
             sidecar: self.sidecar,
+            grams,
         })
     }
 }
@@ -274,11 +284,13 @@ pub struct Closed {
     pub paths: SessionPaths,
     cast: Option<File>,
     sidecar: File,
+    /// The output filter of the cast, when it has one (every output byte).
+    pub grams: Option<GramBuilder>,
 }
 
 impl Closed {
     /// fsyncs both files and seals the recording; returns the new chain head.
-    pub fn complete(self, sealer: &crate::sealer::Sealer) -> Result<Head> {
+    pub fn complete(&self, sealer: &crate::sealer::Sealer) -> Result<Head> {
         if let Some(c) = &self.cast {
             c.sync_data()?;
         }

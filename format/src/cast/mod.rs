@@ -1,5 +1,6 @@
 //! asciicast v1/v2/v3: header, events, streaming reader and writer.
 
+mod escape;
 mod event;
 mod header;
 mod open;
@@ -7,6 +8,7 @@ mod reader;
 mod utf8;
 mod writer;
 
+pub use escape::push_json_str;
 pub use event::{format_clock, format_time, parse_time, Event};
 pub use header::{CastVersion, Header, SshlogMeta, SSHLOG_HEADER_KEY};
 pub use open::{

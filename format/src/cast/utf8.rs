@@ -31,18 +31,6 @@ pub fn incomplete_suffix_len(bytes: &[u8]) -> usize {
     0
 }
 
-/// Text for the `"o"`/`"i"` event plus, when `bytes` is not valid UTF-8, the
-/// base64 payload of the companion event.
-pub fn encode_chunk(bytes: &[u8]) -> (String, Option<String>) {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_owned(), None),
-        Err(_) => (
-            String::from_utf8_lossy(bytes).into_owned(),
-            Some(STANDARD.encode(bytes)),
-        ),
-    }
-}
-
 /// Decode a companion payload, accepting it only if it matches the lossy
 /// `text` of the event it follows.
 pub fn decode_companion(payload: &str, text: &[u8]) -> Option<Vec<u8>> {
@@ -69,11 +57,9 @@ mod tests {
     }
 
     #[test]
-    fn companion_only_for_invalid() {
-        assert_eq!(encode_chunk(b"hi"), ("hi".into(), None));
-        let (text, b64) = encode_chunk(&[b'a', 0xFF]);
-        assert_eq!(text, "a\u{FFFD}");
-        let b64 = b64.unwrap();
+    fn companion_matches_only_its_text() {
+        let text = "a\u{FFFD}";
+        let b64 = STANDARD.encode([b'a', 0xFF]);
         assert_eq!(
             decode_companion(&b64, text.as_bytes()),
             Some(vec![b'a', 0xFF])

@@ -5,9 +5,13 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::event::{format_time, Event};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+use super::escape::push_json_str;
+use super::event::Event;
 use super::header::{CastVersion, Header};
-use super::utf8::{encode_chunk, incomplete_suffix_len, INPUT_BYTES_CODE, OUTPUT_BYTES_CODE};
+use super::utf8::{incomplete_suffix_len, INPUT_BYTES_CODE, OUTPUT_BYTES_CODE};
 use crate::error::Result;
 
 /// Streams a cast: the header line on construction, then one line per event
@@ -19,7 +23,7 @@ pub struct CastWriter<W: Write> {
     last_time_us: u64,
     held_output: Vec<u8>,
     held_input: Vec<u8>,
-    line: String,
+    line: Vec<u8>,
 }
 
 impl<W: Write> CastWriter<W> {
@@ -35,7 +39,7 @@ impl<W: Write> CastWriter<W> {
             last_time_us: 0,
             held_output: Vec::new(),
             held_input: Vec::new(),
-            line: String::new(),
+            line: Vec::new(),
         })
     }
 
@@ -48,14 +52,8 @@ impl<W: Write> CastWriter<W> {
         self.line.clear();
         let t = event.time_us();
         match event {
-            Event::Output { data, .. } => {
-                let bytes = join_held(&mut self.held_output, data);
-                self.push_text(t, "o", OUTPUT_BYTES_CODE, &bytes);
-            }
-            Event::Input { data, .. } => {
-                let bytes = join_held(&mut self.held_input, data);
-                self.push_text(t, "i", INPUT_BYTES_CODE, &bytes);
-            }
+            Event::Output { data, .. } => self.push_text(t, Stream::Output, data),
+            Event::Input { data, .. } => self.push_text(t, Stream::Input, data),
             Event::Resize { cols, rows, .. } => {
                 self.push_line(t, "r", &Value::String(format!("{cols}x{rows}")));
             }
@@ -65,7 +63,7 @@ impl<W: Write> CastWriter<W> {
             }
             Event::Other { code, data, .. } => self.push_line(t, code, data),
         }
-        self.w.write_all(self.line.as_bytes())?;
+        self.w.write_all(&self.line)?;
         Ok(())
     }
 
@@ -74,15 +72,13 @@ impl<W: Write> CastWriter<W> {
     pub fn flush_held(&mut self) -> Result<()> {
         self.line.clear();
         let t = self.last_time_us;
-        if !self.held_output.is_empty() {
-            let bytes = std::mem::take(&mut self.held_output);
-            self.push_encoded(t, "o", OUTPUT_BYTES_CODE, &bytes);
+        for stream in [Stream::Output, Stream::Input] {
+            let bytes = std::mem::take(self.held(stream));
+            if !bytes.is_empty() {
+                self.push_encoded(t, stream, &bytes);
+            }
         }
-        if !self.held_input.is_empty() {
-            let bytes = std::mem::take(&mut self.held_input);
-            self.push_encoded(t, "i", INPUT_BYTES_CODE, &bytes);
-        }
-        self.w.write_all(self.line.as_bytes())?;
+        self.w.write_all(&self.line)?;
         Ok(())
     }
 
@@ -109,29 +105,46 @@ impl<W: Write> CastWriter<W> {
         Ok(self.w)
     }
 
-    fn push_text(&mut self, t: u64, code: &str, companion: &str, bytes: &[u8]) {
-        let keep = bytes.len() - incomplete_suffix_len(bytes);
-        let (now, later) = bytes.split_at(keep);
-        let held = if code == "o" {
-            &mut self.held_output
-        } else {
-            &mut self.held_input
-        };
-        held.extend_from_slice(later);
-        self.push_encoded(t, code, companion, now);
-    }
-
-    fn push_encoded(&mut self, t: u64, code: &str, companion: &str, bytes: &[u8]) {
-        let (text, b64) = encode_chunk(bytes);
-        self.push_line(t, code, &Value::String(text));
-        if let Some(b64) = b64 {
-            let t = self.last_time_us;
-            self.push_line(t, companion, &Value::String(b64));
+    fn held(&mut self, stream: Stream) -> &mut Vec<u8> {
+        match stream {
+            Stream::Output => &mut self.held_output,
+            Stream::Input => &mut self.held_input,
         }
     }
 
-    fn push_line(&mut self, t: u64, code: &str, data: &Value) {
-        let stamp = match self.version {
+    /// Writes `data` after the bytes held from the previous chunk, holding
+    /// back an incomplete character at its end.
+    fn push_text(&mut self, t: u64, stream: Stream, data: &[u8]) {
+        let mut held = std::mem::take(self.held(stream));
+        let bytes = if held.is_empty() {
+            data
+        } else {
+            held.extend_from_slice(data);
+            &held
+        };
+        let keep = bytes.len() - incomplete_suffix_len(bytes);
+        let (now, later) = bytes.split_at(keep);
+        if !later.is_empty() {
+            *self.held(stream) = later.to_vec();
+        }
+        self.push_encoded(t, stream, now);
+    }
+
+    /// The text event and, when `bytes` is not UTF-8, its companion.
+    fn push_encoded(&mut self, t: u64, stream: Stream, bytes: &[u8]) {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.push_text_line(t, stream.code(), text),
+            Err(_) => {
+                self.push_text_line(t, stream.code(), &String::from_utf8_lossy(bytes));
+                let t = self.last_time_us;
+                self.push_text_line(t, stream.companion(), &STANDARD.encode(bytes));
+            }
+        }
+    }
+
+    /// The time field of the next line (v3: the interval since the last).
+    fn stamp(&mut self, t: u64) -> u64 {
+        match self.version {
             CastVersion::V3 => {
                 let t = t.max(self.last_time_us);
                 let interval = t - self.last_time_us;
@@ -142,20 +155,57 @@ impl<W: Write> CastWriter<W> {
                 self.last_time_us = t;
                 t
             }
-        };
-        self.line.push('[');
-        self.line.push_str(&format_time(stamp));
-        self.line.push(',');
-        self.line
-            .push_str(&Value::String(code.to_owned()).to_string());
-        self.line.push(',');
-        self.line.push_str(&data.to_string());
-        self.line.push_str("]\n");
+        }
+    }
+
+    /// `[time, "code", ` then the data and `]\n` by the caller.
+    fn open_line(&mut self, t: u64, code: &str) {
+        let stamp = self.stamp(t);
+        // Writing to a Vec cannot fail.
+        let _ = write!(
+            self.line,
+            "[{}.{:06},",
+            stamp / 1_000_000,
+            stamp % 1_000_000
+        );
+        push_json_str(&mut self.line, code);
+        self.line.push(b',');
+    }
+
+    fn push_text_line(&mut self, t: u64, code: &str, text: &str) {
+        self.open_line(t, code);
+        push_json_str(&mut self.line, text);
+        self.line.extend_from_slice(b"]\n");
+    }
+
+    fn push_line(&mut self, t: u64, code: &str, data: &Value) {
+        self.open_line(t, code);
+        // Serialising a Value to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.line, data);
+        self.line.extend_from_slice(b"]\n");
     }
 }
 
-fn join_held(held: &mut Vec<u8>, data: &[u8]) -> Vec<u8> {
-    let mut bytes = std::mem::take(held);
-    bytes.extend_from_slice(data);
-    bytes
+/// The two text streams of a cast and their event codes.
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    Output,
+    Input,
+}
+
+impl Stream {
+    fn code(self) -> &'static str {
+        match self {
+            Stream::Output => "o",
+            Stream::Input => "i",
+        }
+    }
+
+    /// The code of the companion event holding the exact bytes.
+    fn companion(self) -> &'static str {
+        match self {
+            Stream::Output => OUTPUT_BYTES_CODE,
+            Stream::Input => INPUT_BYTES_CODE,
+        }
+    }
 }

@@ -19,7 +19,8 @@ use crate::cast::{CastVersion, Event, Header, SshlogMeta};
 use crate::framed::{FrameOptions, FramedCastWriter};
 use crate::layout::session_paths;
 use crate::sidecar::{write_record, Record, SessionEvent};
-use words::{line, COMMANDS, USERS};
+pub use words::line;
+use words::{COMMANDS, USERS};
 
 /// The needle printed by 1 % of the sessions.
 pub const NEEDLE: &str = "XZQ-needle-7731";

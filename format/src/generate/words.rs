@@ -95,7 +95,7 @@ const SERVICES: &[&str] = &[
 ];
 
 /// One line of terminal-like output.
-pub(super) fn line(rng: &mut Rng, out: &mut String) {
+pub fn line(rng: &mut Rng, out: &mut String) {
     use std::fmt::Write as _;
     match rng.below(6) {
         0 => {

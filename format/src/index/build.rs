@@ -175,13 +175,18 @@ pub fn build_session(
         let summary = scan_cast(cast, |ev| {
             match ev {
                 ScanEvent::Output { data, .. } => {
-                    if let Some(b) = builder.as_mut() {
-                        b.push(data);
-                        // A saturated filter is dropped: once the start is
-                        // known too, the rest of the cast is not needed.
-                        if b.saturated() && (calibrated.is_some() || labels.is_empty()) {
-                            return ControlFlow::Break(());
+                    // Once the start is known, the rest of the cast is
+                    // needed only for a filter that can still be used.
+                    let start_known = calibrated.is_some() || labels.is_empty();
+                    match builder.as_mut() {
+                        Some(b) => {
+                            b.push(data);
+                            if b.saturated() && start_known {
+                                return ControlFlow::Break(());
+                            }
                         }
+                        None if start_known => return ControlFlow::Break(()),
+                        None => {}
                     }
                 }
                 ScanEvent::Marker { time_us, label } => {

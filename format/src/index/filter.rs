@@ -32,16 +32,26 @@ pub struct GramFilter {
     words: Vec<u64>,
 }
 
+/// Words in the builder's table (2^[`MAX_LOG2`] bits).
+const WORDS: usize = 1 << (MAX_LOG2 - 6);
+
+/// Output bytes between two counts of the table's bits (for
+/// [`GramBuilder::saturated`]).
+const COUNT_EVERY: usize = 256 << 10;
+
 /// Builds a [`GramFilter`] from a stream of output bytes; trigrams spanning
 /// two `push` calls count.
 #[derive(Debug, Clone)]
 pub struct GramBuilder {
+    /// [`WORDS`] long.
     words: Vec<u64>,
     state: u32,
     seen: u8,
-    /// Bits set so far; past [`MAX_FILL`] of the table the filter could
-    /// not be used, so further output is not looked at.
+    /// Bits set at the last count; past [`MAX_FILL`] of the table the
+    /// filter could not be used, so further output is not looked at.
     ones: u32,
+    /// Bytes pushed since that count.
+    uncounted: usize,
 }
 
 impl Default for GramBuilder {
@@ -74,44 +84,57 @@ impl GramBuilder {
     /// An empty builder (allocates the 128 KiB table).
     pub fn new() -> Self {
         GramBuilder {
-            words: vec![0; 1 << (MAX_LOG2 - 6)],
+            words: vec![0; WORDS],
             state: 0,
             seen: 0,
             ones: 0,
+            uncounted: 0,
         }
     }
 
-    /// Add output bytes (none once [`Self::saturated`]).
+    /// Add output bytes (none once [`Self::saturated`]). Every output byte
+    /// of a session passes through here: one multiply and one bit set each.
     pub fn push(&mut self, data: &[u8]) {
         if self.saturated() {
             return;
         }
-        let mask = (1u32 << MAX_LOG2) - 1;
+        let mut data = data;
+        while self.seen < 2 {
+            let Some((&b, rest)) = data.split_first() else {
+                return;
+            };
+            self.state = (self.state << 8) | u32::from(b.to_ascii_lowercase());
+            self.seen += 1;
+            data = rest;
+        }
         let mut state = self.state;
-        let mut seen = self.seen;
-        let mut ones = self.ones;
+        let Some(words) = self.words.first_chunk_mut::<WORDS>() else {
+            return;
+        };
         for &b in data {
             state = ((state << 8) | u32::from(b.to_ascii_lowercase())) & 0x00FF_FFFF;
-            if seen < 2 {
-                seen += 1;
-                continue;
-            }
-            let h = hash(state) & mask;
-            // `h >> 6` < 2^14 = words.len(), so indexing cannot fail.
-            let word = &mut self.words[(h >> 6) as usize];
-            let bit = 1u64 << (h & 63);
-            ones += u32::from(*word & bit == 0);
-            *word |= bit;
+            let h = hash(state) as usize;
+            // The mask keeps the index below WORDS: no bounds check.
+            words[(h >> 6) & (WORDS - 1)] |= 1u64 << (h & 63);
         }
         self.state = state;
-        self.seen = seen;
-        self.ones = ones;
+        self.uncounted += data.len();
+        if self.uncounted >= COUNT_EVERY {
+            self.count();
+        }
+    }
+
+    /// Counts the bits set.
+    fn count(&mut self) {
+        self.ones = self.words.iter().map(|w| w.count_ones()).sum();
+        self.uncounted = 0;
     }
 
     /// The table is fuller than [`MAX_FILL`]: [`Self::finish`] gives no
     /// filter whatever comes next (binary output: random data, compressed
     /// files; printable text has too few distinct trigrams to get there),
-    /// so the caller may stop feeding it.
+    /// so the caller may stop feeding it. The bits are counted every
+    /// 256 KiB of output, so this can turn true up to that much late.
     pub fn saturated(&self) -> bool {
         f64::from(self.ones) > MAX_FILL * (1u64 << MAX_LOG2) as f64
     }

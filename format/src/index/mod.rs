@@ -53,3 +53,27 @@ pub fn index_session(log_dir: &Path, events_path: &Path, cast_path: &Path) -> Re
     let day = day_of_session(events_path, &built.entry);
     append_session(log_dir, day, &built.entry, built.grams.as_ref())
 }
+
+/// [`index_session`] for a recorder that fed every output byte of the cast
+/// to a [`GramBuilder`] while writing it: `filter` is that builder's
+/// [`finish`](GramBuilder::finish). The cast is not read back for the
+/// filter; only its head is read, up to the first marker that calibrates
+/// the start (see [`build_session`]).
+pub fn index_session_with_filter(
+    log_dir: &Path,
+    events_path: &Path,
+    cast_path: &Path,
+    filter: Option<GramFilter>,
+) -> Result<()> {
+    let cast = cast_path.exists().then_some(cast_path);
+    let mut built = build_session(log_dir, events_path, cast, false)?;
+    if cast.is_some() {
+        built.grams = Some(GramEntry {
+            id: built.entry.id,
+            cast_size: built.entry.cast_size,
+            filter,
+        });
+    }
+    let day = day_of_session(events_path, &built.entry);
+    append_session(log_dir, day, &built.entry, built.grams.as_ref())
+}
