@@ -18,7 +18,7 @@ pub struct Stats {
     pub live_sessions: u64,
     /// Why the log directory cannot be written to, while it cannot.
     pub storage_error: Option<String>,
-    /// How the capture thread is scheduled (e.g. `normal (SCHED_RR 10 when behind)`).
+    /// How the capture thread is scheduled (e.g. `nice 0 (SCHED_RR 1 when behind)`).
     pub capture_scheduling: String,
     /// How often the capture thread's priority was raised.
     pub capture_boosts: u64,

@@ -308,7 +308,7 @@ fn main() -> anyhow::Result<()> {
     let replay_read = rchar() - r0;
     let same = full.screen().contents() == vt.screen().contents();
 
-    println!("file: {} uncompressed cast ({} events, {} frames, {} of recording), {} on disk (zstd level 3, 64 KiB frames), generated in {:.1} s",
+    println!("file: {} uncompressed cast ({} events, {} frames, {} of recording), {} on disk (default frame options), generated in {:.1} s",
         mib(uncompressed), n, rec.chunk_count(), sshlog_player_clock(duration), mib(on_disk), generated.as_secs_f64());
     println!();
     println!("| operation | time | read from the file | frames decompressed / parsed |");

@@ -237,6 +237,7 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     // On the capture thread, before any other thread exists (see capture/scheduling.rs).
     let scheduler = CaptureScheduler::new(
         settings.capture_priority,
+        settings.capture_nice,
         (settings.ring_buffer_mb as usize)
             .saturating_mul(1 << 20)
             .max(1 << 16),
@@ -411,6 +412,9 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     let mut known: HashSet<u32> = HashSet::new();
+    // Every other thread is started: from now on capture takes the CPU the
+    // sessions leave (see capture/scheduling.rs).
+    capture.lower();
     loop {
         tokio::select! {
             res = capture.wait_and_drain(&shared) => res?,

@@ -25,6 +25,9 @@ pub struct Settings {
     /// raised to while it is behind, so capture keeps up when sessions saturate
     /// the CPU; 0 = normal scheduling always.
     pub capture_priority: u8,
+    /// Nice value of that thread while it keeps up (-20..=19; a positive value
+    /// lets the recorded sessions go first, the ring buffer holds the rest).
+    pub capture_nice: i8,
     /// Keep the capture thread real-time all the time, not only when behind.
     pub capture_always_realtime: bool,
     /// Record keystrokes ("i" events) too. Off: passwords typed at prompts would be kept.
@@ -99,12 +102,13 @@ impl Default for Settings {
             socket: DEFAULT_SOCKET.into(),
             ring_buffer_mb: 64,
             capture_priority: 1,
+            capture_nice: 0,
             capture_always_realtime: false,
             capture_input: false,
             allow_injection: false,
             allow_kill: false,
             frame_seconds: 1.0,
-            frame_kib: 64,
+            frame_kib: 128,
             coalesce_ms: 5,
             event_log: EventLogSettings::default(),
             outbound: OutboundSettings::default(),
@@ -144,27 +148,46 @@ impl Settings {
     pub fn parse(text: &str) -> Result<Settings> {
         let s: Settings = from_text(text)?;
         if s.capture_priority > 99 {
-            let msg = format!(
-                "capture_priority must be 0 (normal scheduling) or a real-time priority 1..=99, not {}",
-                s.capture_priority
-            );
-            let at = yaml::parse(text)
-                .ok()
-                .flatten()
-                .and_then(|n| match n.value {
-                    yaml::Value::Map(entries) => entries
-                        .into_iter()
-                        .find(|(k, _)| k.scalar_text() == "capture_priority")
-                        .map(|(k, _)| k.pos),
-                    _ => None,
-                });
-            anyhow::bail!(match at {
-                Some(p) => format!("line {} column {}: {msg}", p.line, p.col),
-                None => msg,
-            });
+            bail_at(
+                text,
+                "capture_priority",
+                format!(
+                    "capture_priority must be 0 (normal scheduling) or a real-time priority 1..=99, not {}",
+                    s.capture_priority
+                ),
+            )?;
+        }
+        if !(-20..=19).contains(&s.capture_nice) {
+            bail_at(
+                text,
+                "capture_nice",
+                format!(
+                    "capture_nice must be a nice value -20..=19, not {}",
+                    s.capture_nice
+                ),
+            )?;
         }
         Ok(s)
     }
+}
+
+/// An error about the top-level setting `key`, at its line and column in
+/// `text` when it can be found.
+fn bail_at(text: &str, key: &str, msg: String) -> Result<()> {
+    let at = yaml::parse(text)
+        .ok()
+        .flatten()
+        .and_then(|n| match n.value {
+            yaml::Value::Map(entries) => entries
+                .into_iter()
+                .find(|(k, _)| k.scalar_text() == key)
+                .map(|(k, _)| k.pos),
+            _ => None,
+        });
+    anyhow::bail!(match at {
+        Some(p) => format!("line {} column {}: {msg}", p.line, p.col),
+        None => msg,
+    })
 }
 
 #[cfg(test)]
@@ -222,6 +245,14 @@ mod tests {
             .to_string();
         assert!(err.starts_with("line 2 column 1: "), "{err}");
         assert!(err.contains("1..=99, not 120"), "{err}");
+        let err = Settings::parse("capture_priority: 1\ncapture_nice: 20\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "line 2 column 1: capture_nice must be a nice value -20..=19, not 20"
+        );
+        assert_eq!(Settings::parse("").unwrap().capture_nice, 0);
         assert_eq!(
             Settings::load(Path::new("/nonexistent/sshlogd.yaml"), false).unwrap(),
             Settings::default()

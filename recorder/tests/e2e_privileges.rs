@@ -67,6 +67,31 @@ fn sched_of(pid: u32, tid: u32) -> (u32, u32) {
     )
 }
 
+/// The nice value of thread `tid` of `pid`.
+fn nice_of(pid: u32, tid: u32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).expect("stat");
+    let rest = &stat[stat.rfind(')').expect("stat") + 2..];
+    // Field 19 of the line is 16 after the command name.
+    rest.split_whitespace()
+        .nth(16)
+        .and_then(|f| f.parse().ok())
+        .expect("nice")
+}
+
+/// Waits (10 s at most) until the capture thread (the main thread) of `pid`
+/// runs at `nice`: it is lowered once the daemon's other threads are started.
+fn wait_for_nice(pid: u32, nice: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nice_of(pid, pid) != nice {
+        assert!(
+            Instant::now() < deadline,
+            "capture thread at nice {}, not {nice}",
+            nice_of(pid, pid)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn capture_thread_is_boosted_to_real_time_only_while_behind() {
     if !require_root_or_skip("capture_thread_real_time") {
@@ -78,9 +103,10 @@ fn capture_thread_is_boosted_to_real_time_only_while_behind() {
     let rec = Recorder::start_with("ring_buffer_mb: 0\n");
     let pid = rec.pid();
     assert_eq!(sched_of(pid, pid), (0, SCHED_OTHER), "idle: normal");
+    assert_eq!(nice_of(pid, pid), 0);
     let stats = rec.request(r#"{"cmd":"stats"}"#).expect("stats");
     assert_eq!(
-        stats["stats"]["capture_scheduling"], "normal (SCHED_RR 1 when behind)",
+        stats["stats"]["capture_scheduling"], "nice 0 (SCHED_RR 1 when behind)",
         "{stats}"
     );
     let sshd = Sshd::start().expect("sshd");
@@ -138,7 +164,29 @@ fn capture_thread_is_boosted_to_real_time_only_while_behind() {
     let rec = Recorder::start_with("capture_priority: 0\n");
     let stats = rec.request(r#"{"cmd":"stats"}"#).expect("stats");
     assert_eq!(
-        stats["stats"]["capture_scheduling"], "normal (capture_priority: 0)",
+        stats["stats"]["capture_scheduling"], "nice 0 (capture_priority: 0)",
         "{stats}"
+    );
+    drop(rec);
+
+    // capture_nice: the capture thread alone is lowered, once the threads
+    // started with the daemon (control socket, finisher) exist.
+    let rec = Recorder::start_with("capture_nice: 19\n");
+    let pid = rec.pid();
+    wait_for_nice(pid, 19);
+    let stats = rec.request(r#"{"cmd":"stats"}"#).expect("stats");
+    assert_eq!(
+        stats["stats"]["capture_scheduling"], "nice 19 (SCHED_RR 1 when behind)",
+        "{stats}"
+    );
+    let others: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("tasks")
+        .filter_map(|e| e.ok()?.file_name().to_string_lossy().parse().ok())
+        .filter(|&tid| tid != pid)
+        .map(|tid| nice_of(pid, tid))
+        .collect();
+    assert!(
+        others.iter().filter(|&&n| n == 0).count() >= 2,
+        "threads started before the capture thread was lowered: {others:?}"
     );
 }

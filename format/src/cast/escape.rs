@@ -10,16 +10,16 @@
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `w` is below 0x20, `"` or `\`. A word of bytes that
-/// are all 0x20..=0x7F or ≥ 0x80 never gives a false alarm; a true one may
-/// also flag later bytes, which the caller looks at one by one anyway.
+/// The high bit of each byte of `w` that is below 0x20, `"` or `\`, and
+/// perhaps of bytes above such a byte (borrows carry upwards). The lowest
+/// set bit is always exact, and a word of bytes that need no escape gives 0.
 #[inline]
-fn needs_escape(w: u64) -> bool {
+fn escape_mask(w: u64) -> u64 {
     let below_space = w.wrapping_sub(ONES * 0x20) & !w;
     let quote = w ^ (ONES * u64::from(b'"'));
     let backslash = w ^ (ONES * u64::from(b'\\'));
     let zero = |x: u64| x.wrapping_sub(ONES) & !x;
-    (below_space | zero(quote) | zero(backslash)) & HIGHS != 0
+    (below_space | zero(quote) | zero(backslash)) & HIGHS
 }
 
 /// The escape of one byte, or `None` when it is copied as it is.
@@ -56,24 +56,29 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     // bytes[start..i] need no escape and are not copied yet.
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !needs_escape(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
-            }
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let mask = escape_mask(u64::from_le_bytes(word));
+        if mask == 0 {
+            i += 8;
+            continue;
         }
-        let end = (i + 8).min(bytes.len());
-        for j in i..end {
-            if let Some(esc) = escape_of(bytes[j]) {
-                out.extend_from_slice(&bytes[start..j]);
-                out.extend_from_slice(esc);
-                start = j + 1;
-            }
+        // The first byte to escape; the word is read again after it.
+        let j = i + (mask.trailing_zeros() / 8) as usize;
+        if let Some(esc) = escape_of(bytes[j]) {
+            out.extend_from_slice(&bytes[start..j]);
+            out.extend_from_slice(esc);
+            start = j + 1;
         }
-        i = end;
+        i = j + 1;
+    }
+    for (j, &b) in bytes.iter().enumerate().skip(i) {
+        if let Some(esc) = escape_of(b) {
+            out.extend_from_slice(&bytes[start..j]);
+            out.extend_from_slice(esc);
+            start = j + 1;
+        }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');

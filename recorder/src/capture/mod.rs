@@ -89,6 +89,12 @@ impl Capture {
         self.ring.get_mut().unmap_if_idle(ring::IDLE_UNMAP);
     }
 
+    /// Lowers the capture thread to `capture_nice`, see
+    /// [`CaptureScheduler::lower`].
+    pub fn lower(&mut self) {
+        self.scheduler.lower();
+    }
+
     /// The capture thread's scheduling, see [`CaptureScheduler::status`].
     pub fn status(&self) -> String {
         self.scheduler.status()

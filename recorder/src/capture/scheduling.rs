@@ -9,10 +9,12 @@
 //! real-time priority). But a thread that is always real-time preempts the
 //! very sshd and ssh it records: one fast session on 2 cores ran ~30 % slower.
 //!
-//! So by default the capture thread runs at normal priority and is *boosted*
+//! So by default the capture thread runs at normal priority (`capture_nice`,
+//! default 0; a positive value lets the sessions go first while the ring
+//! buffer holds what is not read yet) and is *boosted*
 //! to SCHED_RR (`capture_priority`, default 1; 0 = never) when loss is near:
 //! when a quarter of the ring is filled with records not read yet. It returns
-//! to normal once the ring has stayed nearly empty (under 1/64) for 30 s. The
+//! to its nice value once the ring has stayed nearly empty (under 1/64) for 30 s. The
 //! fill level is checked before every batch of a drain, so a thread that is
 //! far behind is boosted before it catches up; a fast session whose drains are
 //! large but which the thread keeps up with is never slowed by its own
@@ -38,6 +40,8 @@ const CALM: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct CaptureScheduler {
     priority: u8,
+    /// Nice value while not boosted (set by [`Self::lower`]).
+    nice: i8,
     always: bool,
     boost_at: usize,
     calm_below: usize,
@@ -51,10 +55,11 @@ pub struct CaptureScheduler {
 impl CaptureScheduler {
     /// Prepares boosting to `priority` (0 = never) for a ring of `ring_bytes`,
     /// or real-time from now on with `always`; runs on the capture thread.
-    pub fn new(priority: u8, ring_bytes: usize, always: bool) -> CaptureScheduler {
+    pub fn new(priority: u8, nice: i8, ring_bytes: usize, always: bool) -> CaptureScheduler {
         let priority = priority.min(99);
         let mut s = CaptureScheduler {
             priority,
+            nice: nice.clamp(-20, 19),
             always: always && priority > 0,
             boost_at: (ring_bytes / 4).max(1),
             calm_below: (ring_bytes / 64).max(1),
@@ -73,6 +78,26 @@ impl CaptureScheduler {
             );
         }
         s
+    }
+
+    /// Sets the thread's nice value to `capture_nice`. Called once the
+    /// daemon's other threads are started: threads and processes the
+    /// capture thread starts later inherit it (a positive nice value
+    /// survives SCHED_RESET_ON_FORK).
+    pub fn lower(&mut self) {
+        // SAFETY: gettid has no preconditions; setpriority on the calling
+        // thread's own id.
+        let rc = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, i32::from(self.nice))
+        };
+        if rc != 0 {
+            warn!(
+                "capture thread: nice {} refused ({})",
+                self.nice,
+                std::io::Error::last_os_error()
+            );
+        }
     }
 
     /// Called with the ring's fill level (bytes not read yet) before each
@@ -99,7 +124,7 @@ impl CaptureScheduler {
         }
         let since = *self.calm_since.get_or_insert_with(Instant::now);
         if since.elapsed() >= CALM {
-            info!("capture caught up: normal priority");
+            info!("capture caught up: nice {} again", self.nice);
             self.apply(false);
         }
     }
@@ -107,11 +132,14 @@ impl CaptureScheduler {
     /// What `sshlog stats` shows.
     pub fn status(&self) -> String {
         match (&self.refused, self.boosted) {
-            _ if self.priority == 0 => "normal (capture_priority: 0)".into(),
-            (Some(e), _) => format!("normal (real-time refused: {e})"),
+            _ if self.priority == 0 => format!("nice {} (capture_priority: 0)", self.nice),
+            (Some(e), _) => format!("nice {} (real-time refused: {e})", self.nice),
             (None, true) if self.always => format!("SCHED_RR {} (always)", self.priority),
             (None, true) => format!("SCHED_RR {} (behind)", self.priority),
-            (None, false) => format!("normal (SCHED_RR {} when behind)", self.priority),
+            (None, false) => format!(
+                "nice {} (SCHED_RR {} when behind)",
+                self.nice, self.priority
+            ),
         }
     }
 
@@ -170,11 +198,11 @@ mod tests {
     #[test]
     fn zero_never_boosts() {
         std::thread::spawn(|| {
-            let mut s = CaptureScheduler::new(0, 1 << 20, true);
+            let mut s = CaptureScheduler::new(0, 0, 1 << 20, true);
             s.observe(1 << 20);
             assert_eq!(current().0, libc::SCHED_OTHER);
             assert_eq!(s.boosts, 0);
-            assert_eq!(s.status(), "normal (capture_priority: 0)");
+            assert_eq!(s.status(), "nice 0 (capture_priority: 0)");
         })
         .join()
         .expect("test thread");
@@ -187,7 +215,7 @@ mod tests {
         }
         // A thread of its own: the test harness is not affected.
         std::thread::spawn(|| {
-            let mut s = CaptureScheduler::new(1, 16 << 10, false); // boost at 4 KiB
+            let mut s = CaptureScheduler::new(1, 0, 16 << 10, false); // boost at 4 KiB
             assert_eq!(current(), (libc::SCHED_OTHER, 0));
             s.observe(3000);
             assert_eq!(current(), (libc::SCHED_OTHER, 0), "keeping up");
@@ -204,15 +232,15 @@ mod tests {
             s.observe(10);
             assert_eq!(current(), (libc::SCHED_OTHER, 0), "caught up");
             assert_eq!(s.boosts, 1);
-            assert_eq!(s.status(), "normal (SCHED_RR 1 when behind)");
+            assert_eq!(s.status(), "nice 0 (SCHED_RR 1 when behind)");
 
-            let mut s = CaptureScheduler::new(1, 16 << 10, true);
+            let mut s = CaptureScheduler::new(1, 0, 16 << 10, true);
             assert_eq!(current(), (libc::SCHED_RR, 1), "always");
             s.calm_since = Some(Instant::now() - CALM);
             s.observe(0);
             assert_eq!(current(), (libc::SCHED_RR, 1), "always stays");
             assert_eq!(s.status(), "SCHED_RR 1 (always)");
-            CaptureScheduler::new(0, 16 << 10, false);
+            CaptureScheduler::new(0, 0, 16 << 10, false);
             assert_eq!(current(), (libc::SCHED_OTHER, 0));
         })
         .join()
