@@ -3,7 +3,8 @@
 //! the search index's trigram filter), timed stage by stage on one core,
 //! and the size of the result. For `tools/bench-write`.
 //!
-//! Usage: `bench_cast_write KIND MIB [LEVEL] [FRAME_KIB] [OUT]`. KIND is
+//! Usage: `bench_cast_write KIND MIB [LEVEL] [FRAME_KIB] [OUT]` (level and
+//! frame size default to sshlogd's). KIND is
 //! `terminal` (the corpus generator's lines: `ls -l`, logs, `ps`…) or
 //! `printable` (random printable ASCII, as `tools/bench-capture` cats).
 //! Reads arrive as `cat` through a pty gives them: 4 KiB every 80 µs,
@@ -62,9 +63,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kind = args.get(1).map(String::as_str).unwrap_or("terminal");
     let num = |i: usize, d: i64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let mib = num(2, 50) as usize;
+    let defaults = FrameOptions::default();
     let opts = FrameOptions {
-        level: num(3, FrameOptions::default().level as i64) as i32,
-        max_frame_bytes: (num(4, 64) as usize) << 10,
+        level: num(3, i64::from(defaults.level)) as i32,
+        max_frame_bytes: (num(4, (defaults.max_frame_bytes >> 10) as i64) as usize) << 10,
         coalesce_us: 5000,
         ..FrameOptions::default()
     };

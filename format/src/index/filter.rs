@@ -35,6 +35,9 @@ pub struct GramFilter {
 /// Words in the builder's table (2^[`MAX_LOG2`] bits).
 const WORDS: usize = 1 << (MAX_LOG2 - 6);
 
+/// Output lower-cased at a time by [`GramBuilder::push`].
+const LOWER_CHUNK: usize = 4096;
+
 /// Output bytes between two counts of the table's bits (for
 /// [`GramBuilder::saturated`]).
 const COUNT_EVERY: usize = 256 << 10;
@@ -107,17 +110,31 @@ impl GramBuilder {
             self.seen += 1;
             data = rest;
         }
-        let mut state = self.state;
         let Some(words) = self.words.first_chunk_mut::<WORDS>() else {
             return;
         };
-        for &b in data {
-            state = ((state << 8) | u32::from(b.to_ascii_lowercase())) & 0x00FF_FFFF;
-            let h = hash(state) as usize;
-            // The mask keeps the index below WORDS: no bounds check.
-            words[(h >> 6) & (WORDS - 1)] |= 1u64 << (h & 63);
+        // The last two bytes seen, then a chunk of the output, lower-cased
+        // (a loop the compiler vectorises): each trigram is then read from
+        // the buffer, with no dependency from one byte to the next.
+        let mut buf = [0u8; LOWER_CHUNK + 2];
+        for chunk in data.chunks(LOWER_CHUNK) {
+            buf[0] = (self.state >> 8) as u8;
+            buf[1] = self.state as u8;
+            for (d, s) in buf[2..].iter_mut().zip(chunk) {
+                *d = s.to_ascii_lowercase();
+            }
+            let lowered = &buf[..chunk.len() + 2];
+            for w in lowered.windows(3) {
+                let trigram = u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]);
+                let h = hash(trigram) as usize;
+                // The mask keeps the index below WORDS: no bounds check.
+                words[(h >> 6) & (WORDS - 1)] |= 1u64 << (h & 63);
+            }
+            let n = lowered.len();
+            self.state = u32::from(lowered[n - 3]) << 16
+                | u32::from(lowered[n - 2]) << 8
+                | u32::from(lowered[n - 1]);
         }
-        self.state = state;
         self.uncounted += data.len();
         if self.uncounted >= COUNT_EVERY {
             self.count();
@@ -244,6 +261,35 @@ impl<'de> Deserialize<'de> for GramFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However the output is cut into reads (some longer than a
+        /// lower-casing chunk), the filter is the same and holds every
+        /// trigram of the output, case folded.
+        #[test]
+        fn any_cut_gives_the_same_filter(
+            data in proptest::collection::vec(any::<u8>(), 0..10_000),
+            cuts in proptest::collection::vec(0usize..10_000, 0..6),
+        ) {
+            let mut whole = GramBuilder::new();
+            whole.push(&data);
+            let mut cut = GramBuilder::new();
+            let mut at: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            at.sort_unstable();
+            let mut from = 0;
+            for c in at.into_iter().chain([data.len()]) {
+                cut.push(&data[from..c]);
+                from = c;
+            }
+            let (whole, cut) = (whole.finish(), cut.finish());
+            prop_assert_eq!(&whole, &cut);
+            if let Some(f) = whole {
+                prop_assert!(f.may_contain(&trigrams(&data)));
+                prop_assert!(f.may_contain(&trigrams(&data.to_ascii_uppercase())));
+            }
+        }
+    }
 
     #[test]
     fn high_entropy_output_saturates_and_is_not_looked_at_further() {
