@@ -108,6 +108,21 @@ fn peers() -> Vec<(String, String)> {
         ));
     }
     if have("/usr/bin/tlog-rec") {
+        // tlog-rec adds a utmp record and gives up ("Failed setting up the
+        // I/O tap") when /var/run/utmp does not exist, as in a fresh
+        // container: create it as login(1)'s setup would.
+        let utmp = std::path::Path::new("/var/run/utmp");
+        if !utmp.exists() {
+            let made = std::fs::File::create(utmp).and_then(|_| {
+                std::process::Command::new("chgrp")
+                    .args(["utmp", "/var/run/utmp"])
+                    .status()?;
+                std::fs::set_permissions(utmp, std::os::unix::fs::PermissionsExt::from_mode(0o664))
+            });
+            if let Err(e) = made {
+                eprintln!("cannot create /var/run/utmp for tlog-rec: {e}");
+            }
+        }
         p.push((
             "tlog-rec (file writer)".into(),
             "tlog-rec --limit-action=pass -w file -o OUT cat FILE".into(),
