@@ -15,7 +15,7 @@ use sshlog_format::seal::Tombstone;
 use sshlog_format::sidecar::{read_sidecar, SessionEvent};
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -170,26 +170,52 @@ pub fn scan(log_dir: &Path) -> Result<(Vec<Recording>, u64)> {
     Ok((out, total))
 }
 
-/// The recording of one sidecar, if it is sealed.
+/// Records read from the head of a sidecar for its start and user (the
+/// connection's first records).
+const HEAD_RECORDS: usize = 16;
+/// Bytes read from the end of a sidecar for its last record (the seal).
+const TAIL_BYTES: u64 = 64 << 10;
+
+/// The recording of one sidecar, if it is sealed: its last record is a
+/// seal. Only the head and the tail of the sidecar are read, so a scan of
+/// the whole store costs the same whatever the sessions held.
 fn read_recording(events: &Path, id: Uuid, day: chrono::NaiveDate) -> Result<Option<Recording>> {
-    let file =
-        fs::File::open(events).with_context(|| format!("cannot read {}", events.display()))?;
+    let read = |e: std::io::Error| {
+        anyhow::Error::new(e).context(format!("cannot read {}", events.display()))
+    };
+    let mut file = fs::File::open(events).map_err(read)?;
     let mut started = None;
     let mut user = None;
-    let mut seal = None;
-    for rec in read_sidecar(BufReader::new(file)).flatten() {
+    for rec in read_sidecar(BufReader::new(&file))
+        .take(HEAD_RECORDS)
+        .flatten()
+    {
         started.get_or_insert(rec.ts);
-        match rec.event {
-            SessionEvent::ConnectionEstablished { user: u, .. } => user = Some(u),
-            SessionEvent::Seal {
-                seal: s,
-                previous_seal,
-                sequence,
-                ..
-            } => seal = Some((s, previous_seal, sequence)),
-            _ => seal = None, // lines after a seal: not a sealed recording
+        if let SessionEvent::ConnectionEstablished { user: u, .. } = rec.event {
+            user = Some(u);
+            break;
         }
     }
+    let len = file.metadata().map_err(read)?.len();
+    let from = len.saturating_sub(TAIL_BYTES);
+    file.seek(SeekFrom::Start(from)).map_err(read)?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).map_err(read)?;
+    // A tail that starts inside a line begins after that line's end.
+    let lines = match tail.iter().position(|&b| b == b'\n') {
+        Some(i) if from > 0 => &tail[i + 1..],
+        None if from > 0 => &[][..],
+        _ => &tail[..],
+    };
+    let seal = match read_sidecar(lines).flatten().last().map(|r| r.event) {
+        Some(SessionEvent::Seal {
+            seal: s,
+            previous_seal,
+            sequence,
+            ..
+        }) => Some((s, previous_seal, sequence)),
+        _ => None, // unsealed, or records after the seal
+    };
     let Some((seal, previous_seal, sequence)) = seal else {
         return Ok(None);
     };
@@ -567,6 +593,83 @@ mod tests {
         let got = plan(&policy, &rs, 400, tight, Utc::now(), &|r| r.id == rs[0].id);
         let ids: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
         assert_eq!(ids, vec![1, 2], "{got:?}");
+    }
+
+    /// A sidecar far larger than the tail that is read: its seal is found
+    /// at the end, its start and user at the head; a record after the
+    /// seal makes it unsealed.
+    #[test]
+    fn a_large_sidecar_is_read_by_its_head_and_tail() {
+        use sshlog_format::sidecar::{write_record, Record};
+        let dir = tempfile::tempdir().unwrap();
+        let id = Uuid::now_v7();
+        let events = dir.path().join(format!("{id}.events.jsonl"));
+        let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let mut out = Vec::new();
+        let rec = |ev| Record::new(t0, Some(id), ev);
+        write_record(
+            &mut out,
+            &rec(SessionEvent::ConnectionEstablished {
+                user: "alice".into(),
+                client_ip: "192.0.2.1".into(),
+                client_port: 5000,
+                server_port: 22,
+                tty: None,
+                sshd_pid: 7,
+                existing_login: false,
+                root: None,
+            }),
+        )
+        .unwrap();
+        while (out.len() as u64) < 3 * TAIL_BYTES {
+            let later = Record::new(
+                t0 + chrono::Duration::seconds(5),
+                Some(id),
+                SessionEvent::CommandStart {
+                    pid: 9,
+                    ppid: 8,
+                    uid: 1000,
+                    user: Some("alice".into()),
+                    argv: vec!["ls".into(), "-l".into()],
+                    argv_truncated: false,
+                    filename: "/bin/ls".into(),
+                    cwd: None,
+                },
+            );
+            write_record(&mut out, &later).unwrap();
+        }
+        let seal = SessionEvent::Seal {
+            cast_sha256: "c".repeat(64),
+            sidecar_sha256: "s".repeat(64),
+            previous_seal: "0".repeat(64),
+            seal: "5".repeat(64),
+            sequence: Some(42),
+            key: None,
+            signature: None,
+        };
+        write_record(&mut out, &rec(seal)).unwrap();
+        fs::write(&events, &out).unwrap();
+        let day = t0.date_naive();
+        let r = read_recording(&events, id, day).unwrap().expect("sealed");
+        assert_eq!(r.user.as_deref(), Some("alice"));
+        assert_eq!(r.started, t0);
+        assert_eq!(
+            (r.sequence, r.seal.as_str()),
+            (Some(42), "5".repeat(64).as_str())
+        );
+
+        let mut after = out.clone();
+        write_record(
+            &mut after,
+            &rec(SessionEvent::StorageError {
+                path: "x".into(),
+                error: "late".into(),
+                resolved: false,
+            }),
+        )
+        .unwrap();
+        fs::write(&events, &after).unwrap();
+        assert!(read_recording(&events, id, day).unwrap().is_none());
     }
 
     fn serde_yaml_like(text: &str) -> Policy {

@@ -159,8 +159,13 @@ pub struct SalvageReader<R: Read> {
 impl<R: Read> SalvageReader<R> {
     /// `name` (the file) is what the reporter is told.
     pub fn new(r: R, name: &str) -> Self {
+        Self::buffered(BufReader::with_capacity(1 << 16, r), name)
+    }
+
+    /// [`Self::new`] on input already buffered (its buffer is used as is).
+    fn buffered(r: BufReader<R>, name: &str) -> Self {
         SalvageReader {
-            r: BufReader::with_capacity(1 << 16, r),
+            r,
             name: name.to_string(),
             out: Vec::new(),
             pos: 0,
@@ -404,7 +409,7 @@ impl<R: Read> Read for SalvageReader<R> {
 /// when it is framed (starts with an index record), one stream otherwise
 /// (compressed by the `zstd` tool: nothing to salvage by).
 pub enum Salvaging<R: Read> {
-    Framed(SalvageReader<BufReader<R>>),
+    Framed(SalvageReader<R>),
     Plain(crate::cast::TolerantReader<zstd::stream::read::Decoder<'static, BufReader<R>>>),
 }
 
@@ -434,7 +439,7 @@ pub fn salvaging_decoder<R: Read>(r: R, name: &str) -> io::Result<Salvaging<R>> 
     let framed =
         head.len() >= 4 && u32::from_le_bytes([head[0], head[1], head[2], head[3]]) != ZSTD_MAGIC;
     if framed {
-        Ok(Salvaging::Framed(SalvageReader::new(r, name)))
+        Ok(Salvaging::Framed(SalvageReader::buffered(r, name)))
     } else {
         let dec = zstd::stream::read::Decoder::with_buffer(r)?;
         Ok(Salvaging::Plain(crate::cast::TolerantReader::new(dec)))
