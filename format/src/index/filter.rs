@@ -35,21 +35,39 @@ pub struct GramFilter {
 /// Words in the builder's table (2^[`MAX_LOG2`] bits).
 const WORDS: usize = 1 << (MAX_LOG2 - 6);
 
-/// Output lower-cased at a time by [`GramBuilder::push`].
-const LOWER_CHUNK: usize = 4096;
-
 /// Output bytes between two counts of the table's bits (for
 /// [`GramBuilder::saturated`]).
 const COUNT_EVERY: usize = 256 << 10;
+
+/// Output lower-cased at a time by [`GramBuilder::push`].
+const LOWER_CHUNK: usize = 4096;
+
+/// A builder keeps the bits it set in a sorted list (4 bytes a bit) until
+/// the list is this long or [`FEW_BYTES`] of output came: a quiet session
+/// then holds a few KiB instead of the 128 KiB table.
+const FEW_BITS: usize = 4096;
+/// Output after which a builder takes its table (a busy session: one bit
+/// set per byte costs less in the table than in the list).
+const FEW_BYTES: usize = 256 << 10;
+
+/// The bits a builder has set.
+#[derive(Debug, Clone)]
+enum Bits {
+    /// Sorted, distinct bit numbers.
+    Few(Vec<u32>),
+    /// The table, [`WORDS`] long.
+    Table(Vec<u64>),
+}
 
 /// Builds a [`GramFilter`] from a stream of output bytes; trigrams spanning
 /// two `push` calls count.
 #[derive(Debug, Clone)]
 pub struct GramBuilder {
-    /// [`WORDS`] long.
-    words: Vec<u64>,
+    bits: Bits,
     state: u32,
     seen: u8,
+    /// Output bytes pushed.
+    pushed: usize,
     /// Bits set at the last count; past [`MAX_FILL`] of the table the
     /// filter could not be used, so further output is not looked at.
     ones: u32,
@@ -83,20 +101,55 @@ pub fn trigrams(s: &[u8]) -> Vec<u32> {
     out
 }
 
+/// Calls `set` with the bit number (below 2^[`MAX_LOG2`]) of every trigram
+/// of `data`, the first two after `state` (the last bytes seen, updated).
+/// The output is lower-cased a chunk at a time (a loop the compiler
+/// vectorises) and each trigram read from the chunk, with no dependency
+/// from one byte to the next.
+#[inline]
+fn each_bit(state: &mut u32, data: &[u8], mut set: impl FnMut(usize)) {
+    let mut buf = [0u8; LOWER_CHUNK + 2];
+    for chunk in data.chunks(LOWER_CHUNK) {
+        buf[0] = (*state >> 8) as u8;
+        buf[1] = *state as u8;
+        for (d, s) in buf[2..].iter_mut().zip(chunk) {
+            *d = s.to_ascii_lowercase();
+        }
+        let lowered = &buf[..chunk.len() + 2];
+        for w in lowered.windows(3) {
+            let trigram = u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]);
+            set(hash(trigram) as usize & ((1 << MAX_LOG2) - 1));
+        }
+        let n = lowered.len();
+        *state = u32::from(lowered[n - 2]) << 8 | u32::from(lowered[n - 1]);
+    }
+}
+
+/// The table with the bits of `few` set.
+fn table_of(few: &[u32]) -> Vec<u64> {
+    let mut words = vec![0; WORDS];
+    for &bit in few {
+        words[bit as usize >> 6] |= 1u64 << (bit & 63);
+    }
+    words
+}
+
 impl GramBuilder {
-    /// An empty builder (allocates the 128 KiB table).
+    /// An empty builder (small; the 128 KiB table comes with the output).
     pub fn new() -> Self {
         GramBuilder {
-            words: vec![0; WORDS],
+            bits: Bits::Few(Vec::new()),
             state: 0,
             seen: 0,
+            pushed: 0,
             ones: 0,
             uncounted: 0,
         }
     }
 
     /// Add output bytes (none once [`Self::saturated`]). Every output byte
-    /// of a session passes through here: one multiply and one bit set each.
+    /// of a busy session passes through here: one multiply and one bit set
+    /// each.
     pub fn push(&mut self, data: &[u8]) {
         if self.saturated() {
             return;
@@ -110,30 +163,33 @@ impl GramBuilder {
             self.seen += 1;
             data = rest;
         }
-        let Some(words) = self.words.first_chunk_mut::<WORDS>() else {
-            return;
-        };
-        // The last two bytes seen, then a chunk of the output, lower-cased
-        // (a loop the compiler vectorises): each trigram is then read from
-        // the buffer, with no dependency from one byte to the next.
-        let mut buf = [0u8; LOWER_CHUNK + 2];
-        for chunk in data.chunks(LOWER_CHUNK) {
-            buf[0] = (self.state >> 8) as u8;
-            buf[1] = self.state as u8;
-            for (d, s) in buf[2..].iter_mut().zip(chunk) {
-                *d = s.to_ascii_lowercase();
+        self.pushed = self.pushed.saturating_add(data.len());
+        if let Bits::Few(few) = &self.bits {
+            if self.pushed > FEW_BYTES {
+                self.bits = Bits::Table(table_of(few));
             }
-            let lowered = &buf[..chunk.len() + 2];
-            for w in lowered.windows(3) {
-                let trigram = u32::from(w[0]) << 16 | u32::from(w[1]) << 8 | u32::from(w[2]);
-                let h = hash(trigram) as usize;
-                // The mask keeps the index below WORDS: no bounds check.
-                words[(h >> 6) & (WORDS - 1)] |= 1u64 << (h & 63);
+        }
+        match &mut self.bits {
+            Bits::Table(words) => {
+                let Some(words) = words.first_chunk_mut::<WORDS>() else {
+                    return;
+                };
+                // `bit >> 6` < WORDS: no bounds check.
+                each_bit(&mut self.state, data, |bit| {
+                    words[bit >> 6] |= 1u64 << (bit & 63)
+                });
             }
-            let n = lowered.len();
-            self.state = u32::from(lowered[n - 3]) << 16
-                | u32::from(lowered[n - 2]) << 8
-                | u32::from(lowered[n - 1]);
+            Bits::Few(few) => {
+                each_bit(&mut self.state, data, |bit| {
+                    if let Err(at) = few.binary_search(&(bit as u32)) {
+                        few.insert(at, bit as u32);
+                    }
+                });
+                if few.len() > FEW_BITS {
+                    self.bits = Bits::Table(table_of(few));
+                }
+                return;
+            }
         }
         self.uncounted += data.len();
         if self.uncounted >= COUNT_EVERY {
@@ -143,7 +199,9 @@ impl GramBuilder {
 
     /// Counts the bits set.
     fn count(&mut self) {
-        self.ones = self.words.iter().map(|w| w.count_ones()).sum();
+        if let Bits::Table(words) = &self.bits {
+            self.ones = words.iter().map(|w| w.count_ones()).sum();
+        }
         self.uncounted = 0;
     }
 
@@ -159,7 +217,10 @@ impl GramBuilder {
     /// Shrink to the smallest table within [`TARGET_FILL`]; `None` when even
     /// the full table is fuller than [`MAX_FILL`].
     pub fn finish(self) -> Option<GramFilter> {
-        let mut words = self.words;
+        let mut words = match self.bits {
+            Bits::Few(few) => table_of(&few),
+            Bits::Table(words) => words,
+        };
         let mut log2 = MAX_LOG2;
         if fill(&words, log2) > MAX_FILL {
             return None;
@@ -263,6 +324,45 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A quiet session keeps a short list of bits; a busy one (many
+    /// distinct trigrams, or much output) takes the table. Both give the
+    /// filter of the table built from the start.
+    #[test]
+    fn quiet_sessions_keep_a_list_busy_ones_a_table() {
+        let line = b"drwxr-xr-x 2 alice alice 4096 Dec  6 21:53 projects\r\n";
+        let mut quiet = GramBuilder::new();
+        for _ in 0..1000 {
+            quiet.push(line);
+        }
+        assert!(matches!(&quiet.bits, Bits::Few(few) if few.len() < 100));
+        let mut busy = GramBuilder::new();
+        let mut words = String::new();
+        for i in 0..20_000 {
+            words.push_str(&format!("{i:x}z{}q ", i * 7919));
+        }
+        busy.push(words.as_bytes());
+        assert!(
+            matches!(busy.bits, Bits::Table(_)),
+            "many distinct trigrams"
+        );
+        let mut long = GramBuilder::new();
+        for _ in 0..(FEW_BYTES / line.len() + 2) {
+            long.push(line);
+        }
+        assert!(matches!(long.bits, Bits::Table(_)), "much output");
+
+        let mut table = GramBuilder::new();
+        table.bits = Bits::Table(vec![0; WORDS]);
+        for _ in 0..1000 {
+            table.push(line);
+        }
+        assert_eq!(quiet.finish(), table.finish());
+        let mut table = GramBuilder::new();
+        table.bits = Bits::Table(vec![0; WORDS]);
+        table.push(words.as_bytes());
+        assert_eq!(busy.finish(), table.finish());
+    }
+
     proptest! {
         /// However the output is cut into reads (some longer than a
         /// lower-casing chunk), the filter is the same and holds every
@@ -312,9 +412,14 @@ mod tests {
                 "not saturated after {pushed} random bytes"
             );
         }
-        let before = b.words.clone();
+        let Bits::Table(before) = b.bits.clone() else {
+            panic!("a saturated builder has its table");
+        };
         b.push(b"anything more");
-        assert_eq!(b.words, before, "nothing pushed after saturation");
+        assert!(
+            matches!(&b.bits, Bits::Table(after) if *after == before),
+            "nothing pushed after saturation"
+        );
         assert!(b.finish().is_none(), "a saturated table gives no filter");
     }
 
