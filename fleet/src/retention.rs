@@ -35,7 +35,7 @@ pub async fn apply_tombstones(
 
 /// Removes one deleted recording from the store.
 async fn forget(store: &FleetStore, host: &str, t: &Tombstone) -> Result<(), FleetError> {
-    let Some(day) = t
+    let Some(first_record) = t
         .started
         .as_deref()
         .and_then(|s| s.get(..10))
@@ -43,6 +43,26 @@ async fn forget(store: &FleetStore, host: &str, t: &Tombstone) -> Result<(), Fle
     else {
         return Ok(());
     };
+    // The recording's files and index entry are under its day directory,
+    // the day it started; its first record (the tombstone's `started`) may
+    // come just after midnight of the next day.
+    for day in [Some(first_record), first_record.pred_opt()]
+        .into_iter()
+        .flatten()
+    {
+        forget_on(store, host, t, day).await?;
+    }
+    Ok(())
+}
+
+/// Removes the recording's files, index entry and catalog line of `day`
+/// (none there is no error).
+async fn forget_on(
+    store: &FleetStore,
+    host: &str,
+    t: &Tombstone,
+    day: NaiveDate,
+) -> Result<(), FleetError> {
     let id = t.session_id.hyphenated().to_string();
     let day_dir = store
         .layout

@@ -1083,3 +1083,94 @@ fn a_purge_reaches_the_store_and_its_chain_still_verifies() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains(" 1 deleted with a tombstone"), "{out}");
 }
+
+/// A recording started just before midnight has its files and index entry
+/// under that day, while its tombstone's `started` (its first record) may
+/// fall on the next day: the deletion still reaches the store.
+#[test]
+fn a_deletion_reaches_a_recording_that_started_before_midnight() {
+    use sshlog_fleet::{
+        catalog, retention::apply_tombstones, spool::Job, uploader::upload_session,
+    };
+    use sshlog_format::generate::{session, Corpus};
+    use sshlog_format::seal::{Tombstone, TOMBSTONES};
+    if !require_root_or_skip("fleet_midnight_tombstone") {
+        return;
+    }
+    let garage = Garage::start().expect("garage");
+    let url = garage.store_url("midnight").expect("url");
+    let (store, rt) = connect(&url);
+    let day = chrono::Utc::now().date_naive() - chrono::Duration::days(3);
+    let log_dir = tempfile::tempdir().expect("tmp");
+    let corpus = Corpus {
+        start: day.and_hms_opt(23, 59, 58).expect("time").and_utc(),
+        days: 0,
+        sessions: 2,
+        bytes_per_session: 3000,
+        seed: 7,
+    };
+    let host = "night-01";
+    let made: Vec<_> = (0..2)
+        .map(|n| session(log_dir.path(), n, &corpus).expect("generate"))
+        .collect();
+    for g in &made {
+        let job = Job {
+            events: g.events.clone(),
+            queued: chrono::Utc::now(),
+        };
+        rt.block_on(upload_session(&store, host, log_dir.path(), &job))
+            .expect("upload");
+    }
+    // One entry folded into the day's catalog, as after compaction.
+    rt.block_on(catalog::compact(
+        &store,
+        host,
+        chrono::Utc::now().date_naive(),
+    ))
+    .expect("compact");
+    let (gone, kept) = (&made[0], &made[1]);
+    let of = |id: &uuid::Uuid| {
+        keys(&garage, "midnight")
+            .into_iter()
+            .filter(|k| k.contains(&id.to_string()))
+            .count()
+    };
+    assert!(
+        of(&gone.id) >= 2,
+        "uploaded: {:?}",
+        keys(&garage, "midnight")
+    );
+    let stone = Tombstone {
+        session_id: gone.id,
+        sequence: None,
+        seal: "5".repeat(64),
+        previous_seal: "0".repeat(64),
+        user: None,
+        started: Some(format!("{}T00:00:00.002Z", day.succ_opt().expect("day"))),
+        bytes: 0,
+        deleted_at: chrono::Utc::now().to_rfc3339(),
+        reason: "purge by uid 0: test".into(),
+        scope: None,
+        key: None,
+        signature: None,
+    };
+    let file = log_dir.path().join(TOMBSTONES);
+    let line = serde_json::to_string(&stone).expect("json");
+    std::fs::write(&file, format!("{line}\n")).expect("write");
+    let applied = rt
+        .block_on(apply_tombstones(&store, host, &file, 0))
+        .expect("apply");
+    assert_eq!(applied, 1);
+    assert_eq!(of(&gone.id), 0, "{:?}", keys(&garage, "midnight"));
+    assert!(of(&kept.id) >= 2, "the other recording stays");
+    let since = (day - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let found = search_store(&url, &["--since", &since, "--host", host]);
+    let ids: Vec<&str> = found.iter().filter_map(|v| v["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [kept.id.to_string().as_str()],
+        "the catalog lost only it"
+    );
+}
