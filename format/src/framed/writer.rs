@@ -37,8 +37,8 @@ impl Default for FrameOptions {
     fn default() -> Self {
         FrameOptions {
             // tools/bench-write (docs/benchmarks.md), against level 3 and
-            // 64 KiB: as fast on terminal-like text and 2 % smaller, a
-            // quarter faster on random printable text.
+            // 64 KiB: 1.5 % smaller and up to 1.4x faster on terminal-like
+            // text, 15 % faster on random printable text.
             max_frame_bytes: 128 * 1024,
             max_frame_age: Duration::from_secs(1),
             level: 2,
