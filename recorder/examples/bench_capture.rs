@@ -107,6 +107,22 @@ fn peers() -> Vec<(String, String)> {
             "asciinema rec -q --overwrite -c 'cat FILE' OUT".into(),
         ));
     }
+    // asciinema 3 from crates.io, built by tools/bench-capture outside the
+    // clone (SSHLOG_ASCIINEMA3 names another binary).
+    let cache = std::env::var("SSHLOG_TEST_CACHE").unwrap_or("/var/cache/sshlog-test".into());
+    let a3 = std::env::var("SSHLOG_ASCIINEMA3")
+        .unwrap_or_else(|_| format!("{cache}/asciinema3/bin/asciinema"));
+    if have(&a3) {
+        let v = std::process::Command::new(&a3)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        p.push((
+            format!("asciinema rec ({v}, crates.io)"),
+            format!("{a3} rec -q --overwrite -c 'cat FILE' OUT"),
+        ));
+    }
     if have("/usr/bin/tlog-rec") {
         // tlog-rec adds a utmp record and gives up ("Failed setting up the
         // I/O tap") when /var/run/utmp does not exist, as in a fresh
