@@ -38,9 +38,9 @@ pub struct Recording {
     pending_lines: Vec<Vec<u8>>,
     /// Bytes of the sidecar known to be complete lines.
     sidecar_len: u64,
-    /// The search index's output filter, fed as the output is written (from
-    /// the first output on), so the cast is not read back to index it.
-    grams: Option<GramBuilder>,
+    /// The search index's output filter, fed with every output byte given
+    /// to the cast, so the cast is not read back to index it.
+    grams: GramBuilder,
 }
 
 /// At most this much cast text is held in memory while the disk is full; beyond
@@ -106,7 +106,7 @@ impl Recording {
             size: (80, 24),
             pending_lines: Vec::new(),
             sidecar_len: 0,
-            grams: None,
+            grams: GramBuilder::new(),
         })
     }
 
@@ -149,14 +149,16 @@ impl Recording {
         if self.cast.is_none() {
             self.ensure_cast(80, 24)?;
         }
+        if let Event::Output { data, .. } = ev {
+            // Before the write: a failed write (disk full) keeps the event
+            // for the cast, so the filter must have its bytes either way.
+            self.grams.push(data);
+        }
         if let Some(c) = self.cast.as_mut() {
             c.write_event(ev)?;
         }
         match ev {
-            Event::Output { data, .. } => {
-                self.output_bytes += data.len() as u64;
-                self.grams.get_or_insert_with(GramBuilder::new).push(data);
-            }
+            Event::Output { data, .. } => self.output_bytes += data.len() as u64,
             Event::Resize { cols, rows, .. } => self.size = (*cols, *rows),
             _ => {}
         }
@@ -244,7 +246,7 @@ impl Recording {
             Some(c) => Some(c.finish()?),
             None => None,
         };
-        let grams = cast.is_some().then(|| self.grams.unwrap_or_default());
+        let grams = cast.is_some().then_some(self.grams);
         Ok(Closed {
             id: self.id,
             paths: self.paths,
