@@ -10,7 +10,7 @@ use sshlog_harness::{random_suffix, require_root_or_skip, Sshd, TestUser};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn wait_for_file_text(path: &Path, needle: &str, rec: &Recorder) {
+fn wait_for_file_text(path: &Path, needle: &str, rec: &Recorder, recorded: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if std::fs::read_to_string(path)
@@ -21,7 +21,7 @@ fn wait_for_file_text(path: &Path, needle: &str, rec: &Recorder) {
         }
         assert!(
             Instant::now() < deadline,
-            "{needle:?} never appeared in {}: {:?}\n{}",
+            "{needle:?} never appeared in {}: {:?}\nrecorded: {recorded}\n{}",
             path.display(),
             std::fs::read_to_string(path).unwrap_or_default(),
             rec.daemon_logs()
@@ -100,7 +100,12 @@ fn sighup_loads_what_is_valid_and_reports_the_rest() {
     let sshd = Sshd::start().expect("sshd");
     let user = TestUser::create().expect("user");
     sshd.ssh(&user).run("/bin/echo first").expect("ssh");
-    wait_for_file_text(&out_dir.join("one.log"), "executed /bin/echo first", &rec);
+    wait_for_file_text(
+        &out_dir.join("one.log"),
+        "executed /bin/echo first",
+        &rec,
+        "",
+    );
 
     // A broken file: not loaded, reported; the other file keeps working.
     std::fs::write(
@@ -131,6 +136,7 @@ fn sighup_loads_what_is_valid_and_reports_the_rest() {
         &out_dir.join("steady.log"),
         "executed /bin/echo second",
         &rec,
+        "",
     );
     assert!(!std::fs::read_to_string(out_dir.join("one.log"))
         .unwrap_or_default()
@@ -150,7 +156,12 @@ fn sighup_loads_what_is_valid_and_reports_the_rest() {
         std::thread::sleep(Duration::from_millis(100));
     }
     sshd.ssh(&user).run("/bin/echo third").expect("ssh");
-    wait_for_file_text(&out_dir.join("two.log"), "executed /bin/echo third", &rec);
+    wait_for_file_text(
+        &out_dir.join("two.log"),
+        "executed /bin/echo third",
+        &rec,
+        "",
+    );
 }
 
 #[test]
@@ -288,8 +299,15 @@ fn command_output_is_attributed_to_the_command_that_printed_it() {
         .expect("output");
     term.type_line("exit").expect("type");
     term.wait_exit(Duration::from_secs(20)).expect("logout");
-    rec.wait_closed(user.name(), 1, Duration::from_secs(20));
-    wait_for_file_text(&out, "command_finish", &rec);
+    let sessions = rec.wait_closed(user.name(), 1, Duration::from_secs(20));
+    // What the session recorded of its commands, should the action not fire.
+    let commands: Vec<String> = sessions[0]
+        .records
+        .iter()
+        .filter(|r| r["type"].as_str().is_some_and(|t| t.starts_with("command")))
+        .map(|r| r.to_string())
+        .collect();
+    wait_for_file_text(&out, "command_finish", &rec, &commands.join("\n"));
     let text = std::fs::read_to_string(&out).expect("log");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
