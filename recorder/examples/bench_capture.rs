@@ -2,12 +2,18 @@
 //! file through `ssh -tt` to a local sshd, without and with sshlogd recording, and
 //! sshlogd's CPU time and peak RSS while it records. Prints a Markdown table.
 //!
+//! The runs go in rounds: one without sshlogd and one with each settings
+//! given, back to back, the order rotated from round to round; a ratio is
+//! the median of the rounds' ratios. On a noisy machine the throughput
+//! drifts by tens of percent within minutes, and a round sees the same
+//! drift on every side. Several settings are so compared in one run.
+//!
 //! Then, unless `SSHLOG_BENCH_PEERS=0`, the same `cat` recorded inside the
 //! session by the tools a user would pick instead (`script`, `asciinema rec`,
 //! `tlog-rec`, those installed), each timed by `/usr/bin/time` in the session
 //! (its CPU minus that of the bare `cat`) and compared with the same bare `cat`.
 //!
-//! Usage: bench_capture SSHLOGD_BINARY [MEGABYTES] [RUNS] [SETTINGS_YAML]
+//! Usage: bench_capture SSHLOGD_BINARY [MEGABYTES] [RUNS] [SETTINGS_YAML...]
 
 use anyhow::{bail, Context, Result};
 use sshlog_harness::{
@@ -147,25 +153,31 @@ fn peers() -> Vec<(String, String)> {
     p
 }
 
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let bin = args
-        .get(1)
-        .context("usage: bench_capture SSHLOGD [MB] [RUNS]")?;
-    let mb: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(50);
-    let runs: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(3);
-    if !require_root_or_skip("bench_capture") {
-        bail!("needs root");
-    }
-    let sshd = Sshd::start()?;
-    let user = TestUser::create()?;
-    let path = printable_file(&user, mb * 1024 * 1024)?;
-    let (base, bytes) = transfer(&sshd, &user, &path, runs)?;
+/// One recorded run, by a freshly started sshlogd.
+struct Recorded {
+    /// Seconds of the transfer.
+    secs: f64,
+    /// sshlogd's CPU seconds for it (its start excluded).
+    cpu: f64,
+    idle_rss_kib: u64,
+    peak_rss_kib: u64,
+    boosts: u64,
+    /// Bytes of `.cast.zst` it wrote.
+    stored: u64,
+}
 
-    let settings = args.get(4).cloned().unwrap_or_default();
-    let mut daemon = Sshlogd::start(bin, &settings)?;
+/// The `cat` recorded by an sshlogd started with `settings`, which is
+/// stopped and removed (with its kernel half) afterwards.
+fn recorded(
+    sshd: &Sshd,
+    user: &TestUser,
+    path: &std::path::Path,
+    bin: &str,
+    settings: &str,
+) -> Result<(Recorded, usize)> {
+    let mut daemon = Sshlogd::start(bin, settings)?;
     let idle = process_usage(daemon.pid())?;
-    let (rec, _) = transfer(&sshd, &user, &path, runs)?;
+    let (secs, bytes) = transfer(sshd, user, path, 1)?;
     std::thread::sleep(Duration::from_millis(1500)); // let the last frames land
     let end = process_usage(daemon.pid())?;
     let boosts = daemon.capture_boosts();
@@ -176,35 +188,108 @@ fn main() -> Result<()> {
             stored += std::fs::metadata(&e)?.len();
         }
     }
+    let run = Recorded {
+        secs,
+        cpu: end.cpu_seconds - idle.cpu_seconds,
+        idle_rss_kib: idle.rss_kib,
+        peak_rss_kib: end.peak_rss_kib,
+        boosts,
+        stored,
+    };
+    Ok((run, bytes))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let bin = args
+        .get(1)
+        .context("usage: bench_capture SSHLOGD [MB] [RUNS] [SETTINGS_YAML...]")?;
+    let mb: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(50);
+    let runs: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(3);
+    if runs == 0 {
+        bail!("RUNS must be at least 1");
+    }
+    if !require_root_or_skip("bench_capture") {
+        bail!("needs root");
+    }
+    let sshd = Sshd::start()?;
+    let user = TestUser::create()?;
+    let path = printable_file(&user, mb * 1024 * 1024)?;
+    // One or more settings, compared side by side (default settings: none).
+    let mut all_settings: Vec<String> = args.iter().skip(4).cloned().collect();
+    if all_settings.is_empty() {
+        all_settings.push(String::new());
+    }
+    let n = all_settings.len();
+    // Each round: the bare run and one run per settings, back to back, the
+    // order rotated from round to round.
+    let mut bases = Vec::new();
+    let mut runs_of: Vec<Vec<Recorded>> = (0..n).map(|_| Vec::new()).collect();
+    let mut bytes = 0;
+    for round in 0..runs {
+        for k in 0..=n {
+            match (k + round) % (n + 1) {
+                0 => bases.push(transfer(&sshd, &user, &path, 1)?.0),
+                i => {
+                    let (r, b) = recorded(&sshd, &user, &path, bin, &all_settings[i - 1])?;
+                    bytes = b;
+                    runs_of[i - 1].push(r);
+                }
+            }
+        }
+    }
     let mib = bytes as f64 / (1024.0 * 1024.0);
-    print!("{}", table_header(&settings));
-    println!("| output per session | {mib:.1} MiB through `ssh -tt host cat FILE` |");
-    println!(
-        "| throughput without sshlogd (median of {runs}) | {:.1} MiB/s ({base:.2} s) |",
-        mib / base
-    );
-    println!(
-        "| throughput with sshlogd recording (median of {runs}) | {:.1} MiB/s ({rec:.2} s) |",
-        mib / rec
-    );
-    println!("| ratio with/without | {:.2} |", base / rec);
-    println!("| capture thread raised to real-time priority (times) | {boosts} |");
-    println!(
-        "| sshlogd CPU for {runs} sessions | {:.2} s ({:.2} s per {mib:.0} MiB) |",
-        end.cpu_seconds - idle.cpu_seconds,
-        (end.cpu_seconds - idle.cpu_seconds) / runs as f64
-    );
-    println!(
-        "| sshlogd RSS idle / peak | {:.1} MiB / {:.1} MiB |",
-        idle.rss_kib as f64 / 1024.0,
-        end.peak_rss_kib as f64 / 1024.0
-    );
-    println!(
-        "| compressed casts on disk | {:.1} MiB for {:.1} MiB recorded ({:.1}x) |",
-        stored as f64 / 1048576.0,
-        mib * runs as f64,
-        mib * runs as f64 * 1048576.0 / stored.max(1) as f64
-    );
+    let base = median(bases.clone());
+    let mut summary = Vec::new();
+    for (settings, recs) in all_settings.iter().zip(&runs_of) {
+        let rec = median(recs.iter().map(|r| r.secs).collect());
+        let ratios: Vec<f64> = bases.iter().zip(recs).map(|(b, r)| b / r.secs).collect();
+        let ratio = median(ratios.clone());
+        let cpu = median(recs.iter().map(|r| r.cpu).collect());
+        let stored: u64 = recs.iter().map(|r| r.stored).sum();
+        let boosts: u64 = recs.iter().map(|r| r.boosts).sum();
+        let idle_rss = recs.iter().map(|r| r.idle_rss_kib).max().unwrap_or(0);
+        let peak_rss = recs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
+        print!("{}", table_header(settings));
+        println!("| output per session | {mib:.1} MiB through `ssh -tt host cat FILE` |");
+        println!(
+            "| runs | {runs} rounds: a run without sshlogd and one with each of {n} settings (a freshly started sshlogd), back to back, the order rotated |"
+        );
+        println!(
+            "| throughput without sshlogd (median) | {:.1} MiB/s ({base:.2} s) |",
+            mib / base
+        );
+        println!(
+            "| throughput with sshlogd recording (median) | {:.1} MiB/s ({rec:.2} s) |",
+            mib / rec
+        );
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "| ratio with/without (median of the rounds' ratios) | {ratio:.2} (rounds: {}) |",
+            each.join(", ")
+        );
+        println!("| capture thread raised to real-time priority (times) | {boosts} |");
+        println!("| sshlogd CPU per {mib:.0} MiB (median) | {cpu:.2} s |");
+        println!(
+            "| sshlogd RSS idle / peak | {:.1} MiB / {:.1} MiB |",
+            idle_rss as f64 / 1024.0,
+            peak_rss as f64 / 1024.0
+        );
+        println!(
+            "| compressed casts on disk | {:.1} MiB for {:.1} MiB recorded ({:.1}x) |",
+            stored as f64 / 1048576.0,
+            mib * runs as f64,
+            mib * runs as f64 * 1048576.0 / stored.max(1) as f64
+        );
+        println!();
+        summary.push((rec, ratio, cpu));
+    }
+    let (rec, ratio, cpu) = summary[0];
     if std::env::var("SSHLOG_BENCH_PEERS").as_deref() == Ok("0") {
         return Ok(());
     }
@@ -217,10 +302,10 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|");
     println!("| none | {:.1} MiB/s | 1.00 | — |", mib / bare);
     println!(
-        "| sshlogd (above) | {:.1} MiB/s | {:.2} | {:.2} s |",
+        "| sshlogd (first settings above) | {:.1} MiB/s | {:.2} | {:.2} s |",
         mib / rec,
-        base / rec,
-        (end.cpu_seconds - idle.cpu_seconds) / runs as f64
+        ratio,
+        cpu
     );
     for (name, template) in peers() {
         let out = user.home().join("peer.rec");

@@ -3,7 +3,7 @@
 //! (frame flushes, drop accounting) and serve the control socket, until SIGTERM or
 //! SIGINT, when every recording is closed cleanly.
 
-use crate::capture::scheduling::CaptureScheduler;
+use crate::capture::scheduling::{CapturePolicy, CaptureScheduler};
 use crate::capture::Capture;
 use crate::control::{self, Broadcast};
 use crate::loader;
@@ -236,12 +236,14 @@ pub fn prepare(settings: Settings, config_dir_explicit: bool) -> Result<Prepared
     crate::privileges::share_with_group(&settings.log_dir);
     // On the capture thread, before any other thread exists (see capture/scheduling.rs).
     let scheduler = CaptureScheduler::new(
-        settings.capture_priority,
-        settings.capture_nice,
+        CapturePolicy {
+            priority: settings.capture_priority,
+            nice: settings.capture_nice,
+            always: settings.capture_always_realtime,
+        },
         (settings.ring_buffer_mb as usize)
             .saturating_mul(1 << 20)
             .max(1 << 16),
-        settings.capture_always_realtime,
     );
     crate::privileges::drop_unneeded().context("cannot drop capabilities")?;
     let event_log = EventLog::open(
@@ -456,7 +458,9 @@ pub async fn run(prepared: Prepared, control_rt: tokio::runtime::Handle) -> Resu
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => reload_actions(&shared, &settings, config_dir_explicit),
+            // The action workers it starts must not inherit the capture
+            // thread's nice value.
+            _ = hup.recv() => capture.normal_while(|| reload_actions(&shared, &settings, config_dir_explicit)),
         }
     }
     // What the kernel captured before the signal still goes into the recordings.

@@ -189,4 +189,36 @@ fn capture_thread_is_boosted_to_real_time_only_while_behind() {
         others.iter().filter(|&&n| n == 0).count() >= 2,
         "threads started before the capture thread was lowered: {others:?}"
     );
+    // A SIGHUP reload starts the action workers from the capture thread:
+    // they run at nice 0 (a positive nice value survives reset-on-fork),
+    // and the capture thread is lowered again.
+    std::fs::create_dir_all(rec.conf_dir()).expect("conf.d");
+    std::fs::write(
+        rec.conf_dir().join("log.yaml"),
+        format!(
+            "events:\n  - event: logins\n    triggers: [connection_established]\n    actions:\n      - action: log\n        plugin: eventlogfile_action\n        log_file_path: {}\n",
+            rec.dir.path().join("logins.log").display()
+        ),
+    )
+    .expect("config");
+    rec.hup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let workers = loop {
+        let workers: Vec<(String, i32)> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("tasks")
+            .filter_map(|e| e.ok()?.file_name().to_string_lossy().parse::<u32>().ok())
+            .filter_map(|tid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).ok()?;
+                comm.starts_with("action")
+                    .then(|| (comm.trim().to_string(), nice_of(pid, tid)))
+            })
+            .collect();
+        if !workers.is_empty() {
+            break workers;
+        }
+        assert!(Instant::now() < deadline, "no action worker after SIGHUP");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(workers.iter().all(|(_, n)| *n == 0), "{workers:?}");
+    wait_for_nice(pid, 19);
 }

@@ -95,6 +95,12 @@ impl Capture {
         self.scheduler.lower();
     }
 
+    /// Runs `f`, which starts threads or processes, at normal scheduling
+    /// ([`CaptureScheduler::normal_while`]).
+    pub fn normal_while<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        self.scheduler.normal_while(f)
+    }
+
     /// The capture thread's scheduling, see [`CaptureScheduler::status`].
     pub fn status(&self) -> String {
         self.scheduler.status()

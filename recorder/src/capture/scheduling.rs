@@ -10,8 +10,7 @@
 //! very sshd and ssh it records: one fast session on 2 cores ran ~30 % slower.
 //!
 //! So by default the capture thread runs at normal priority (`capture_nice`,
-//! default 0; a positive value lets the sessions go first while the ring
-//! buffer holds what is not read yet) and is *boosted*
+//! default 0) and is *boosted*
 //! to SCHED_RR (`capture_priority`, default 1; 0 = never) when loss is near:
 //! when a quarter of the ring is filled with records not read yet. It returns
 //! to its nice value once the ring has stayed nearly empty (under 1/64) for 30 s. The
@@ -21,6 +20,15 @@
 //! recorder (an earlier rule boosted on one large drain). `capture_always_realtime:
 //! true` keeps it real-time all the time instead: no loss at the start of a
 //! storm even with a small ring, at the cost of throughput for fast sessions.
+//!
+//! Lower priority does not make sessions faster: neither nice 19 nor
+//! SCHED_IDLE changed the throughput of a fast session (tools/bench-capture,
+//! docs/benchmarks.md), so the default nice value is 0.
+//!
+//! The thread is lowered to `capture_nice` only once the daemon's other
+//! threads are started, and goes back to nice 0 while it starts threads or
+//! processes (a SIGHUP reload starts the action workers): a positive nice
+//! value survives SCHED_RESET_ON_FORK.
 //!
 //! Privileges: raising needs CAP_SYS_NICE, one of the capabilities sshlogd keeps
 //! (privileges.rs; RLIMIT_RTPRIO would need CAP_SYS_RESOURCE, which some hosts
@@ -36,15 +44,25 @@ use tracing::{info, warn};
 /// priority risks falling behind again).
 const CALM: Duration = Duration::from_secs(30);
 
+/// How the capture thread is scheduled (the `capture_*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapturePolicy {
+    /// Real-time priority of the boost (0 = never boosted).
+    pub priority: u8,
+    /// Nice value while keeping up.
+    pub nice: i8,
+    /// Real time all the time.
+    pub always: bool,
+}
+
 /// The boost state of the capture thread.
 #[derive(Debug)]
 pub struct CaptureScheduler {
-    priority: u8,
-    /// Nice value while not boosted (set by [`Self::lower`]).
-    nice: i8,
-    always: bool,
+    policy: CapturePolicy,
     boost_at: usize,
     calm_below: usize,
+    /// [`Self::lower`] was called: `nice` while not boosted.
+    lowered: bool,
     boosted: bool,
     calm_since: Option<Instant>,
     /// Times the thread was boosted.
@@ -53,57 +71,62 @@ pub struct CaptureScheduler {
 }
 
 impl CaptureScheduler {
-    /// Prepares boosting to `priority` (0 = never) for a ring of `ring_bytes`,
-    /// or real-time from now on with `always`; runs on the capture thread.
-    pub fn new(priority: u8, nice: i8, ring_bytes: usize, always: bool) -> CaptureScheduler {
-        let priority = priority.min(99);
-        let mut s = CaptureScheduler {
+    /// Prepares boosting for a ring of `ring_bytes`, or real-time from now
+    /// on with `always`; runs on the capture thread.
+    pub fn new(policy: CapturePolicy, ring_bytes: usize) -> CaptureScheduler {
+        let priority = policy.priority.min(99);
+        let policy = CapturePolicy {
             priority,
-            nice: nice.clamp(-20, 19),
-            always: always && priority > 0,
+            nice: policy.nice.clamp(-20, 19),
+            always: policy.always && priority > 0,
+        };
+        let mut s = CaptureScheduler {
+            policy,
             boost_at: (ring_bytes / 4).max(1),
             calm_below: (ring_bytes / 64).max(1),
+            lowered: false,
             boosted: false,
             calm_since: None,
             boosts: 0,
             refused: None,
         };
         // Reset on fork from now on; real-time only with `always`.
-        let always = s.always;
-        s.apply(always);
-        if always && s.refused.is_none() {
+        s.apply(policy.always);
+        if policy.always && s.refused.is_none() {
             info!(
                 "capture thread: SCHED_RR {} (capture_always_realtime)",
-                s.priority
+                priority
             );
         }
         s
     }
 
-    /// Sets the thread's nice value to `capture_nice`. Called once the
-    /// daemon's other threads are started: threads and processes the
-    /// capture thread starts later inherit it (a positive nice value
-    /// survives SCHED_RESET_ON_FORK).
+    /// Lowers the thread to its nice value. Called once the
+    /// daemon's other threads are started (see [`Self::normal_while`] for
+    /// those started later).
     pub fn lower(&mut self) {
-        // SAFETY: gettid has no preconditions; setpriority on the calling
-        // thread's own id.
-        let rc = unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, i32::from(self.nice))
-        };
-        if rc != 0 {
-            warn!(
-                "capture thread: nice {} refused ({})",
-                self.nice,
-                std::io::Error::last_os_error()
-            );
+        self.lowered = true;
+        set_nice(self.policy.nice);
+    }
+
+    /// Runs `f` (which starts threads or processes) at normal scheduling,
+    /// so that what it starts does not inherit a positive nice value; then
+    /// lowers the thread again.
+    pub fn normal_while<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        if !self.lowered {
+            return f();
         }
+        self.lowered = false;
+        set_nice(0);
+        let out = f();
+        self.lower();
+        out
     }
 
     /// Called with the ring's fill level (bytes not read yet) before each
     /// batch of a drain.
     pub fn observe(&mut self, filled: usize) {
-        if self.priority == 0 || self.always || self.refused.is_some() {
+        if self.policy.priority == 0 || self.policy.always || self.refused.is_some() {
             return;
         }
         if !self.boosted {
@@ -112,7 +135,7 @@ impl CaptureScheduler {
                 info!(
                     "capture is behind ({} KiB waiting in the ring): real-time priority {} on",
                     filled >> 10,
-                    self.priority
+                    self.policy.priority
                 );
                 self.apply(true);
             }
@@ -124,28 +147,26 @@ impl CaptureScheduler {
         }
         let since = *self.calm_since.get_or_insert_with(Instant::now);
         if since.elapsed() >= CALM {
-            info!("capture caught up: nice {} again", self.nice);
+            info!("capture caught up: nice {} again", self.policy.nice);
             self.apply(false);
         }
     }
 
     /// What `sshlog stats` shows.
     pub fn status(&self) -> String {
+        let p = &self.policy;
         match (&self.refused, self.boosted) {
-            _ if self.priority == 0 => format!("nice {} (capture_priority: 0)", self.nice),
-            (Some(e), _) => format!("nice {} (real-time refused: {e})", self.nice),
-            (None, true) if self.always => format!("SCHED_RR {} (always)", self.priority),
-            (None, true) => format!("SCHED_RR {} (behind)", self.priority),
-            (None, false) => format!(
-                "nice {} (SCHED_RR {} when behind)",
-                self.nice, self.priority
-            ),
+            _ if p.priority == 0 => format!("nice {} (capture_priority: 0)", p.nice),
+            (Some(e), _) => format!("nice {} (real-time refused: {e})", p.nice),
+            (None, true) if p.always => format!("SCHED_RR {} (always)", p.priority),
+            (None, true) => format!("SCHED_RR {} (behind)", p.priority),
+            (None, false) => format!("nice {} (SCHED_RR {} when behind)", p.nice, p.priority),
         }
     }
 
     fn apply(&mut self, boost: bool) {
         let (policy, prio) = if boost {
-            (libc::SCHED_RR, i32::from(self.priority))
+            (libc::SCHED_RR, i32::from(self.policy.priority))
         } else {
             (libc::SCHED_OTHER, 0)
         };
@@ -166,9 +187,25 @@ impl CaptureScheduler {
     fn refuse(&mut self, e: std::io::Error) {
         warn!(
             "capture thread: real-time priority {} refused ({e}); capture may lose data when the CPU is saturated",
-            self.priority
+            self.policy.priority
         );
         self.refused = Some(e.to_string());
+    }
+}
+
+/// Sets the calling thread's nice value.
+fn set_nice(nice: i8) {
+    // SAFETY: gettid has no preconditions; setpriority on the calling
+    // thread's own id.
+    let rc = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, i32::from(nice))
+    };
+    if rc != 0 {
+        warn!(
+            "capture thread: nice {nice} refused ({})",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
@@ -187,6 +224,14 @@ mod tests {
         (policy & !libc::SCHED_RESET_ON_FORK, param.sched_priority)
     }
 
+    fn policy(priority: u8, nice: i8, always: bool) -> CapturePolicy {
+        CapturePolicy {
+            priority,
+            nice,
+            always,
+        }
+    }
+
     fn as_root() -> bool {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
@@ -198,7 +243,8 @@ mod tests {
     #[test]
     fn zero_never_boosts() {
         std::thread::spawn(|| {
-            let mut s = CaptureScheduler::new(0, 0, 1 << 20, true);
+            let mut s = CaptureScheduler::new(policy(0, 0, true), 1 << 20);
+            s.lower();
             s.observe(1 << 20);
             assert_eq!(current().0, libc::SCHED_OTHER);
             assert_eq!(s.boosts, 0);
@@ -215,7 +261,9 @@ mod tests {
         }
         // A thread of its own: the test harness is not affected.
         std::thread::spawn(|| {
-            let mut s = CaptureScheduler::new(1, 0, 16 << 10, false); // boost at 4 KiB
+            // Boost at 4 KiB.
+            let mut s = CaptureScheduler::new(policy(1, 0, false), 16 << 10);
+            s.lower();
             assert_eq!(current(), (libc::SCHED_OTHER, 0));
             s.observe(3000);
             assert_eq!(current(), (libc::SCHED_OTHER, 0), "keeping up");
@@ -234,14 +282,42 @@ mod tests {
             assert_eq!(s.boosts, 1);
             assert_eq!(s.status(), "nice 0 (SCHED_RR 1 when behind)");
 
-            let mut s = CaptureScheduler::new(1, 0, 16 << 10, true);
+            let mut s = CaptureScheduler::new(policy(1, 0, true), 16 << 10);
+            s.lower();
             assert_eq!(current(), (libc::SCHED_RR, 1), "always");
             s.calm_since = Some(Instant::now() - CALM);
             s.observe(0);
             assert_eq!(current(), (libc::SCHED_RR, 1), "always stays");
             assert_eq!(s.status(), "SCHED_RR 1 (always)");
-            CaptureScheduler::new(0, 0, 16 << 10, false);
+            CaptureScheduler::new(policy(0, 0, false), 16 << 10);
             assert_eq!(current(), (libc::SCHED_OTHER, 0));
+        })
+        .join()
+        .expect("test thread");
+    }
+
+    /// The nice value of the calling thread.
+    fn nice() -> i32 {
+        // SAFETY: getpriority on the calling thread's own id.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
+    #[test]
+    fn lowered_while_keeping_up_and_normal_for_what_it_starts() {
+        if !as_root() {
+            return;
+        }
+        std::thread::spawn(|| {
+            let mut s = CaptureScheduler::new(policy(1, 19, false), 16 << 10);
+            assert_eq!(nice(), 0, "normal until lowered");
+            s.lower();
+            assert_eq!(nice(), 19);
+            assert_eq!(s.status(), "nice 19 (SCHED_RR 1 when behind)");
+            // A positive nice value survives reset-on-fork: what the thread
+            // starts is started at nice 0.
+            let child = s.normal_while(|| std::thread::spawn(nice).join().expect("thread"));
+            assert_eq!(child, 0);
+            assert_eq!(nice(), 19, "lowered again");
         })
         .join()
         .expect("test thread");
