@@ -89,6 +89,10 @@ impl Finisher {
             None => closed,
         };
         let events = job.paths.events.clone();
+        tracing::warn!(
+            "finisher queue full: {} sealed here and not indexed (search reads its sidecar; `sshlog index` adds it)",
+            events.display()
+        );
         if let Err(e) = job.complete(&self.sealer) {
             tracing::warn!("cannot seal: {e:#}");
         }

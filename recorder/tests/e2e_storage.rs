@@ -1,11 +1,14 @@
 //! End-to-end: the log directory's filesystem fills up mid-session. sshlogd keeps
 //! running, reports the failure (stats and a storage_error event), keeps what it
 //! could not write, and resumes when space returns; the recording stays decodable
-//! and holds the output from before, during and after.
+//! and holds the output from before, during and after, and so does its search
+//! filter.
 
 mod common;
 
 use common::{contains, Recorder};
+use sshlog_format::index::filter::trigrams;
+use sshlog_format::index::{day_from_path, read_day_grams};
 use sshlog_harness::{random_suffix, require_root_or_skip, SmallFs, Sshd, TestUser};
 use std::io::Write;
 use std::path::Path;
@@ -115,6 +118,38 @@ fn a_full_disk_is_reported_survived_and_recovered_from() {
             show(&client.stdout)
         );
     }
+    // The search index's filter was fed as the output came, before the cast
+    // write that failed: it holds what was written during the outage too.
+    let id: uuid::Uuid = sessions[0].id().parse().expect("session id");
+    let day = day_from_path(&sessions[0].events).expect("day directory");
+    let mut grams = None;
+    wait_until("the session is indexed", &rec, || {
+        grams = read_day_grams(&logs, day)
+            .ok()
+            .and_then(|mut g| g.remove(&id));
+        grams.is_some()
+    });
+    let grams = grams.expect("indexed");
+    let cast_size = std::fs::metadata(&sessions[0].cast).expect("cast").len();
+    assert_eq!(
+        grams.cast_size, cast_size,
+        "the filter is for the cast as written"
+    );
+    let filter = grams
+        .filter
+        .expect("a filter (the output is not too varied)");
+    for word in [&during, &after] {
+        assert!(filter.may_contain(&trigrams(word.as_bytes())), "{word}");
+    }
+    // Every trigram of the output, including that of the read whose frame
+    // write failed first.
+    assert!(
+        filter.may_contain(&trigrams(&recorded)),
+        "output missing from the search filter"
+    );
+    let never = format!("never-{}", random_suffix(12));
+    assert!(!filter.may_contain(&trigrams(never.as_bytes())), "{never}");
+
     let log = rec.event_log();
     assert!(log.contains("storage_error cannot write to"), "{log}");
     assert!(log.contains("works again"), "{log}");
