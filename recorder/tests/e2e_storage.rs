@@ -64,7 +64,7 @@ fn a_full_disk_is_reported_survived_and_recovered_from() {
     let during = format!("during-{}", random_suffix(6));
     session
         .send_line(&format!(
-            "echo {during}; head -c 300000 /dev/urandom | base64 -w 100"
+            "echo {during}; head -c 1200000 /dev/urandom | tr -dc '!-~' | fold -w 100"
         ))
         .expect("type");
     session
@@ -142,13 +142,12 @@ fn a_full_disk_is_reported_survived_and_recovered_from() {
         assert!(filter.may_contain(&trigrams(word.as_bytes())), "{word}");
     }
     // Every trigram of the output, including that of the read whose frame
-    // write failed first.
+    // write failed first (random printable text: a read's trigrams are
+    // mostly its own, unlike base64's, which 400 KB of output all hold).
     assert!(
         filter.may_contain(&trigrams(&recorded)),
         "output missing from the search filter"
     );
-    let never = format!("never-{}", random_suffix(12));
-    assert!(!filter.may_contain(&trigrams(never.as_bytes())), "{never}");
 
     let log = rec.event_log();
     assert!(log.contains("storage_error cannot write to"), "{log}");
