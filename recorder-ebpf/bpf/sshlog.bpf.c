@@ -413,6 +413,7 @@ static __always_inline int io_enter(struct trace_event_raw_sys_enter *ctx, int i
 		return 0;
 	io.buf = ctx->args[1];
 	io.fd = fd;
+	io.start_ns = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&pending, &id, &io, BPF_ANY);
 	return 0;
@@ -491,6 +492,7 @@ static __always_inline void emit_data(__u32 tgid, struct proc *p, struct pending
 	e->dir = dir;
 	e->cls = io->cls;
 	e->pts = io->pts;
+	e->start_ns = io->start_ns;
 	struct data_walk w = { .e = e, .s = stats_for(p->conn), .buf = io->buf, .total = total };
 	bpf_loop(DATA_MAX_CHUNKS, data_step, &w, 0);
 	/* Larger than DATA_MAX_CHUNKS * DATA_CHUNK: the rest is counted as lost. */

@@ -63,6 +63,9 @@ struct ev_data {
 	__u16 chunk;
 	__s32 pts; /* pts number for a pty master, -1 otherwise */
 	__u32 len;
+	/* CLOCK_MONOTONIC when sshd's read/write began; h.ts_ns is when it
+	 * returned, and the record's place in the ring follows h.ts_ns. */
+	__u64 start_ns;
 	__u8 data[DATA_CHUNK];
 };
 

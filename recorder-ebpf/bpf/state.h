@@ -30,6 +30,7 @@ struct pending_io {
 	__u8 _pad[3];
 	__s32 pts;
 	__u32 _pad2;
+	__u64 start_ns; /* when the syscall began */
 };
 
 struct pending_open {

@@ -107,6 +107,9 @@ records! {
         /// pts number of a pty master, -1 otherwise.
         pts: i32,
         len: u32,
+        /// CLOCK_MONOTONIC when sshd's read/write began (`h.ts_ns`: when
+        /// it returned; the ring's order follows that).
+        start_ns: u64,
     }
     /// `struct ev_resize`.
     EvResize = "ev_resize" {

@@ -157,8 +157,10 @@ fn peers() -> Vec<(String, String)> {
 struct Recorded {
     /// Seconds of the transfer.
     secs: f64,
-    /// sshlogd's CPU seconds for it (its start excluded).
+    /// sshlogd's CPU seconds for it (its start excluded), and the part of
+    /// them spent in the kernel.
     cpu: f64,
+    system: f64,
     idle_rss_kib: u64,
     peak_rss_kib: u64,
     boosts: u64,
@@ -191,6 +193,7 @@ fn recorded(
     let run = Recorded {
         secs,
         cpu: end.cpu_seconds - idle.cpu_seconds,
+        system: end.system_seconds - idle.system_seconds,
         idle_rss_kib: idle.rss_kib,
         peak_rss_kib: end.peak_rss_kib,
         boosts,
@@ -251,6 +254,7 @@ fn main() -> Result<()> {
         let ratios: Vec<f64> = bases.iter().zip(recs).map(|(b, r)| b / r.secs).collect();
         let ratio = median(ratios.clone());
         let cpu = median(recs.iter().map(|r| r.cpu).collect());
+        let system = median(recs.iter().map(|r| r.system).collect());
         let stored: u64 = recs.iter().map(|r| r.stored).sum();
         let boosts: u64 = recs.iter().map(|r| r.boosts).sum();
         let idle_rss = recs.iter().map(|r| r.idle_rss_kib).max().unwrap_or(0);
@@ -274,7 +278,9 @@ fn main() -> Result<()> {
             each.join(", ")
         );
         println!("| capture thread raised to real-time priority (times) | {boosts} |");
-        println!("| sshlogd CPU per {mib:.0} MiB (median) | {cpu:.2} s |");
+        println!(
+            "| sshlogd CPU per {mib:.0} MiB (median) | {cpu:.2} s (in the kernel: {system:.2} s) |"
+        );
         println!(
             "| sshlogd RSS idle / peak | {:.1} MiB / {:.1} MiB |",
             idle_rss as f64 / 1024.0,

@@ -62,6 +62,9 @@ pub enum KernelEvent {
     },
     Data {
         h: Header,
+        /// CLOCK_MONOTONIC when sshd's read/write began (`h.ts_ns`: when it
+        /// returned, which is what orders the ring).
+        start_ns: u64,
         fd: u32,
         input: bool,
         stream: Stream,
@@ -257,6 +260,7 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
             };
             KernelEvent::Data {
                 h,
+                start_ns: e.start_ns,
                 fd: e.fd,
                 input: e.dir == 1,
                 stream,
@@ -432,11 +436,12 @@ mod tests {
         e.cls = FdClass::Pty as u8;
         e.pts = 3;
         e.len = 5;
+        e.start_ns = 41;
         let mut b = to_bytes(&e);
         b.extend_from_slice(b"hello");
         let ev = decode(&b).unwrap();
         assert!(
-            matches!(ev, KernelEvent::Data { ref data, stream: Stream::Pty, pts: Some(3), input: false, .. } if data == b"hello")
+            matches!(ev, KernelEvent::Data { ref data, stream: Stream::Pty, pts: Some(3), input: false, start_ns: 41, .. } if data == b"hello")
         );
         // a length that claims more than the record holds
         e.len = 50;

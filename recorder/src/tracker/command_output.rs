@@ -4,11 +4,14 @@
 //! The recorder sees output when sshd reads the pty, not who wrote it, so a
 //! command gets the first [`COMMAND_OUTPUT_MAX`] bytes shown while it runs.
 //! sshd may read a command's last output only after the command has exited,
-//! so its `command_finish` is held until the first read after the exit (which
-//! holds that last output; what follows is the shell's) or for at most
-//! [`SETTLE_NS`]; any other record of the connection (and the connection's
-//! end) first emits the held ones, so the order of records stays that of the
-//! events.
+//! so its `command_finish` is held until the first read that *began* after
+//! the exit (which holds that last output; what follows is the shell's) or
+//! for at most [`SETTLE_NS`]. A read is placed in the ring when it returns:
+//! one that began before the exit (sshd took bash's bytes, then was held up
+//! while the command ran and exited) can come after the exit and is not
+//! that first read, though its bytes still count. Any other record of the
+//! connection (and the connection's end) first emits the held ones, so the
+//! order of records stays that of the events.
 //! Nothing is held when no action wants `command_finish`.
 
 use super::*;
@@ -36,10 +39,16 @@ pub(super) fn keep(head: &mut Vec<u8>, data: &[u8]) {
 }
 
 impl Tracker {
-    /// Output of connection `conn_pid`: to every running command and to the
-    /// finished ones still waiting for their first read after the exit,
-    /// which are then emitted.
-    pub(super) fn attribute_output(&mut self, conn_pid: u32, data: &[u8], sink: &mut dyn Sink) {
+    /// Output of connection `conn_pid`, read by sshd from `start_ns` on: to
+    /// every running command and to the finished ones still waiting for their
+    /// first read begun after the exit, which are then emitted.
+    pub(super) fn attribute_output(
+        &mut self,
+        conn_pid: u32,
+        start_ns: u64,
+        data: &[u8],
+        sink: &mut dyn Sink,
+    ) {
         let Some(c) = self.conns.get_mut(&conn_pid) else {
             return;
         };
@@ -48,7 +57,7 @@ impl Tracker {
         }
         for f in c.finishing.iter_mut().filter(|f| !f.settled) {
             keep(&mut f.output, data);
-            f.settled = true;
+            f.settled = start_ns >= f.ts_ns;
         }
         self.emit_settled(conn_pid, 0, sink);
     }

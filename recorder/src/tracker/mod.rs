@@ -288,12 +288,13 @@ impl Tracker {
             KernelEvent::Exit { h, status } => self.on_exit(h, status, sink),
             KernelEvent::Data {
                 h,
+                start_ns,
                 fd,
                 input,
                 stream,
                 pts,
                 data,
-            } => self.on_data(h, fd, input, stream, pts, data, sink),
+            } => self.on_data(h, start_ns, fd, input, stream, pts, data, sink),
             KernelEvent::Resize {
                 h,
                 pts,

@@ -8,6 +8,7 @@ impl Tracker {
     pub(super) fn on_data(
         &mut self,
         h: KHeader,
+        start_ns: u64,
         fd: u32,
         input: bool,
         stream: Stream,
@@ -40,7 +41,7 @@ impl Tracker {
         }
         self.stats.bytes_recorded += data.len() as u64;
         if sink.wants("command_finish") {
-            self.attribute_output(h.conn, &data, sink);
+            self.attribute_output(h.conn, start_ns, &data, sink);
         }
         let Some(c) = self.conns.get_mut(&h.conn) else {
             return;

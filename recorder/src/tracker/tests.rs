@@ -17,6 +17,18 @@ impl Sink for VecSink {
     }
 }
 
+/// Keeps every record with the output attributed to it (command_finish).
+#[derive(Default)]
+struct FinishSink(Vec<(Record, Option<String>)>);
+impl Sink for FinishSink {
+    fn emit(&mut self, rec: &Record, ctx: &SessionContext) {
+        self.0.push((rec.clone(), ctx.command_output.clone()));
+    }
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "command_finish"
+    }
+}
+
 const CONN: u32 = u32::MAX - 10; // no such process: /proc lookups find nothing
 
 fn h(pid: u32, ppid: u32, ts_ns: u64) -> KHeader {
@@ -71,6 +83,7 @@ fn dropped_bytes_become_a_data_loss_event_and_a_visible_marker() {
     t.handle(exec, &mut sink);
     let data = KernelEvent::Data {
         h: h(CONN - 2, CONN, base + 2_000),
+        start_ns: base + 1_900,
         fd: 9,
         input: false,
         stream: Stream::Pty,
@@ -202,6 +215,7 @@ fn a_reused_connection_pid_closes_the_old_connection_first() {
     t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
     let data = |ts| KernelEvent::Data {
         h: h(CONN - 2, CONN, ts),
+        start_ns: ts,
         fd: 9,
         input: false,
         stream: Stream::Pty,
@@ -225,4 +239,79 @@ fn a_reused_connection_pid_closes_the_old_connection_first() {
         .filter(|r| r.event.type_name() == "connection_established")
         .count();
     assert_eq!(established, 2, "a second recording for the new connection");
+}
+
+/// sshd took bash's last bytes before the command ran, but its read
+/// returned (and went into the ring) only after the command had exited:
+/// that read does not end the command's output; the next one, which holds
+/// what the command printed, does.
+#[test]
+fn a_read_begun_before_the_exit_does_not_end_the_commands_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tracker(dir.path());
+    let mut sink = FinishSink::default();
+    let base = Clock::mono_now();
+    let exec = |pid, ppid, ts, argv: &[&str], leader| {
+        KernelEvent::Exec(crate::kernel_events::Exec {
+            h: h(pid, ppid, ts),
+            uid: 0,
+            gid: 0,
+            comm: "x".into(),
+            filename: argv[0].into(),
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            argv_truncated: false,
+            cwd: Some("/root".into()),
+            session_leader: leader,
+        })
+    };
+    let read = |start_ns, ts, text: &[u8]| KernelEvent::Data {
+        h: h(CONN - 2, CONN, ts),
+        start_ns,
+        fd: 9,
+        input: false,
+        stream: Stream::Pty,
+        pts: Some(7),
+        data: text.to_vec(),
+    };
+    t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
+    t.handle(KernelEvent::Fork(h(CONN - 3, CONN, base + 500)), &mut sink);
+    t.handle(
+        KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)),
+        &mut sink,
+    );
+    t.handle(
+        exec(CONN - 1, CONN - 3, base + 1_000, &["/bin/bash"], true),
+        &mut sink,
+    );
+    t.handle(read(base + 1_500, base + 2_000, b"$ "), &mut sink);
+    t.handle(
+        exec(
+            CONN - 5,
+            CONN - 1,
+            base + 10_000,
+            &["/bin/echo", "42"],
+            false,
+        ),
+        &mut sink,
+    );
+    let exit = KernelEvent::Exit {
+        h: h(CONN - 5, CONN - 1, base + 20_000),
+        status: 0,
+    };
+    t.handle(exit, &mut sink);
+    // Begun before the echo ran, returned after it exited.
+    t.handle(
+        read(base + 9_000, base + 21_000, b"\x1b[?2004l\r"),
+        &mut sink,
+    );
+    t.handle(read(base + 22_000, base + 23_000, b"42\r\n"), &mut sink);
+    t.handle(read(base + 24_000, base + 25_000, b"$ "), &mut sink);
+    let finish = sink
+        .0
+        .iter()
+        .find(|(r, _)| {
+            matches!(&r.event, SessionEvent::CommandFinish { argv, .. } if argv[0] == "/bin/echo")
+        })
+        .expect("command_finish of echo");
+    assert_eq!(finish.1.as_deref(), Some("\x1b[?2004l\r42\r\n"));
 }

@@ -218,6 +218,8 @@ impl Drop for Sshlogd {
 pub struct ProcessUsage {
     /// User + system CPU seconds so far.
     pub cpu_seconds: f64,
+    /// Of which in the kernel (system time).
+    pub system_seconds: f64,
     /// Peak resident set (VmHWM), KiB.
     pub peak_rss_kib: u64,
     /// Resident set now (VmRSS), KiB.
@@ -235,7 +237,8 @@ pub fn process_usage(pid: u32) -> Result<ProcessUsage> {
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let field = |i: usize| -> Result<f64> { Ok(f.get(i).context("short stat")?.parse::<f64>()?) };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after ')'.
-    let cpu_seconds = (field(11)? + field(12)?) / ticks;
+    let system_seconds = field(12)? / ticks;
+    let cpu_seconds = field(11)? / ticks + system_seconds;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kib = |key: &str| {
         status
@@ -247,6 +250,7 @@ pub fn process_usage(pid: u32) -> Result<ProcessUsage> {
     };
     Ok(ProcessUsage {
         cpu_seconds,
+        system_seconds,
         peak_rss_kib: kib("VmHWM:"),
         rss_kib: kib("VmRSS:"),
         rss_anon_kib: kib("RssAnon:"),
@@ -297,7 +301,7 @@ mod tests {
     #[test]
     fn usage_of_this_process_is_plausible() {
         let u = process_usage(std::process::id()).expect("usage");
-        assert!(u.cpu_seconds >= 0.0);
+        assert!(u.cpu_seconds >= u.system_seconds && u.system_seconds >= 0.0);
         assert!(u.rss_kib > 0 && u.peak_rss_kib >= u.rss_kib);
     }
 
