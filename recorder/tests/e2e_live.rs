@@ -164,10 +164,21 @@ fn injection_is_refused_by_default_and_logged_when_allowed() {
     let rec = Recorder::start_with("allow_injection: true\n");
     let (mut session, tty) = live_session(&rec, &sshd, &user);
     let word = format!("injected-{}", random_suffix(6));
-    let (_, v) = send(
-        &rec,
-        &json!({"cmd": "inject", "target": tty, "data": B64.encode(format!("echo {word}\n"))}),
-    );
+    // The tty is known from the session's first resize; the pty master from
+    // its first output the capture thread has handled, which may be a few
+    // milliseconds later: "no pty (yet)" is worth a retry.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let v = loop {
+        let (_, v) = send(
+            &rec,
+            &json!({"cmd": "inject", "target": tty, "data": B64.encode(format!("echo {word}\n"))}),
+        );
+        let pending = v["error"].as_str().is_some_and(|e| e.contains("(yet)"));
+        if !pending || Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(v["ok"], true, "{v}");
     session
         .wait_for_stdout(format!("\r{word}\r\n").as_bytes(), Duration::from_secs(10))
