@@ -35,6 +35,7 @@ volatile const __u32 generation = 0;
 #define S_IFSOCK 0140000
 #define S_IFIFO 0010000
 #define S_IFCHR 0020000
+#define S_IFREG 0100000
 #define PTMX_RDEV ((5u << 20) | 2u)
 #define AF_UNIX 1
 #define AF_INET 2
@@ -741,6 +742,7 @@ int on_openat_exit(struct trace_event_raw_sys_exit *ctx)
 	fill_hdr(&e->h, EV_FILE_OPEN, tgid, p->conn, current_ppid());
 	e->fd = ctx->ret;
 	e->flags = cur.flags;
+	e->size = FILE_SIZE_UNKNOWN;
 	bpf_probe_read_user_str(&e->path, sizeof(e->path), (void *)cur.filename);
 	struct file_key k = { .pid = tgid, .fd = e->fd };
 	__u8 one = 1;
@@ -771,6 +773,15 @@ int on_close_enter(struct trace_event_raw_sys_enter *ctx)
 	e->fd = k.fd;
 	e->flags = 0;
 	e->path[0] = 0;
+	/* The size now: by the time sshlogd reads the record, the file may have
+	 * been written again or removed. */
+	e->size = FILE_SIZE_UNKNOWN;
+	struct file *f = fd_file(k.fd);
+	struct inode *ino = f ? BPF_CORE_READ(f, f_inode) : 0;
+	if (ino) {
+		umode_t mode = BPF_CORE_READ(ino, i_mode);
+		e->size = (mode & S_IFMT) == S_IFREG ? BPF_CORE_READ(ino, i_size) : FILE_NOT_REGULAR;
+	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -116,8 +116,14 @@ struct ev_file {
 	struct ev_hdr h;
 	__s32 fd;
 	__u32 flags;
+	/* EV_FILE_CLOSE: the file's size as it is closed; FILE_NOT_REGULAR for
+	 * anything but a regular file, FILE_SIZE_UNKNOWN when it could not be
+	 * read (and in EV_FILE_OPEN). */
+	__s64 size;
 	char path[PATH_MAX_LEN];
 };
+#define FILE_NOT_REGULAR (-1)
+#define FILE_SIZE_UNKNOWN (-2)
 
 #define ANCESTORS 8
 #define OUT_ARGV_MAX 1024

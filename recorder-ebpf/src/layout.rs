@@ -25,6 +25,10 @@ pub const PATH_MAX_LEN: usize = 256;
 pub const ANCESTORS: usize = 8;
 /// Bytes of argv kept per outbound connect (`OUT_ARGV_MAX`).
 pub const OUT_ARGV_MAX: usize = 1024;
+/// `ev_file.size` of anything but a regular file (`FILE_NOT_REGULAR`).
+pub const FILE_NOT_REGULAR: i64 = -1;
+/// `ev_file.size` when it could not be read (`FILE_SIZE_UNKNOWN`).
+pub const FILE_SIZE_UNKNOWN: i64 = -2;
 const TASK_COMM_LEN: usize = 16;
 const FILENAME_MAX_LEN: usize = 256;
 
@@ -155,6 +159,9 @@ records! {
         h: EvHdr,
         fd: i32,
         flags: u32,
+        /// Close: the file's size then; [`FILE_NOT_REGULAR`] or
+        /// [`FILE_SIZE_UNKNOWN`].
+        size: i64,
         path: [u8; PATH_MAX_LEN],
     }
     /// `struct ev_out_connect`.

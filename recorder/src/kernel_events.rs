@@ -99,6 +99,8 @@ pub enum KernelEvent {
     FileClose {
         h: Header,
         fd: i32,
+        /// The file's size as it was closed.
+        size: ClosedSize,
     },
     /// connect(2) to an SSH port (or by `ssh`), with the result and who did it.
     OutConnect {
@@ -120,6 +122,16 @@ pub enum KernelEvent {
         oldstate: i32,
         newstate: i32,
     },
+}
+
+/// A file's size when an uploader closed it, read by the kernel then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedSize {
+    Bytes(u64),
+    /// Not a regular file (`/dev/null`…): not an upload.
+    NotRegular,
+    /// The kernel could not read it.
+    Unknown,
 }
 
 impl KernelEvent {
@@ -307,7 +319,11 @@ pub fn decode(b: &[u8]) -> Result<KernelEvent, DecodeError> {
         }
         EvType::FileClose => {
             let e: l::EvFile = record(b, ty)?;
-            KernelEvent::FileClose { h, fd: e.fd }
+            let size = match e.size {
+                l::FILE_NOT_REGULAR => ClosedSize::NotRegular,
+                n => u64::try_from(n).map_or(ClosedSize::Unknown, ClosedSize::Bytes),
+            };
+            KernelEvent::FileClose { h, fd: e.fd, size }
         }
         EvType::OutConnect => {
             let e: l::EvOutConnect = record(b, ty)?;
@@ -427,6 +443,26 @@ mod tests {
             decode(&b[..b.len() - 1]),
             Err(DecodeError::Short { ty: 12, .. })
         ));
+    }
+
+    #[test]
+    fn decodes_the_size_of_a_closed_file() {
+        for (raw, want) in [
+            (123_457, ClosedSize::Bytes(123_457)),
+            (0, ClosedSize::Bytes(0)),
+            (l::FILE_NOT_REGULAR, ClosedSize::NotRegular),
+            (l::FILE_SIZE_UNKNOWN, ClosedSize::Unknown),
+        ] {
+            let mut e: l::EvFile = zeroed();
+            e.h = hdr(EvType::FileClose);
+            e.fd = 5;
+            e.size = raw;
+            let ev = decode(&to_bytes(&e)).unwrap();
+            assert!(
+                matches!(ev, KernelEvent::FileClose { fd: 5, size, .. } if size == want),
+                "{raw}: {ev:?}"
+            );
+        }
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl Tracker {
             c.uploads.remove(&(h.pid, *fd));
         }
         for (_, path) in uploads {
-            self.emit_upload(&h, path, sink);
+            self.emit_upload(&h, path, ClosedSize::Unknown, sink);
         }
         let Some(c) = self.conns.get_mut(&h.conn) else {
             return;
@@ -186,26 +186,47 @@ impl Tracker {
         c.uploads.insert((h.pid, fd), full);
     }
 
-    pub(super) fn on_file_close(&mut self, h: KHeader, fd: i32, sink: &mut dyn Sink) {
+    pub(super) fn on_file_close(
+        &mut self,
+        h: KHeader,
+        fd: i32,
+        size: ClosedSize,
+        sink: &mut dyn Sink,
+    ) {
         if let Some(path) = self
             .conns
             .get_mut(&h.conn)
             .and_then(|c| c.uploads.remove(&(h.pid, fd)))
         {
-            self.emit_upload(&h, path, sink);
+            self.emit_upload(&h, path, size, sink);
         }
     }
 
-    pub(super) fn emit_upload(&mut self, h: &KHeader, path: String, sink: &mut dyn Sink) {
+    /// A file upload event; its size as the kernel saw it at the close, else
+    /// (the uploader exited with the file open, or the kernel could not
+    /// tell) as the file is now.
+    pub(super) fn emit_upload(
+        &mut self,
+        h: &KHeader,
+        path: String,
+        size: ClosedSize,
+        sink: &mut dyn Sink,
+    ) {
         // Only regular files are uploads (sftp-server and scp also open /dev/null).
-        let on_disk = match self.conns.get(&h.conn) {
-            Some(c) => c.root.resolve(&path),
-            None => PathBuf::from(&path),
-        };
-        let size = match std::fs::metadata(on_disk) {
-            Ok(m) if m.is_file() => m.len(),
-            Ok(_) => return,
-            Err(_) => 0,
+        let size = match size {
+            ClosedSize::Bytes(n) => n,
+            ClosedSize::NotRegular => return,
+            ClosedSize::Unknown => {
+                let on_disk = match self.conns.get(&h.conn) {
+                    Some(c) => c.root.resolve(&path),
+                    None => PathBuf::from(&path),
+                };
+                match std::fs::metadata(on_disk) {
+                    Ok(m) if m.is_file() => m.len(),
+                    Ok(_) => return,
+                    Err(_) => 0,
+                }
+            }
         };
         let (user, program) = match self.conns.get(&h.conn) {
             Some(c) => (c.user.clone(), procfs::comm(h.pid).unwrap_or_default()),

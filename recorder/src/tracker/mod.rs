@@ -21,7 +21,7 @@
 //! on the network, and is driven by one task (see `daemon.rs`).
 
 use crate::accounts::{self, ProcessRoot};
-use crate::kernel_events::{Exec, Header as KHeader, KernelEvent, Stream};
+use crate::kernel_events::{ClosedSize, Exec, Header as KHeader, KernelEvent, Stream};
 use crate::live::{self, FollowStart, Live, LiveItem, Target};
 use crate::outbound::{self, OutConn};
 use crate::procfs;
@@ -321,7 +321,7 @@ impl Tracker {
                 newstate,
             } => self.on_out_state(h, sk, oldstate, newstate, sink),
             KernelEvent::FileOpen { h, fd, path, .. } => self.on_file_open(h, fd, path),
-            KernelEvent::FileClose { h, fd } => self.on_file_close(h, fd, sink),
+            KernelEvent::FileClose { h, fd, size } => self.on_file_close(h, fd, size, sink),
         }
     }
 }
