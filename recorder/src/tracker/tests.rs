@@ -40,6 +40,50 @@ fn h(pid: u32, ppid: u32, ts_ns: u64) -> KHeader {
     }
 }
 
+/// An exec of `filename` with `argv` (cwd /root, uid 0).
+fn exec(h: KHeader, filename: &str, argv: &[&str], session_leader: bool) -> KernelEvent {
+    KernelEvent::Exec(crate::kernel_events::Exec {
+        h,
+        uid: 0,
+        gid: 0,
+        comm: filename.rsplit('/').next().unwrap_or(filename).into(),
+        filename: filename.into(),
+        argv: argv.iter().map(|a| a.to_string()).collect(),
+        argv_truncated: false,
+        cwd: Some("/root".into()),
+        session_leader,
+    })
+}
+
+/// sshd's read of `text` from the pty master (fd 9, pts 7), begun at
+/// `start_ns`, returned at `h.ts_ns`.
+fn pty_read(h: KHeader, start_ns: u64, text: &[u8]) -> KernelEvent {
+    KernelEvent::Data {
+        h,
+        start_ns,
+        fd: 9,
+        input: false,
+        stream: Stream::Pty,
+        pts: Some(7),
+        data: text.to_vec(),
+    }
+}
+
+/// Connection `CONN` from `base` on: sshd's session child (CONN - 3) forks
+/// the user's login shell (CONN - 1), a session leader, at `base + 1_000`.
+fn log_in(t: &mut Tracker, base: u64, sink: &mut dyn Sink) {
+    t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), sink);
+    t.handle(KernelEvent::Fork(h(CONN - 3, CONN, base + 500)), sink);
+    t.handle(KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)), sink);
+    let bash = exec(
+        h(CONN - 1, CONN - 3, base + 1_000),
+        "/bin/bash",
+        &["-bash"],
+        true,
+    );
+    t.handle(bash, sink);
+}
+
 fn tracker(dir: &std::path::Path) -> Tracker {
     Tracker::new(Options {
         log_dir: dir.to_path_buf(),
@@ -62,34 +106,8 @@ fn dropped_bytes_become_a_data_loss_event_and_a_visible_marker() {
     let mut t = tracker(dir.path());
     let mut sink = VecSink::default();
     let base = Clock::mono_now();
-    t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
-    // sshd's session child forks the user's shell, a session leader.
-    t.handle(KernelEvent::Fork(h(CONN - 3, CONN, base + 500)), &mut sink);
-    t.handle(
-        KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)),
-        &mut sink,
-    );
-    let exec = KernelEvent::Exec(crate::kernel_events::Exec {
-        h: h(CONN - 1, CONN - 3, base + 1_000),
-        uid: 0,
-        gid: 0,
-        comm: "bash".into(),
-        filename: "/bin/bash".into(),
-        argv: vec!["-bash".into()],
-        argv_truncated: false,
-        cwd: Some("/root".into()),
-        session_leader: true,
-    });
-    t.handle(exec, &mut sink);
-    let data = KernelEvent::Data {
-        h: h(CONN - 2, CONN, base + 2_000),
-        start_ns: base + 1_900,
-        fd: 9,
-        input: false,
-        stream: Stream::Pty,
-        pts: Some(7),
-        data: b"before\r\n".to_vec(),
-    };
+    log_in(&mut t, base, &mut sink);
+    let data = pty_read(h(CONN - 2, CONN, base + 2_000), base + 1_900, b"before\r\n");
     t.handle(data, &mut sink);
     let lost = ConnCounters {
         dropped_bytes: 500,
@@ -213,15 +231,7 @@ fn a_reused_connection_pid_closes_the_old_connection_first() {
     let mut sink = VecSink::default();
     let base = Clock::mono_now();
     t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
-    let data = |ts| KernelEvent::Data {
-        h: h(CONN - 2, CONN, ts),
-        start_ns: ts,
-        fd: 9,
-        input: false,
-        stream: Stream::Pty,
-        pts: Some(7),
-        data: b"first\r\n".to_vec(),
-    };
+    let data = |ts| pty_read(h(CONN - 2, CONN, ts), ts, b"first\r\n");
     t.handle(data(base + 1_000), &mut sink);
     // The exit was never seen (e.g. lost while the ring was full), and the
     // kernel starts a new connection with the same pid.
@@ -251,49 +261,16 @@ fn a_read_begun_before_the_exit_does_not_end_the_commands_output() {
     let mut t = tracker(dir.path());
     let mut sink = FinishSink::default();
     let base = Clock::mono_now();
-    let exec = |pid, ppid, ts, argv: &[&str], leader| {
-        KernelEvent::Exec(crate::kernel_events::Exec {
-            h: h(pid, ppid, ts),
-            uid: 0,
-            gid: 0,
-            comm: "x".into(),
-            filename: argv[0].into(),
-            argv: argv.iter().map(|a| a.to_string()).collect(),
-            argv_truncated: false,
-            cwd: Some("/root".into()),
-            session_leader: leader,
-        })
-    };
-    let read = |start_ns, ts, text: &[u8]| KernelEvent::Data {
-        h: h(CONN - 2, CONN, ts),
-        start_ns,
-        fd: 9,
-        input: false,
-        stream: Stream::Pty,
-        pts: Some(7),
-        data: text.to_vec(),
-    };
-    t.handle(KernelEvent::ConnNew(h(CONN, 1, base)), &mut sink);
-    t.handle(KernelEvent::Fork(h(CONN - 3, CONN, base + 500)), &mut sink);
-    t.handle(
-        KernelEvent::Fork(h(CONN - 1, CONN - 3, base + 600)),
-        &mut sink,
-    );
-    t.handle(
-        exec(CONN - 1, CONN - 3, base + 1_000, &["/bin/bash"], true),
-        &mut sink,
-    );
+    let read = |start_ns, ts, text: &[u8]| pty_read(h(CONN - 2, CONN, ts), start_ns, text);
+    log_in(&mut t, base, &mut sink);
     t.handle(read(base + 1_500, base + 2_000, b"$ "), &mut sink);
-    t.handle(
-        exec(
-            CONN - 5,
-            CONN - 1,
-            base + 10_000,
-            &["/bin/echo", "42"],
-            false,
-        ),
-        &mut sink,
+    let echo = exec(
+        h(CONN - 5, CONN - 1, base + 10_000),
+        "/bin/echo",
+        &["/bin/echo", "42"],
+        false,
     );
+    t.handle(echo, &mut sink);
     let exit = KernelEvent::Exit {
         h: h(CONN - 5, CONN - 1, base + 20_000),
         status: 0,
